@@ -1,0 +1,1 @@
+//! ioth: the Internet of Threads facade (being built).

@@ -1,0 +1,1 @@
+//! The host kernel stack as an ioth backend (being built).

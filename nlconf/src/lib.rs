@@ -1,4 +1,6 @@
 //! Stack configuration: in-process rtnetlink, client helpers, the iothconf grammar and
 //! hash-based addresses.
 //!
-//! Being built (issue 5).
+//! This crate depends on no other crate of the project.
+
+pub mod hashaddr;

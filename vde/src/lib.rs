@@ -1,4 +1,151 @@
-//! Virtual Distributed Ethernet: VNL parsing, links (vde://, hub://, switch://, tap://,
-//! vxvde://, null://) and in-process hubs, byte-compatible with vde_switch and vdeplug4.
+//! Virtual Distributed Ethernet: cables and hubs byte-compatible with vde_switch 2.3.2 and
+//! vdeplug4. This crate knows Ethernet frames and nothing of IP.
 //!
-//! Being built (issue 3).
+//! [`open`] takes a VNL and gives a [`Link`]: a frame endpoint with a pollable fd.
+//!
+//! | VNL | what it is |
+//! |---|---|
+//! | `vde:///DIR`, `vde:///DIR[3]`, `vde:///DIR[port=3/group=g/mode=0660/timeout=MS]`, `/DIR` | client of a vde_switch (or any node speaking its protocol) at `DIR/ctl` |
+//! | `""` (empty) | the default switch: `~/.vdeplug/default`, `~/.vde2/default.switch`, then `/var/run/vde.ctl`, `/tmp/vde.ctl` |
+//! | `hub://@NAME`, `switch://@NAME` | an in-process hub/switch known by NAME in this process, no file at all |
+//! | `hub:///PATH`, `switch:///PATH[mode=0600/dirmode=/grp=/expiretime=]` | an in-process hub/switch also served at `PATH/ctl` to other processes (`vde_plug vde://PATH`) |
+//! | `tap://IFNAME` | a Linux TAP interface (IFF_TAP, IFF_NO_PI) |
+//! | `vxvde://GROUP/port=14789/vni=1/ttl=1` | Ethernet over UDP multicast, vdeplug4's wire format |
+//! | `null://` | drops everything, receives nothing |
+//!
+//! A path-like VNL without `://` that names a regular file is replaced by the file's first
+//! line, as vdeplug4 does. Options use vdeplug4's syntax (see [`vnl`]): `[a=1/b=2]` after a
+//! path, `/a=1/b=2` after an address, quotes, `\` and `%XX` escapes, abbreviated keys.
+//! Hub and switch VNLs also take impairment options (`loss=PCT/dup=PCT/delay=MS+JITTER/
+//! reorder=PCT/rate=MBIT`, see [`impair`]) applied to the frames the opened member sends,
+//! and `queue=N` (receive queue length of in-process members, default 256).
+//!
+//! Opening the same `hub://@NAME` or `hub://PATH` twice in one process joins the same hub;
+//! [`Hub`] is the Rust API for the same hubs (`Hub::new()`, `hub.connect()`).
+//!
+//! Guarantees: sending never blocks (a full peer queue drops the frame, as vde_switch
+//! does); receiving never blocks; the link's fd is readable when a frame or link-down is
+//! waiting; a switch that goes away makes the link report down (`ENETDOWN`), never hang or
+//! panic; frames under 14 bytes are dropped and hubs cut frames to 1518 bytes like
+//! vde_switch; frames between in-process members pass with no system call and no
+//! allocation. Errors are `std::io::Error` with the errno Linux gives (bad VNLs:
+//! `InvalidInput` with a text naming the bad part).
+
+pub mod ctl;
+pub mod eth;
+pub mod hub;
+pub mod impair;
+mod link;
+mod null;
+pub mod pcap;
+mod sys;
+mod tap;
+mod vde_client;
+pub mod vnl;
+mod vxvde;
+
+use std::io;
+use std::path::Path;
+
+pub use eth::{ETH_HEADER_LEN, MAX_FRAME_LEN};
+pub use hub::{Hub, HubConfig, HubKind, PortStats, ServeConfig};
+pub use impair::Impairment;
+pub use link::{BATCH_MAX, FrameBatch, Link};
+pub use vnl::Vnl;
+
+/// Opens the link a VNL names (see the crate docs for the forms).
+pub fn open(vnl: &str) -> io::Result<Link> {
+    let home = std::env::var_os("HOME");
+    let text = resolve(vnl, home.as_deref().map(Path::new))?;
+    let parsed = Vnl::parse(&text)?;
+    let link: Link = match parsed.scheme.as_str() {
+        "vde" => vde_client::open(&parsed, &text)?,
+        "hub" | "switch" => hub::open_vnl(&parsed, &text)?,
+        "tap" => Link::new(Box::new(tap::TapLink::open(&parsed.address)?), text),
+        "vxvde" => Link::new(Box::new(vxvde::VxvdeLink::open(&parsed, &text)?), text),
+        "null" => Link::new(Box::new(null::NullLink::new()?), text),
+        other => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("unsupported scheme {other:?}"),
+            ));
+        }
+    };
+    Ok(link)
+}
+
+/// vdeplug4's indirections for VNLs without `://`: the empty VNL means the user's default
+/// switch, and a regular file holds the VNL on its first line.
+fn resolve(vnl: &str, home: Option<&Path>) -> io::Result<String> {
+    if vnl.contains("://") {
+        return Ok(vnl.to_owned());
+    }
+    let mut path = vnl.to_owned();
+    if path.is_empty()
+        && let Some(home) = home
+    {
+        for cand in [".vdeplug/default", ".vde2/default.switch"] {
+            let p = home.join(cand);
+            if std::fs::symlink_metadata(&p).is_ok() {
+                path = p.to_string_lossy().into_owned();
+                break;
+            }
+        }
+    }
+    if !path.is_empty()
+        && let Ok(md) = std::fs::metadata(&path)
+        && md.is_file()
+    {
+        let text = std::fs::read_to_string(&path)?;
+        let first = text.lines().next().unwrap_or("").trim_end();
+        return Ok(first.to_owned());
+    }
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_follows_vdeplug4() {
+        let home = tempfile::tempdir().unwrap();
+        assert_eq!(resolve("vde:///x", Some(home.path())).unwrap(), "vde:///x");
+        assert_eq!(resolve("", Some(home.path())).unwrap(), "");
+        std::fs::create_dir(home.path().join(".vdeplug")).unwrap();
+        std::fs::write(
+            home.path().join(".vdeplug/default"),
+            "hub://@fromfile\nignored\n",
+        )
+        .unwrap();
+        assert_eq!(resolve("", Some(home.path())).unwrap(), "hub://@fromfile");
+        let file = home.path().join("net");
+        std::fs::write(&file, "null://\n").unwrap();
+        assert_eq!(resolve(file.to_str().unwrap(), None).unwrap(), "null://");
+        let dir = home.path().join("sw");
+        std::fs::create_dir(&dir).unwrap();
+        assert_eq!(
+            resolve(dir.to_str().unwrap(), None).unwrap(),
+            dir.to_str().unwrap()
+        );
+    }
+
+    #[test]
+    fn null_link_drops_and_never_receives() {
+        let l = open("null://").unwrap();
+        l.send(&[0u8; 60]).unwrap();
+        let mut b = [0u8; 100];
+        assert_eq!(
+            l.recv(&mut b).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        assert!(l.is_up());
+    }
+
+    #[test]
+    fn bad_vnl_error_names_the_part() {
+        let e = open("vde:///tmp/x[nosuch=1]").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("nosuch"));
+    }
+}

@@ -1,0 +1,196 @@
+//! A link: one Ethernet endpoint with a pollable fd, whatever carries its frames.
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+
+use crate::eth::MAX_FRAME_LEN;
+
+/// What every kind of link implements. Frames are whole Ethernet frames without FCS.
+pub(crate) trait Endpoint: Send + Sync {
+    /// Sends one frame without blocking; a full peer queue drops it (counted, `Ok`).
+    fn send(&self, frame: &[u8]) -> io::Result<()>;
+    /// Receives one frame without blocking (WouldBlock when none is waiting).
+    fn recv(&self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Receives up to `slots.len()` frames; the default calls `recv` in a loop.
+    fn recv_batch(&self, slots: &mut [&mut [u8]], lens: &mut [usize]) -> io::Result<usize> {
+        let mut n = 0;
+        while n < slots.len() && n < lens.len() {
+            match self.recv(slots[n]) {
+                Ok(len) => {
+                    lens[n] = len;
+                    n += 1;
+                }
+                Err(e) if n > 0 && e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if n > 0 && e.raw_os_error() == Some(libc::ENETDOWN) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(n)
+    }
+    /// The fd that is readable when a frame (or link-down) is waiting.
+    fn fd(&self) -> BorrowedFd<'_>;
+    /// False once the other side went away.
+    fn is_up(&self) -> bool;
+    /// Largest frame carried.
+    fn max_frame(&self) -> usize {
+        MAX_FRAME_LEN
+    }
+    /// Frames dropped by this endpoint (full queues, short frames).
+    fn dropped(&self) -> u64 {
+        0
+    }
+}
+
+/// An open link: send and receive whole Ethernet frames, poll one fd.
+///
+/// Guarantees, whatever the VNL:
+/// * [`Link::fd`] (also via `AsRawFd`/`AsFd`) is readable when at least one frame can be
+///   received or when the link went down; for in-process hub members it is readable
+///   exactly when a frame is queued.
+/// * [`Link::send`] never blocks. When the peer's queue is full the frame is dropped, as
+///   vde_switch drops it, and `send` returns `Ok(())`; [`Link::dropped`] counts such frames.
+///   Frames shorter than 14 bytes are dropped the same way.
+/// * [`Link::recv`] never blocks: `WouldBlock` when nothing is waiting; once the link is
+///   down and drained, `ENETDOWN`. A frame longer than the buffer is truncated.
+/// * A `Link` is `Send + Sync`: one thread may send while another receives.
+pub struct Link {
+    inner: Box<dyn Endpoint>,
+    vnl: String,
+}
+
+impl Link {
+    pub(crate) fn new(inner: Box<dyn Endpoint>, vnl: impl Into<String>) -> Link {
+        Link {
+            inner,
+            vnl: vnl.into(),
+        }
+    }
+
+    /// Sends one frame without blocking (see the type's guarantees).
+    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
+        self.inner.send(frame)
+    }
+
+    /// Receives one frame into `buf` without blocking; returns its length.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.recv(buf)
+    }
+
+    /// Receives as many waiting frames as `batch` holds, with one system call for
+    /// socket-backed links (recvmmsg) and one lock for in-process members. Returns how many;
+    /// `WouldBlock` if none was waiting.
+    pub fn recv_batch(&self, batch: &mut FrameBatch) -> io::Result<usize> {
+        batch.count = 0;
+        let slot = batch.slot;
+        let cap = batch.lens.len().min(BATCH_MAX);
+        let mut chunks = batch.buf.chunks_mut(slot);
+        let mut slots: [&mut [u8]; BATCH_MAX] =
+            std::array::from_fn(|_| chunks.next().unwrap_or(&mut []));
+        let n = self
+            .inner
+            .recv_batch(&mut slots[..cap], &mut batch.lens[..cap])?;
+        batch.count = n;
+        Ok(n)
+    }
+
+    /// The largest frame this link carries (1518: 1500 bytes of payload, header, VLAN tag).
+    pub fn max_frame(&self) -> usize {
+        self.inner.max_frame()
+    }
+
+    /// False once the other side went away (the switch closed the control stream, the
+    /// interface vanished). A down link stays down: open a new one.
+    pub fn is_up(&self) -> bool {
+        self.inner.is_up()
+    }
+
+    /// Frames this end dropped because the peer queue was full or the frame was runt.
+    pub fn dropped(&self) -> u64 {
+        self.inner.dropped()
+    }
+
+    /// The VNL this link was opened with.
+    pub fn vnl(&self) -> &str {
+        &self.vnl
+    }
+
+    /// The pollable fd (readable when a frame or link-down is waiting).
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.inner.fd()
+    }
+}
+
+impl AsFd for Link {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.fd()
+    }
+}
+
+impl AsRawFd for Link {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.fd().as_raw_fd()
+    }
+}
+
+impl fmt::Debug for Link {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Link")
+            .field("vnl", &self.vnl)
+            .field("fd", &self.as_raw_fd())
+            .finish()
+    }
+}
+
+/// Most frames one [`FrameBatch`] holds.
+pub const BATCH_MAX: usize = 64;
+
+/// Preallocated buffers for [`Link::recv_batch`]: receiving into it never allocates.
+pub struct FrameBatch {
+    buf: Vec<u8>,
+    lens: Vec<usize>,
+    slot: usize,
+    count: usize,
+}
+
+impl FrameBatch {
+    /// Room for `n` frames (clamped to 1..=[`BATCH_MAX`]) of up to 1518 bytes each.
+    pub fn new(n: usize) -> FrameBatch {
+        let n = n.clamp(1, BATCH_MAX);
+        FrameBatch {
+            buf: vec![0; n * MAX_FRAME_LEN],
+            lens: vec![0; n],
+            slot: MAX_FRAME_LEN,
+            count: 0,
+        }
+    }
+
+    /// Frames received by the last [`Link::recv_batch`].
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True when the last receive got nothing.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// How many frames the batch can hold.
+    pub fn capacity(&self) -> usize {
+        self.lens.len()
+    }
+
+    /// Frame `i` of the last receive (`None` past [`FrameBatch::len`]).
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        if i >= self.count {
+            return None;
+        }
+        let start = i * self.slot;
+        Some(&self.buf[start..start + self.lens[i].min(self.slot)])
+    }
+
+    /// The frames of the last receive, in arrival order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.count).filter_map(move |i| self.get(i))
+    }
+}

@@ -3,4 +3,8 @@
 //!
 //! This crate depends on no other crate of the project.
 
+pub mod client;
 pub mod hashaddr;
+pub mod model;
+pub mod rtnl;
+pub mod server;

@@ -1,0 +1,71 @@
+//! [`NlEndpoint`]: the server half of one emulated `AF_NETLINK` socket. A stack keeps one per
+//! netlink socket an application opened on it: requests go in with [`NlEndpoint::send`], reply
+//! datagrams queue up and come out with [`NlEndpoint::recv`] with datagram semantics.
+
+use std::collections::VecDeque;
+use std::io;
+
+use super::processor::process_datagrams;
+use super::tables::Tables;
+
+/// Reply queue and port id of one emulated netlink socket.
+#[derive(Debug)]
+pub struct NlEndpoint {
+    pid: u32,
+    queue: VecDeque<Vec<u8>>,
+}
+
+/// What one [`NlEndpoint::recv`] delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// Bytes copied into the caller's buffer.
+    pub copied: usize,
+    /// Full length of the datagram (greater than `copied` when it was truncated: MSG_TRUNC).
+    pub len: usize,
+}
+
+impl NlEndpoint {
+    /// An endpoint whose replies carry port id `pid`.
+    pub fn new(pid: u32) -> NlEndpoint {
+        NlEndpoint {
+            pid,
+            queue: VecDeque::new(),
+        }
+    }
+
+    /// The port id replies carry.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Processes the requests in `request` against `tables` and queues the replies. Returns
+    /// `request.len()`: like a kernel netlink socket, a send of well-formed or malformed
+    /// requests always succeeds; errors come back as NLMSG_ERROR replies.
+    pub fn send<T: Tables + ?Sized>(&mut self, tables: &mut T, request: &[u8]) -> usize {
+        self.queue
+            .extend(process_datagrams(tables, request, self.pid));
+        request.len()
+    }
+
+    /// Whether a reply is waiting (the socket is readable).
+    pub fn readable(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
+    /// Takes the next reply datagram into `buf` (or only looks at it when `peek`); a datagram
+    /// longer than `buf` is truncated and its rest lost, as on a kernel datagram socket.
+    /// EAGAIN when no reply is waiting.
+    pub fn recv(&mut self, buf: &mut [u8], peek: bool) -> io::Result<Received> {
+        let datagram = self
+            .queue
+            .front()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EAGAIN))?;
+        let copied = datagram.len().min(buf.len());
+        buf[..copied].copy_from_slice(&datagram[..copied]);
+        let len = datagram.len();
+        if !peek {
+            self.queue.pop_front();
+        }
+        Ok(Received { copied, len })
+    }
+}

@@ -1,1 +1,53 @@
-//! ioth: the Internet of Threads facade (being built).
+//! # ioth: the Internet of Threads
+//!
+//! Any process, and any thread inside it, can be a network node of its own: its own TCP/IP
+//! stack, its own addresses, its own virtual Ethernet cable, without root and without touching
+//! the host's network configuration.
+//!
+//! - A [`Stack`] is made from an implementation name and virtual network locators (VNLs):
+//!   `Stack::new("smoltcp", &["vde:///tmp/hub"])`. Implementations are backends linked into the
+//!   program ([`registry`]) or plugins loaded at run time ([`plugin`]), both seen through one
+//!   contract ([`Backend`], [`StackOps`], [`SocketOps`]).
+//! - Sockets are real file descriptors: they work with poll, select, epoll and mio.
+//!   [`net`] has std-like [`net::TcpStream`], [`net::TcpListener`], [`net::UdpSocket`];
+//!   [`Socket`] is the general socket; [`bsd`] is libioth's descriptor-based interface.
+//! - A socket opened without naming a stack uses the thread's default stack, else the process
+//!   default, else the kernel ([`current_stack`]).
+//! - Errors are `std::io::Error` with the errno Linux gives ([`errno_of`] reads it back).
+//!
+//! ```no_run
+//! # fn main() -> std::io::Result<()> {
+//! use ioth::{Stack, net::UdpSocket};
+//! let stack = Stack::new("kernel", &[])?;
+//! let _guard = stack.enter(); // this thread's default stack from now on
+//! let sock = UdpSocket::bind("127.0.0.1:0")?;
+//! sock.send_to(b"ciao\n", "127.0.0.1:5000")?;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod backend;
+pub mod bsd;
+mod defaults;
+mod error;
+mod fdtable;
+mod license;
+pub mod net;
+pub mod plugin;
+pub mod registry;
+mod socket;
+mod stack;
+pub mod sys;
+
+pub use backend::{Backend, Ioctl, RecvMeta, SockAddr, SocketOps, StackOps};
+pub use defaults::{
+    ThreadStackGuard, current_stack, default_stack, set_default_stack, set_thread_stack,
+    thread_stack,
+};
+pub use error::{ErrnoError, errno, errno_of, errno_with};
+pub use license::{license, set_license};
+pub use socket::Socket;
+pub use stack::{Stack, find_backend, split_ifname, split_implementation};
+
+/// Re-exported for backends that register with [`registry::LINKED_BACKENDS`].
+pub use linkme;

@@ -1,0 +1,263 @@
+//! TCP: [`TcpListener`] and [`TcpStream`].
+
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use super::{each_addr, socket_for, socket_wrapper, std_addr};
+use crate::defaults::current_stack;
+use crate::error::errno;
+use crate::socket::Socket;
+use crate::stack::Stack;
+
+/// A TCP listening socket, like `std::net::TcpListener`.
+pub struct TcpListener(Socket);
+
+/// A TCP connection, like `std::net::TcpStream`.
+pub struct TcpStream(Socket);
+
+socket_wrapper!(TcpListener);
+socket_wrapper!(TcpStream);
+
+impl TcpListener {
+    /// Binds on the current default stack, with `SO_REUSEADDR` as std does, and listens.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        TcpListener::bind_on(&current_stack()?, addr)
+    }
+
+    /// Binds on `stack` and listens (backlog 128).
+    pub fn bind_on<A: ToSocketAddrs>(stack: &Stack, addr: A) -> io::Result<TcpListener> {
+        each_addr(addr, |addr| {
+            let sock = socket_for(stack, addr, libc::SOCK_STREAM)?;
+            sock.set_option(libc::SOL_SOCKET, libc::SO_REUSEADDR, 1 as libc::c_int)?;
+            sock.bind(&(*addr).into())?;
+            sock.listen(128)?;
+            Ok(TcpListener(sock))
+        })
+    }
+
+    /// Waits for a connection (unless nonblocking) and returns it with the peer's address.
+    pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (sock, addr) = self.0.accept4(libc::SOCK_CLOEXEC)?;
+        Ok((TcpStream(sock), std_addr(&addr)?))
+    }
+
+    /// An endless iterator of accepted connections.
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        std_addr(&self.0.local_addr()?)
+    }
+
+    /// Another handle on the same listener.
+    pub fn try_clone(&self) -> io::Result<TcpListener> {
+        Ok(TcpListener(self.0.try_clone()?))
+    }
+}
+
+/// Iterator over the connections a [`TcpListener`] accepts.
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+    fn next(&mut self) -> Option<io::Result<TcpStream>> {
+        Some(self.listener.accept().map(|(s, _)| s))
+    }
+}
+
+impl TcpStream {
+    /// Connects on the current default stack.
+    pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+        TcpStream::connect_on(&current_stack()?, addr)
+    }
+
+    /// Connects on `stack`.
+    pub fn connect_on<A: ToSocketAddrs>(stack: &Stack, addr: A) -> io::Result<TcpStream> {
+        each_addr(addr, |addr| {
+            let sock = socket_for(stack, addr, libc::SOCK_STREAM)?;
+            sock.connect(&(*addr).into())?;
+            Ok(TcpStream(sock))
+        })
+    }
+
+    /// Connects on `stack`, giving up with `ETIMEDOUT` after `timeout`.
+    pub fn connect_timeout_on(
+        stack: &Stack,
+        addr: &SocketAddr,
+        timeout: Duration,
+    ) -> io::Result<TcpStream> {
+        if timeout.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot set a 0 duration timeout",
+            ));
+        }
+        let sock = socket_for(stack, addr, libc::SOCK_STREAM | libc::SOCK_NONBLOCK)?;
+        match sock.connect(&(*addr).into()) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+                let mut pfd = libc::pollfd {
+                    fd: sock.as_raw_fd(),
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+                loop {
+                    // SAFETY: pfd is a valid pollfd for the duration of the call.
+                    let n = unsafe { libc::poll(&mut pfd, 1, ms.max(1)) };
+                    if n < 0 {
+                        let err = io::Error::last_os_error();
+                        if err.kind() == io::ErrorKind::Interrupted {
+                            continue;
+                        }
+                        return Err(err);
+                    }
+                    if n == 0 {
+                        return Err(errno(libc::ETIMEDOUT));
+                    }
+                    break;
+                }
+                if let Some(err) = sock.take_error()? {
+                    return Err(err);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        sock.set_nonblocking(false)?;
+        Ok(TcpStream(sock))
+    }
+
+    /// Connects on the current default stack, giving up after `timeout`.
+    pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        TcpStream::connect_timeout_on(&current_stack()?, addr, timeout)
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        std_addr(&self.0.peer_addr()?)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        std_addr(&self.0.local_addr()?)
+    }
+
+    /// Shuts down one or both directions.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.0.shutdown(how)
+    }
+
+    /// Another handle on the same connection.
+    pub fn try_clone(&self) -> io::Result<TcpStream> {
+        Ok(TcpStream(self.0.try_clone()?))
+    }
+
+    /// Reads without removing the data from the receive queue.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.recv(buf, libc::MSG_PEEK)
+    }
+
+    /// Sets `SO_RCVTIMEO` (`None`: wait forever).
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.0.set_read_timeout(timeout)
+    }
+
+    /// Sets `SO_SNDTIMEO` (`None`: wait forever).
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.0.set_write_timeout(timeout)
+    }
+
+    /// `SO_RCVTIMEO`.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        self.0.read_timeout()
+    }
+
+    /// `SO_SNDTIMEO`.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        self.0.write_timeout()
+    }
+
+    /// Sets `TCP_NODELAY` (no Nagle coalescing).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.0.set_option(
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            libc::c_int::from(nodelay),
+        )
+    }
+
+    /// `TCP_NODELAY`.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        Ok(self
+            .0
+            .option::<libc::c_int>(libc::IPPROTO_TCP, libc::TCP_NODELAY)?
+            != 0)
+    }
+}
+
+impl Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&self.0).read(buf)
+    }
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        (&self.0).read_vectored(bufs)
+    }
+}
+
+impl Read for &TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&self.0).read(buf)
+    }
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        (&self.0).read_vectored(bufs)
+    }
+}
+
+impl Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&self.0).write(buf)
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        (&self.0).write_vectored(bufs)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for &TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&self.0).write(buf)
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        (&self.0).write_vectored(bufs)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("fd", &self.0.as_raw_fd())
+            .field("local", &self.local_addr().ok())
+            .field("peer", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("fd", &self.0.as_raw_fd())
+            .field("local", &self.local_addr().ok())
+            .finish()
+    }
+}

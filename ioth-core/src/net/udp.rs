@@ -1,0 +1,207 @@
+//! UDP: [`UdpSocket`].
+
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use super::{each_addr, socket_for, socket_wrapper, std_addr};
+use crate::defaults::current_stack;
+use crate::error::errno;
+use crate::socket::Socket;
+use crate::stack::Stack;
+
+/// A UDP socket, like `std::net::UdpSocket`.
+pub struct UdpSocket(Socket);
+
+socket_wrapper!(UdpSocket);
+
+impl UdpSocket {
+    /// Binds on the current default stack.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+        UdpSocket::bind_on(&current_stack()?, addr)
+    }
+
+    /// Binds on `stack`.
+    pub fn bind_on<A: ToSocketAddrs>(stack: &Stack, addr: A) -> io::Result<UdpSocket> {
+        each_addr(addr, |addr| {
+            let sock = socket_for(stack, addr, libc::SOCK_DGRAM)?;
+            sock.bind(&(*addr).into())?;
+            Ok(UdpSocket(sock))
+        })
+    }
+
+    /// Sends a datagram to `addr`; returns the bytes sent.
+    pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
+        let addr = addr
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to send to"))?;
+        self.0.send_to(buf, &addr.into(), 0)
+    }
+
+    /// Receives a datagram and its sender; a datagram longer than `buf` is cut.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let (n, addr) = self.0.recv_from(buf, 0)?;
+        let addr = addr.ok_or_else(|| errno(libc::ENOTCONN))?;
+        Ok((n, std_addr(&addr)?))
+    }
+
+    /// Like [`UdpSocket::recv_from`], leaving the datagram queued.
+    pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let (n, addr) = self.0.recv_from(buf, libc::MSG_PEEK)?;
+        let addr = addr.ok_or_else(|| errno(libc::ENOTCONN))?;
+        Ok((n, std_addr(&addr)?))
+    }
+
+    /// Sets the default destination and filters received datagrams to that peer.
+    pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
+        each_addr(addr, |addr| self.0.connect(&(*addr).into()))
+    }
+
+    /// Sends to the connected peer (`EDESTADDRREQ` when not connected).
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.0.send(buf, 0)
+    }
+
+    /// Receives from the connected peer.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.recv(buf, 0)
+    }
+
+    /// Like [`UdpSocket::recv`], leaving the datagram queued.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.recv(buf, libc::MSG_PEEK)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        std_addr(&self.0.local_addr()?)
+    }
+
+    /// The connected peer's address (`ENOTCONN` when not connected).
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        std_addr(&self.0.peer_addr()?)
+    }
+
+    /// Another handle on the same socket.
+    pub fn try_clone(&self) -> io::Result<UdpSocket> {
+        Ok(UdpSocket(self.0.try_clone()?))
+    }
+
+    /// Sets `SO_RCVTIMEO` (`None`: wait forever).
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.0.set_read_timeout(timeout)
+    }
+
+    /// Sets `SO_SNDTIMEO` (`None`: wait forever).
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.0.set_write_timeout(timeout)
+    }
+
+    /// `SO_RCVTIMEO`.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        self.0.read_timeout()
+    }
+
+    /// `SO_SNDTIMEO`.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        self.0.write_timeout()
+    }
+
+    /// Sets `SO_BROADCAST`: without it, sending to a broadcast address fails with `EACCES`.
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        self.0
+            .set_option(libc::SOL_SOCKET, libc::SO_BROADCAST, libc::c_int::from(on))
+    }
+
+    /// `SO_BROADCAST`.
+    pub fn broadcast(&self) -> io::Result<bool> {
+        Ok(self
+            .0
+            .option::<libc::c_int>(libc::SOL_SOCKET, libc::SO_BROADCAST)?
+            != 0)
+    }
+
+    /// Joins an IPv4 multicast group on the interface with address `interface`
+    /// (`0.0.0.0`: the stack chooses).
+    pub fn join_multicast_v4(&self, group: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
+        self.0.set_option(
+            libc::IPPROTO_IP,
+            libc::IP_ADD_MEMBERSHIP,
+            mreq(group, interface),
+        )
+    }
+
+    /// Leaves an IPv4 multicast group.
+    pub fn leave_multicast_v4(&self, group: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
+        self.0.set_option(
+            libc::IPPROTO_IP,
+            libc::IP_DROP_MEMBERSHIP,
+            mreq(group, interface),
+        )
+    }
+
+    /// Joins an IPv6 multicast group on interface index `interface` (0: the stack chooses).
+    pub fn join_multicast_v6(&self, group: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.0.set_option(
+            libc::IPPROTO_IPV6,
+            libc::IPV6_ADD_MEMBERSHIP,
+            mreq6(group, interface),
+        )
+    }
+
+    /// Leaves an IPv6 multicast group.
+    pub fn leave_multicast_v6(&self, group: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.0.set_option(
+            libc::IPPROTO_IPV6,
+            libc::IPV6_DROP_MEMBERSHIP,
+            mreq6(group, interface),
+        )
+    }
+
+    /// Sets `IP_MULTICAST_LOOP`.
+    pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
+        self.0.set_option(
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_LOOP,
+            libc::c_int::from(on),
+        )
+    }
+
+    /// Sets `IP_MULTICAST_TTL`.
+    pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
+        let ttl = libc::c_int::try_from(ttl).map_err(|_| errno(libc::EINVAL))?;
+        self.0
+            .set_option(libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, ttl)
+    }
+}
+
+fn mreq(group: &Ipv4Addr, interface: &Ipv4Addr) -> libc::ip_mreq {
+    libc::ip_mreq {
+        imr_multiaddr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(group.octets()),
+        },
+        imr_interface: libc::in_addr {
+            s_addr: u32::from_ne_bytes(interface.octets()),
+        },
+    }
+}
+
+fn mreq6(group: &Ipv6Addr, interface: u32) -> libc::ipv6_mreq {
+    libc::ipv6_mreq {
+        ipv6mr_multiaddr: libc::in6_addr {
+            s6_addr: group.octets(),
+        },
+        ipv6mr_interface: interface,
+    }
+}
+
+impl std::fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UdpSocket")
+            .field("fd", &self.0.as_raw_fd())
+            .field("local", &self.local_addr().ok())
+            .finish()
+    }
+}

@@ -1,0 +1,227 @@
+//! Stacks: creating them from an implementation name and VNLs, counting their sockets,
+//! deleting them.
+
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use libc::c_int;
+
+use crate::backend::{Backend, SocketOps, StackOps};
+use crate::error::errno;
+use crate::socket::Socket;
+use crate::{plugin, registry};
+
+/// A network stack instance: its own interfaces, addresses, routes and sockets.
+///
+/// `Stack` is a handle: clones refer to the same instance. The instance lives while a handle
+/// or one of its sockets does; [`Stack::delete`] ends it early, and refuses with `EBUSY` while
+/// sockets are open.
+#[derive(Clone)]
+pub struct Stack {
+    inner: Arc<StackInner>,
+}
+
+struct StackInner {
+    implementation: String,
+    options: String,
+    ops: Box<dyn StackOps>,
+    /// Open sockets, with [`DELETED`] set once the stack is deleted.
+    state: AtomicUsize,
+}
+
+const DELETED: usize = 1 << (usize::BITS - 1);
+
+/// Splits libioth's implementation string `"name,options"` at the first comma.
+pub fn split_implementation(implementation: &str) -> (&str, &str) {
+    match implementation.split_once(',') {
+        Some((name, options)) => (name, options),
+        None => (implementation, ""),
+    }
+}
+
+/// Splits a VNL of the form `ifname:vnl` (a `:` before the first `://`) into the interface name
+/// and the VNL proper; a VNL without that prefix has no name.
+///
+/// `"eth1:vde:///tmp/hub"` gives `(Some("eth1"), "vde:///tmp/hub")`; `"vde:///tmp/hub"`,
+/// `"/tmp/hub"` and `"hub://"` give `(None, vnl)`.
+pub fn split_ifname(vnl: &str) -> (Option<&str>, &str) {
+    let scheme_end = vnl.find("://").unwrap_or(vnl.len());
+    match vnl[..scheme_end].find(':') {
+        Some(colon) if colon > 0 && !vnl[..colon].contains('/') => {
+            (Some(&vnl[..colon]), &vnl[colon + 1..])
+        }
+        _ => (None, vnl),
+    }
+}
+
+impl Stack {
+    /// Creates a stack of the implementation `implementation` (libioth's `"name,options"`),
+    /// with one interface per VNL.
+    ///
+    /// The implementation is looked up among the backends linked into the program, then loaded
+    /// as a plugin (see [`crate::plugin`]). An empty name means the kernel. A plugin that cannot
+    /// be found gives `ENOTSUP` with the paths tried; one whose licence forbids loading gives
+    /// `EPERM`.
+    pub fn new(implementation: &str, vnls: &[&str]) -> io::Result<Stack> {
+        let (name, options) = split_implementation(implementation);
+        let name = if name.is_empty() { "kernel" } else { name };
+        let backend = find_backend(name)?;
+        Stack::with_backend(backend.as_ref(), vnls, options)
+    }
+
+    /// Creates a stack from a given backend, bypassing the lookup by name.
+    pub fn with_backend(backend: &dyn Backend, vnls: &[&str], options: &str) -> io::Result<Stack> {
+        let ops = backend.new_stack(vnls, options)?;
+        log::debug!(
+            "new {} stack, options {options:?}, vnls {vnls:?}",
+            backend.name()
+        );
+        Ok(Stack {
+            inner: Arc::new(StackInner {
+                implementation: backend.name().to_owned(),
+                options: options.to_owned(),
+                ops,
+                state: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// The kernel stack of this process, created once and shared.
+    pub fn kernel() -> io::Result<Stack> {
+        static KERNEL: Mutex<Option<Stack>> = Mutex::new(None);
+        let mut kernel = KERNEL.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(stack) = kernel.as_ref() {
+            return Ok(stack.clone());
+        }
+        let stack = Stack::new("kernel", &[])?;
+        *kernel = Some(stack.clone());
+        Ok(stack)
+    }
+
+    /// The implementation's name (`"kernel"`, `"smoltcp"`).
+    pub fn implementation(&self) -> &str {
+        &self.inner.implementation
+    }
+
+    /// The options given after the implementation's name.
+    pub fn options(&self) -> &str {
+        &self.inner.options
+    }
+
+    /// Opens a socket on this stack, as `socket(2)` (libioth's `ioth_msocket`).
+    ///
+    /// On a deleted stack this fails with `ENONET`. A failed creation leaves the stack's count
+    /// of open sockets as it was.
+    pub fn socket(&self, domain: c_int, ty: c_int, protocol: c_int) -> io::Result<Socket> {
+        self.acquire()?;
+        match self.inner.ops.socket(domain, ty, protocol) {
+            Ok(ops) => Ok(Socket::register(self.clone(), ops)),
+            Err(e) => {
+                self.release();
+                Err(e)
+            }
+        }
+    }
+
+    /// Adopts a socket the backend created for this stack (an accepted connection).
+    pub(crate) fn adopt(&self, ops: Box<dyn SocketOps>) -> Socket {
+        self.inner.state.fetch_add(1, Ordering::AcqRel);
+        Socket::register(self.clone(), ops)
+    }
+
+    /// The number of sockets of this stack that are open.
+    pub fn open_sockets(&self) -> usize {
+        self.inner.state.load(Ordering::Acquire) & !DELETED
+    }
+
+    /// Whether [`Stack::delete`] has ended this stack.
+    pub fn is_deleted(&self) -> bool {
+        self.inner.state.load(Ordering::Acquire) & DELETED != 0
+    }
+
+    /// Ends the stack (libioth's `ioth_delstack`): `EBUSY` while sockets are open, and then the
+    /// stack is unchanged. Handles kept elsewhere (a default stack, a clone) stay valid but
+    /// open no sockets any more (`ENONET`).
+    pub fn delete(&self) -> io::Result<()> {
+        match self
+            .inner
+            .state
+            .compare_exchange(0, DELETED, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => self.inner.ops.delete(),
+            Err(state) if state & DELETED != 0 => Ok(()),
+            Err(_) => Err(errno(libc::EBUSY)),
+        }
+    }
+
+    /// Whether two handles refer to the same stack.
+    pub fn same_as(&self, other: &Stack) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// The backend's stack instance, for code that extends a backend.
+    pub fn ops(&self) -> &dyn StackOps {
+        self.inner.ops.as_ref()
+    }
+
+    fn acquire(&self) -> io::Result<()> {
+        let prev = self.inner.state.fetch_add(1, Ordering::AcqRel);
+        if prev & DELETED != 0 {
+            self.release();
+            return Err(errno(libc::ENONET));
+        }
+        Ok(())
+    }
+
+    /// Counts one socket of this stack as closed.
+    pub(crate) fn release(&self) {
+        self.inner.state.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl fmt::Debug for Stack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stack")
+            .field("implementation", &self.inner.implementation)
+            .field("options", &self.inner.options)
+            .field("open_sockets", &self.open_sockets())
+            .field("deleted", &self.is_deleted())
+            .finish()
+    }
+}
+
+/// The backend named `name`: linked into the program, else loaded as a plugin.
+pub fn find_backend(name: &str) -> io::Result<Arc<dyn Backend>> {
+    if let Some(backend) = registry::find(name) {
+        return Ok(backend);
+    }
+    plugin::load(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn implementation_string_splits_at_first_comma() {
+        assert_eq!(split_implementation("smoltcp"), ("smoltcp", ""));
+        assert_eq!(split_implementation("smoltcp,a,b=1"), ("smoltcp", "a,b=1"));
+        assert_eq!(split_implementation(",x"), ("", "x"));
+    }
+
+    #[test]
+    fn ifname_prefix_is_split_only_before_the_scheme() {
+        assert_eq!(
+            split_ifname("eth1:vde:///tmp/hub"),
+            (Some("eth1"), "vde:///tmp/hub")
+        );
+        assert_eq!(split_ifname("vde:///tmp/hub"), (None, "vde:///tmp/hub"));
+        assert_eq!(split_ifname("/tmp/hub"), (None, "/tmp/hub"));
+        assert_eq!(split_ifname("hub://"), (None, "hub://"));
+        assert_eq!(split_ifname("x:/tmp/hub"), (Some("x"), "/tmp/hub"));
+        assert_eq!(split_ifname("/a:b/hub"), (None, "/a:b/hub"));
+        assert_eq!(split_ifname(":vde://x"), (None, ":vde://x"));
+    }
+}

@@ -1,0 +1,189 @@
+//! Fixtures: a pair of stacks that can reach each other, for each backend.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use ioth::Stack;
+
+/// Two stacks that reach each other, and the addresses the suite uses.
+pub trait Fixture {
+    /// The backend under test, for messages.
+    fn name(&self) -> String;
+    /// The stack servers run on.
+    fn server(&self) -> Stack;
+    /// The stack clients run on (may be the server's).
+    fn client(&self) -> Stack;
+    /// An address of the server stack, reachable from the client stack.
+    fn server_ip(&self) -> IpAddr;
+    /// An address of the client stack.
+    fn client_ip(&self) -> IpAddr;
+    /// An address that no interface of either stack has (never sent to).
+    fn foreign_ip(&self) -> IpAddr {
+        // TEST-NET-1 (RFC 5737): bound to, never reached.
+        IpAddr::from([192, 0, 2, 1])
+    }
+}
+
+/// Both sides on one stack over its loopback: the kernel, or any stack with `lo`.
+pub struct Loopback {
+    stack: Stack,
+}
+
+impl Loopback {
+    /// A loopback fixture on `stack`.
+    pub fn new(stack: Stack) -> Loopback {
+        Loopback { stack }
+    }
+}
+
+impl Fixture for Loopback {
+    fn name(&self) -> String {
+        format!("{} over loopback", self.stack.implementation())
+    }
+    fn server(&self) -> Stack {
+        self.stack.clone()
+    }
+    fn client(&self) -> Stack {
+        self.stack.clone()
+    }
+    fn server_ip(&self) -> IpAddr {
+        IpAddr::from([127, 0, 0, 1])
+    }
+    fn client_ip(&self) -> IpAddr {
+        IpAddr::from([127, 0, 0, 1])
+    }
+}
+
+/// The kernel backend linked into the test program.
+pub fn kernel_linked() -> Loopback {
+    // Naming the crate keeps it linked, so the facade finds "kernel" in its registry.
+    let _ = ioth_kernel::NAME;
+    Loopback::new(Stack::new("kernel", &[]).expect("kernel stack"))
+}
+
+/// The target directory this test binary was built in (`target/debug`).
+pub fn build_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/debug/deps/<test binary>
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// The workspace packages whose `cdylib` is a stack plugin.
+pub const PLUGIN_PACKAGES: &[&str] = &["ioth-kernel"];
+
+/// Builds the plugin packages' shared objects, with the profile and target directory of this
+/// test binary. `cargo test` builds only the rlib of a dependency, so without this the plugin
+/// tests would load a stale or missing `.so`.
+fn build_plugins(build: &Path) {
+    let profile = build
+        .file_name()
+        .and_then(|p| p.to_str())
+        .unwrap_or("debug");
+    let target_dir = build.parent().expect("target dir");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "--lib"]);
+    for p in PLUGIN_PACKAGES {
+        cmd.args(["-p", p]);
+    }
+    match profile {
+        "debug" => {}
+        "release" => {
+            cmd.arg("--release");
+        }
+        other => {
+            cmd.args(["--profile", other]);
+        }
+    }
+    cmd.arg("--target-dir").arg(target_dir);
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(status.success(), "building the plugins failed: {cmd:?}");
+}
+
+/// A directory holding `ioth_<name>.so` links to the workspace's plugin builds
+/// (`libioth_<name>.so`), as an install would name them. Builds them first.
+pub fn plugin_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let build = build_dir();
+        build_plugins(&build);
+        let dir = build.join("ioth-plugins");
+        std::fs::create_dir_all(&dir).expect("plugin dir");
+        for p in PLUGIN_PACKAGES {
+            let name = p.trim_start_matches("ioth-");
+            let so = build.join(format!("libioth_{name}.so"));
+            assert!(so.is_file(), "{} was not built", so.display());
+            let link = dir.join(format!("ioth_{name}.so"));
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(&so, &link)
+                .unwrap_or_else(|e| panic!("linking {}: {e}", link.display()));
+        }
+        dir
+    })
+    .clone()
+}
+
+/// The kernel backend loaded from its plugin `ioth_kernel.so`, built by this workspace.
+pub fn kernel_plugin() -> Loopback {
+    let dir = plugin_dir();
+    let backend =
+        ioth::plugin::load_from("kernel", std::slice::from_ref(&dir)).unwrap_or_else(|e| {
+            panic!(
+                "loading ioth_kernel.so from {}: {e} (is libioth_kernel.so built in {}?)",
+                dir.display(),
+                build_dir().display()
+            )
+        });
+    Loopback::new(Stack::with_backend(backend.as_ref(), &[], "").expect("plugin kernel stack"))
+}
+
+/// The source of a plugin written in C to libioth's ABI, which maps every call to libc (as
+/// libioth's own kernel plugin does) and declares the licence given at build time.
+pub const C_PLUGIN_SOURCE: &str = include_str!("../c/ioth_ctest.c");
+
+/// Builds the C plugin `ioth_<name>.so` into `dir` with the system C compiler, declaring
+/// `license` (or none). Panics with the compiler's output on failure.
+pub fn build_c_plugin(dir: &Path, name: &str, license: Option<&str>) -> PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, C_PLUGIN_SOURCE.replace("ctest", name)).expect("write plugin source");
+    let out = dir.join(format!("ioth_{name}.so"));
+    let mut cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
+    cc.args(["-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-o"])
+        .arg(&out)
+        .arg(&src);
+    if let Some(l) = license {
+        cc.arg(format!("-DPLUGIN_LICENSE=\"SPDX-License-Identifier: {l}\""));
+    }
+    let output = cc.output().unwrap_or_else(|e| {
+        panic!("cannot run the C compiler (install gcc): {e}");
+    });
+    assert!(
+        output.status.success(),
+        "building the C plugin failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
+}
+
+/// The C plugin (no licence) built once per test process, loaded as a backend.
+pub fn c_plugin() -> Loopback {
+    // Built once per test process, into the build directory (not /tmp: nothing removes it).
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let dir = build_dir().join(format!("ioth-cplugin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("C plugin dir");
+        build_c_plugin(&dir, "ctest", None);
+        dir
+    });
+    let backend =
+        ioth::plugin::load_from("ctest", std::slice::from_ref(dir)).expect("load C plugin");
+    Loopback::new(Stack::with_backend(backend.as_ref(), &[], "").expect("C plugin stack"))
+}

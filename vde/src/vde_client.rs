@@ -159,7 +159,22 @@ pub(crate) fn open(vnl: &Vnl, text: &str) -> io::Result<Link> {
             description: format!("ioth-rs vde user={} pid={}", sys::geteuid(), sys::getpid()),
         };
         let bytes = req.encode()?;
-        sys::send(ctl.as_raw_fd(), &bytes, 0)?;
+        let refused = || {
+            io::Error::new(
+                io::ErrorKind::ConnectionRefused,
+                format!(
+                    "{}: the switch closed the control connection (request refused)",
+                    ctl_path.display()
+                ),
+            )
+        };
+        match sys::send(ctl.as_raw_fd(), &bytes, 0) {
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) => {
+                return Err(refused());
+            }
+            Err(e) => return Err(e),
+        }
         let mut reply = [0u8; SOCKADDR_UN_LEN];
         let mut got = 0;
         while got < reply.len() {
@@ -173,15 +188,8 @@ pub(crate) fn open(vnl: &Vnl, text: &str) -> io::Result<Link> {
                 ));
             }
             match sys::recv(ctl.as_raw_fd(), &mut reply[got..], 0) {
-                Ok(0) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::ConnectionRefused,
-                        format!(
-                            "{}: the switch closed the control connection (request refused)",
-                            ctl_path.display()
-                        ),
-                    ));
-                }
+                Ok(0) => return Err(refused()),
+                Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => return Err(refused()),
                 Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),

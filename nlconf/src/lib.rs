@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod hashaddr;
+pub mod iothconf;
 pub mod model;
 pub mod rtnl;
 pub mod server;

@@ -57,6 +57,8 @@ pub struct HubConfig {
     pub expire: Duration,
     /// Impairment applied to every frame entering the hub.
     pub impairment: Impairment,
+    /// Impairment of the frames sent by the member holding port N, whoever joins it.
+    pub port_impairment: Vec<(u32, Impairment)>,
 }
 
 impl Default for HubConfig {
@@ -66,6 +68,7 @@ impl Default for HubConfig {
             queue_len: DEFAULT_QUEUE_LEN,
             expire: Duration::from_secs(120),
             impairment: Impairment::default(),
+            port_impairment: Vec::new(),
         }
     }
 }
@@ -245,6 +248,15 @@ impl HubCore {
         let id = t
             .alloc(want)
             .ok_or_else(|| io::Error::from_raw_os_error(libc::EADDRINUSE))?;
+        let impairment = if impairment.is_none() {
+            self.cfg
+                .port_impairment
+                .iter()
+                .find(|(n, _)| *n == id)
+                .map_or(impairment, |(_, i)| i)
+        } else {
+            impairment
+        };
         let port = Arc::new(Port {
             id,
             sink,
@@ -658,7 +670,7 @@ pub(crate) fn open_vnl(vnl: &Vnl, text: &str) -> io::Result<Link> {
         kind,
         queue_len,
         expire,
-        impairment: Impairment::default(),
+        ..HubConfig::default()
     };
     let hub = if let Some(name) = vnl.address.strip_prefix('@') {
         Hub::named(name, cfg)?

@@ -28,6 +28,7 @@
 
 pub mod backend;
 pub mod bsd;
+pub mod config;
 mod defaults;
 mod error;
 mod fdtable;
@@ -48,6 +49,9 @@ pub use error::{ErrnoError, errno, errno_of, errno_with};
 pub use license::{license, set_license};
 pub use socket::Socket;
 pub use stack::{Stack, find_backend, split_ifname, split_implementation};
+
+/// The configuration layer (rtnetlink server and client, iothconf, hash addresses).
+pub use nlconf;
 
 /// Re-exported for backends that register with [`registry::LINKED_BACKENDS`].
 pub use linkme;

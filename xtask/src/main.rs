@@ -1,5 +1,199 @@
-//! Project tasks. `cargo xtask install --prefix DIR` (being built).
-fn main() {
-    eprintln!("xtask: not built yet");
-    std::process::exit(2);
+//! Project tasks, run as `cargo xtask <task>`.
+//!
+//! - `install --prefix DIR [--debug]`: builds (release unless `--debug`) and installs
+//!   - the stack plugins as `DIR/lib/ioth/ioth_<name>.so`,
+//!   - the C library `DIR/lib/libioth.so` and `libioth.a`, when the workspace builds one,
+//!   - the headers of `ioth-core/include/` into `DIR/include/`,
+//!   - `DIR/lib/pkgconfig/ioth.pc`, with the C library.
+//!
+//!   The libraries are built with `IOTH_LIBDIR=DIR/lib`, so the facade searches
+//!   `DIR/lib/ioth/` for plugins.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// Workspace packages whose cdylib is a stack plugin, with the plugin's name.
+const PLUGINS: &[(&str, &str)] = &[("ioth-kernel", "kernel"), ("ioth-smoltcp", "smoltcp")];
+
+/// The package that builds the C library `libioth`, and its directory.
+const C_LIBRARY: (&str, &str) = ("ioth-capi", "capi");
+
+const USAGE: &str = "usage: cargo xtask install --prefix DIR [--debug]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("install") => match parse_install(&args[1..]).and_then(|o| install(&o)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("xtask install: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Some("--help" | "-h" | "help") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+struct InstallOptions {
+    prefix: PathBuf,
+    release: bool,
+}
+
+fn parse_install(args: &[String]) -> Result<InstallOptions, String> {
+    let mut prefix = None;
+    let mut release = true;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--prefix" => prefix = it.next().map(PathBuf::from),
+            "--debug" => release = false,
+            other => {
+                if let Some(p) = other.strip_prefix("--prefix=") {
+                    prefix = Some(PathBuf::from(p));
+                } else {
+                    return Err(format!("unknown argument {other:?}\n{USAGE}"));
+                }
+            }
+        }
+    }
+    let prefix = prefix.ok_or_else(|| format!("--prefix DIR is required\n{USAGE}"))?;
+    std::fs::create_dir_all(&prefix).map_err(|e| format!("creating {}: {e}", prefix.display()))?;
+    let prefix = prefix
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", prefix.display()))?;
+    Ok(InstallOptions { prefix, release })
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn install(o: &InstallOptions) -> Result<(), String> {
+    let root = workspace_root();
+    let libdir = o.prefix.join("lib");
+    let mut packages: Vec<&str> = PLUGINS
+        .iter()
+        .filter(|(pkg, _)| package_builds_cdylib(&root, pkg))
+        .map(|(pkg, _)| *pkg)
+        .collect();
+    let with_c_library = root.join(C_LIBRARY.1).join("Cargo.toml").is_file();
+    if with_c_library {
+        packages.push(C_LIBRARY.0);
+    }
+
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.current_dir(&root).args(["build", "--lib"]);
+    if o.release {
+        build.arg("--release");
+    }
+    for p in &packages {
+        build.args(["-p", p]);
+    }
+    build.env("IOTH_LIBDIR", &libdir);
+    run(&mut build)?;
+
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join(if o.release { "release" } else { "debug" });
+
+    let plugin_dir = libdir.join("ioth");
+    mkdir(&plugin_dir)?;
+    for (pkg, name) in PLUGINS {
+        if !packages.contains(pkg) {
+            continue;
+        }
+        copy(
+            &target.join(format!("libioth_{name}.so")),
+            &plugin_dir.join(format!("ioth_{name}.so")),
+        )?;
+    }
+    if with_c_library {
+        copy(&target.join("libioth.so"), &libdir.join("libioth.so"))?;
+        copy(&target.join("libioth.a"), &libdir.join("libioth.a"))?;
+    }
+    let include_src = root.join("ioth-core").join("include");
+    if include_src.is_dir() {
+        let include = o.prefix.join("include");
+        mkdir(&include)?;
+        for entry in std::fs::read_dir(&include_src).map_err(|e| e.to_string())? {
+            let entry = entry.map_err(|e| e.to_string())?;
+            if entry.path().extension().is_some_and(|e| e == "h") {
+                copy(&entry.path(), &include.join(entry.file_name()))?;
+            }
+        }
+    }
+    if !with_c_library {
+        println!(
+            "installed plugins into {}; this workspace builds no C library yet, so no ioth.pc",
+            plugin_dir.display()
+        );
+        return Ok(());
+    }
+    let pkgconfig = libdir.join("pkgconfig");
+    mkdir(&pkgconfig)?;
+    let pc = format!(
+        "prefix={prefix}\nexec_prefix=${{prefix}}\nlibdir=${{prefix}}/lib\nincludedir=${{prefix}}/include\nplugindir=${{libdir}}/ioth\n\n\
+         Name: ioth\nDescription: Internet of Threads: per-process and per-thread network stacks (libioth-compatible)\n\
+         Version: {version}\nLibs: -L${{libdir}} -lioth\nCflags: -I${{includedir}}\n",
+        prefix = o.prefix.display(),
+        version = env!("CARGO_PKG_VERSION"),
+    );
+    write(&pkgconfig.join("ioth.pc"), &pc)?;
+    println!(
+        "installed into {} (plugins in {})",
+        o.prefix.display(),
+        plugin_dir.display()
+    );
+    Ok(())
+}
+
+/// Whether a package exists and its library is built as a cdylib (a plugin).
+fn package_builds_cdylib(root: &Path, pkg: &str) -> bool {
+    let dir = match pkg {
+        "ioth-kernel" => root.join("stacks/kernel"),
+        "ioth-smoltcp" => root.join("stacks/smoltcp"),
+        _ => return false,
+    };
+    std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|m| m.contains("\"cdylib\""))
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let status = cmd.status().map_err(|e| format!("running {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed with {status}"))
+    }
+}
+
+fn mkdir(p: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(p).map_err(|e| format!("creating {}: {e}", p.display()))
+}
+
+fn copy(from: &Path, to: &Path) -> Result<(), String> {
+    // Write a fresh file (not over the old one in place): a running program may have the old
+    // library mapped.
+    let tmp = to.with_extension("tmp-install");
+    std::fs::copy(from, &tmp).map_err(|e| format!("copying {}: {e}", from.display()))?;
+    std::fs::rename(&tmp, to).map_err(|e| format!("installing {}: {e}", to.display()))?;
+    println!("  {}", to.display());
+    Ok(())
+}
+
+fn write(to: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(to, text).map_err(|e| format!("writing {}: {e}", to.display()))?;
+    println!("  {}", to.display());
+    Ok(())
 }

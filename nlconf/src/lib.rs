@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod hashaddr;
+pub mod ioctl;
 pub mod iothconf;
 pub mod model;
 pub mod rtnl;

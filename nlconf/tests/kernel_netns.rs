@@ -358,3 +358,84 @@ fn kernel_port_id_is_echoed() {
     let (hdr, _) = nlconf::rtnl::messages(&buf[..n]).next().unwrap();
     assert_eq!((hdr.seq, hdr.pid), (77, pid));
 }
+
+/// Runs one ioctl on a kernel AF_INET socket inside the namespace.
+fn kernel_ioctl(
+    ns: &Netns,
+    request: libc::c_ulong,
+    req: &mut nlconf::ioctl::IfReq,
+) -> Result<(), i32> {
+    use std::os::fd::AsRawFd;
+    let path = ns.path();
+    let mut bytes = *req.as_bytes();
+    let r = std::thread::spawn(move || {
+        let f = std::fs::File::open(&path).unwrap();
+        // SAFETY: setns on a namespace fd we hold, for this short-lived thread only.
+        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+        // SAFETY: plain socket(2); checked below.
+        let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
+        assert!(s >= 0);
+        // SAFETY: `bytes` is a 40-byte buffer, the size of struct ifreq the kernel reads/writes.
+        let rc = unsafe { libc::ioctl(s, request, bytes.as_mut_ptr()) };
+        let err = io::Error::last_os_error().raw_os_error().unwrap();
+        // SAFETY: closing the socket we opened.
+        unsafe { libc::close(s) };
+        (if rc < 0 { Err(err) } else { Ok(()) }, bytes)
+    })
+    .join()
+    .unwrap();
+    *req = nlconf::ioctl::IfReq::from_bytes(&r.1).unwrap();
+    r.0
+}
+
+#[test]
+fn interface_ioctls_answer_like_the_kernel() {
+    use nlconf::ioctl::{IfReq, interface_ioctl};
+    let Some(ns) = Netns::create() else { return };
+    let kernel = NlClient::new(KernelNetlink::open_in_netns(&ns.path()).unwrap());
+    let mut tables = MemTables::with_loopback();
+    tables.set_kinds(&["veth"]);
+    let memory = NlClient::new(LocalTransport::new(tables, 1));
+    // same configuration on both
+    let kd0 = kernel.iplink_add(Some("d0"), None, "veth", None).unwrap();
+    let md0 = memory.iplink_add(Some("d0"), None, "veth", None).unwrap();
+    kernel.link_set_mac(kd0, [2, 3, 4, 5, 6, 7]).unwrap();
+    memory.link_set_mac(md0, [2, 3, 4, 5, 6, 7]).unwrap();
+    kernel.link_set_mtu(kd0, 1300).unwrap();
+    memory.link_set_mtu(md0, 1300).unwrap();
+    kernel.ipaddr_add(ip("10.7.0.1"), 22, kd0).unwrap();
+    memory.ipaddr_add(ip("10.7.0.1"), 22, md0).unwrap();
+    let requests = [
+        libc::SIOCGIFMTU,
+        libc::SIOCGIFHWADDR,
+        libc::SIOCGIFADDR,
+        libc::SIOCGIFNETMASK,
+        libc::SIOCGIFFLAGS,
+    ];
+    for req in requests {
+        for name in ["d0", "nope"] {
+            let mut k = IfReq::with_name(name).unwrap();
+            let mut m = k;
+            let kr = kernel_ioctl(&ns, req, &mut k);
+            let mr = memory
+                .transport()
+                .with_tables(|t| interface_ioctl(t, u64::from(req), &mut m))
+                .map_err(|e| e.raw_os_error().unwrap());
+            assert_eq!(mr, kr, "ioctl {req:#x} on {name}");
+            if kr.is_ok() && req != libc::SIOCGIFFLAGS {
+                assert_eq!(m.as_bytes()[..24], k.as_bytes()[..24], "ioctl {req:#x}");
+            }
+        }
+    }
+    // setting flags through the ioctl brings both up
+    let mut k = IfReq::with_name("d0").unwrap();
+    k.set_flags((libc::IFF_UP | libc::IFF_BROADCAST | libc::IFF_MULTICAST) as u16);
+    let mut m = k;
+    kernel_ioctl(&ns, libc::SIOCSIFFLAGS, &mut k).unwrap();
+    memory
+        .transport()
+        .with_tables(|t| interface_ioctl(t, u64::from(libc::SIOCSIFFLAGS), &mut m))
+        .unwrap();
+    assert!(kernel.link(kd0).unwrap().is_up());
+    assert!(memory.link(md0).unwrap().is_up());
+}

@@ -31,7 +31,11 @@ fn check_reply(reply: &[u8], seqs: &[u32], pid: u32) {
     for (hdr, msg) in rtnl::messages(reply) {
         covered += rtnl::align4(hdr.len as usize);
         assert_eq!(hdr.pid, pid);
-        assert!(seqs.contains(&hdr.seq), "reply seq {} answers no request", hdr.seq);
+        assert!(
+            seqs.contains(&hdr.seq),
+            "reply seq {} answers no request",
+            hdr.seq
+        );
         match hdr.ty {
             NLMSG_ERROR => {
                 let code = i32::from_ne_bytes(msg[16..20].try_into().unwrap());
@@ -47,8 +51,24 @@ fn check_reply(reply: &[u8], seqs: &[u32], pid: u32) {
 
 /// Requests with a real header around arbitrary payloads, for types the processor knows.
 fn framed_requests() -> impl Strategy<Value = Vec<(u16, u16, Vec<u8>)>> {
-    let ty = prop_oneof![Just(16u16), Just(17), Just(18), Just(19), Just(20), Just(21), Just(22), Just(24), Just(25), Just(26), Just(30), 0u16..140];
-    prop::collection::vec((ty, any::<u16>(), prop::collection::vec(any::<u8>(), 0..96)), 1..6)
+    let ty = prop_oneof![
+        Just(16u16),
+        Just(17),
+        Just(18),
+        Just(19),
+        Just(20),
+        Just(21),
+        Just(22),
+        Just(24),
+        Just(25),
+        Just(26),
+        Just(30),
+        0u16..140
+    ];
+    prop::collection::vec(
+        (ty, any::<u16>(), prop::collection::vec(any::<u8>(), 0..96)),
+        1..6,
+    )
 }
 
 proptest! {

@@ -154,7 +154,7 @@ impl IfReq {
 
 /// Whether `request` is one of the interface ioctls [`interface_ioctl`] answers
 /// (SIOCGIFCONF is answered by [`ifconf`]).
-pub fn is_interface_ioctl(request: u64) -> bool {
+pub fn is_interface_ioctl(request: libc::c_ulong) -> bool {
     [
         libc::SIOCGIFINDEX,
         libc::SIOCGIFNAME,
@@ -167,8 +167,7 @@ pub fn is_interface_ioctl(request: u64) -> bool {
         libc::SIOCGIFADDR,
         libc::SIOCGIFNETMASK,
     ]
-    .iter()
-    .any(|r| u64::from(*r) == request)
+    .contains(&request)
 }
 
 fn first_v4<T: Tables + ?Sized>(tables: &T, index: u32) -> io::Result<(Ipv4Addr, u8)> {
@@ -185,11 +184,11 @@ fn first_v4<T: Tables + ?Sized>(tables: &T, index: u32) -> io::Result<(Ipv4Addr,
 /// Answers one interface ioctl on `req` from `tables` (and applies the SIOCS* ones to them).
 pub fn interface_ioctl<T: Tables + ?Sized>(
     tables: &mut T,
-    request: u64,
+    request: libc::c_ulong,
     req: &mut IfReq,
 ) -> io::Result<()> {
     let links = tables.links();
-    if request == u64::from(libc::SIOCGIFNAME) {
+    if request == libc::SIOCGIFNAME {
         let index = u32::try_from(req.index()).map_err(|_| errno(libc::ENODEV))?;
         let link = links
             .iter()
@@ -206,11 +205,11 @@ pub fn interface_ioctl<T: Tables + ?Sized>(
         .find(|l| l.name == name)
         .ok_or_else(|| errno(libc::ENODEV))?;
     match request {
-        r if r == u64::from(libc::SIOCGIFINDEX) => {
+        r if r == libc::SIOCGIFINDEX => {
             req.set_index(i32::try_from(link.index).map_err(|_| errno(libc::EOVERFLOW))?);
         }
-        r if r == u64::from(libc::SIOCGIFFLAGS) => req.set_flags(link.flags as u16),
-        r if r == u64::from(libc::SIOCSIFFLAGS) => {
+        r if r == libc::SIOCGIFFLAGS => req.set_flags(link.flags as u16),
+        r if r == libc::SIOCSIFFLAGS => {
             let wanted = u32::from(req.flags()) & iff::USER_SETTABLE;
             if wanted != link.flags & iff::USER_SETTABLE {
                 tables.set_link(
@@ -222,10 +221,10 @@ pub fn interface_ioctl<T: Tables + ?Sized>(
                 )?;
             }
         }
-        r if r == u64::from(libc::SIOCGIFMTU) => {
+        r if r == libc::SIOCGIFMTU => {
             req.set_mtu(i32::try_from(link.mtu).map_err(|_| errno(libc::EOVERFLOW))?);
         }
-        r if r == u64::from(libc::SIOCSIFMTU) => {
+        r if r == libc::SIOCSIFMTU => {
             let mtu = u32::try_from(req.mtu())
                 .ok()
                 .filter(|m| *m >= MIN_MTU)
@@ -240,8 +239,8 @@ pub fn interface_ioctl<T: Tables + ?Sized>(
                 )?;
             }
         }
-        r if r == u64::from(libc::SIOCGIFHWADDR) => req.set_hwaddr(link.link_type, link.mac),
-        r if r == u64::from(libc::SIOCSIFHWADDR) => {
+        r if r == libc::SIOCGIFHWADDR => req.set_hwaddr(link.link_type, link.mac),
+        r if r == libc::SIOCSIFHWADDR => {
             let (family, mac) = req.hwaddr();
             if family != link.link_type {
                 return Err(errno(libc::EINVAL));
@@ -254,8 +253,8 @@ pub fn interface_ioctl<T: Tables + ?Sized>(
                 },
             )?;
         }
-        r if r == u64::from(libc::SIOCGIFADDR) => req.set_addr_v4(first_v4(tables, link.index)?.0),
-        r if r == u64::from(libc::SIOCGIFNETMASK) => {
+        r if r == libc::SIOCGIFADDR => req.set_addr_v4(first_v4(tables, link.index)?.0),
+        r if r == libc::SIOCGIFNETMASK => {
             req.set_addr_v4(netmask_v4(first_v4(tables, link.index)?.1));
         }
         _ => return Err(errno(libc::ENOTTY)),
@@ -313,7 +312,7 @@ mod tests {
     }
 
     fn ioctl(t: &mut MemTables, req: libc::c_ulong, r: &mut IfReq) -> Result<(), i32> {
-        interface_ioctl(t, u64::from(req), r).map_err(|e| e.raw_os_error().unwrap())
+        interface_ioctl(t, req, r).map_err(|e| e.raw_os_error().unwrap())
     }
 
     #[test]

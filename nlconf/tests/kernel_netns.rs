@@ -419,7 +419,7 @@ fn interface_ioctls_answer_like_the_kernel() {
             let kr = kernel_ioctl(&ns, req, &mut k);
             let mr = memory
                 .transport()
-                .with_tables(|t| interface_ioctl(t, u64::from(req), &mut m))
+                .with_tables(|t| interface_ioctl(t, req, &mut m))
                 .map_err(|e| e.raw_os_error().unwrap());
             assert_eq!(mr, kr, "ioctl {req:#x} on {name}");
             if kr.is_ok() && req != libc::SIOCGIFFLAGS {
@@ -434,7 +434,7 @@ fn interface_ioctls_answer_like_the_kernel() {
     kernel_ioctl(&ns, libc::SIOCSIFFLAGS, &mut k).unwrap();
     memory
         .transport()
-        .with_tables(|t| interface_ioctl(t, u64::from(libc::SIOCSIFFLAGS), &mut m))
+        .with_tables(|t| interface_ioctl(t, libc::SIOCSIFFLAGS, &mut m))
         .unwrap();
     assert!(kernel.link(kd0).unwrap().is_up());
     assert!(memory.link(md0).unwrap().is_up());

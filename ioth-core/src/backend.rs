@@ -42,7 +42,40 @@ pub trait StackOps: Send + Sync {
     fn delete(&self) -> io::Result<()> {
         Ok(())
     }
+
+    /// Starts a dynamic configuration protocol (DHCP, router discovery) on interface
+    /// `ifindex`, without blocking; the engine configures the stack through its own netlink
+    /// tables as leases and advertisements arrive. `ENOSYS` for stacks without engines.
+    fn autoconf_start(
+        &self,
+        protocol: AutoConfProtocol,
+        ifindex: u32,
+        fqdn: Option<&str>,
+        slaac: bool,
+    ) -> io::Result<()> {
+        let _ = (protocol, ifindex, fqdn, slaac);
+        Err(io::Error::from_raw_os_error(libc::ENOSYS))
+    }
+
+    /// Stops a protocol started by [`StackOps::autoconf_start`] and removes what it set.
+    fn autoconf_stop(&self, protocol: AutoConfProtocol, ifindex: u32) -> io::Result<()> {
+        let _ = (protocol, ifindex);
+        Err(io::Error::from_raw_os_error(libc::ENOSYS))
+    }
+
+    /// The DNS servers and search domains a running protocol learned on `ifindex`.
+    fn autoconf_learned(
+        &self,
+        protocol: AutoConfProtocol,
+        ifindex: u32,
+    ) -> Option<(Vec<std::net::IpAddr>, Vec<String>)> {
+        let _ = (protocol, ifindex);
+        None
+    }
 }
+
+/// A dynamic configuration protocol: DHCPv4, DHCPv6, router discovery.
+pub use nlconf::iothconf::Protocol as AutoConfProtocol;
 
 /// What `recvmsg(2)` fills in besides the data.
 #[derive(Debug, Default)]

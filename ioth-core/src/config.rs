@@ -9,9 +9,79 @@ use std::io;
 use std::net::IpAddr;
 
 pub use nlconf::client::{IfaAddress, InterfaceAddress, NetlinkTransport, NlClient};
+use nlconf::iothconf::{AutoConf, Protocol};
+pub use nlconf::iothconf::{Config, Mode, Report};
 
+use crate::backend::StackOps;
+use crate::error::errno_with;
 use crate::socket::Socket;
 use crate::stack::Stack;
+
+/// The stack's protocol engines, as nlconf's `apply` drives them.
+struct Engines<'a>(&'a dyn StackOps);
+
+impl AutoConf for Engines<'_> {
+    fn start(
+        &mut self,
+        protocol: Protocol,
+        ifindex: u32,
+        fqdn: Option<&str>,
+        slaac: bool,
+    ) -> io::Result<()> {
+        self.0.autoconf_start(protocol, ifindex, fqdn, slaac)
+    }
+    fn stop(&mut self, protocol: Protocol, ifindex: u32) -> io::Result<()> {
+        self.0.autoconf_stop(protocol, ifindex)
+    }
+}
+
+fn config_error(e: nlconf::iothconf::ConfigError) -> io::Error {
+    errno_with(e.errno(), e.to_string())
+}
+
+impl Stack {
+    /// Creates and configures a stack from one configuration string (iothconf's
+    /// `ioth_newstackc`), e.g. `stack=smoltcp,vnl=vde:///tmp/hub,eth,ip=10.0.0.1/24,gw=10.0.0.254`.
+    ///
+    /// `stack=` names the implementation (with `,`-options quoted), `vnl=` (repeatable) the
+    /// interfaces; the rest configures the interface (`iface=`, default `vde0`) as
+    /// [`Stack::configure`] does. Without `stack=` the kernel is used, which takes no `vnl=`.
+    /// Bad strings give `EINVAL` naming the offending item.
+    pub fn from_config(config: &str) -> io::Result<(Stack, Report)> {
+        let cfg = Config::parse(config, Mode::Create).map_err(config_error)?;
+        let implementation = cfg.stack.as_deref().unwrap_or("kernel");
+        let vnls: Vec<&str> = cfg.vnl.iter().map(String::as_str).collect();
+        let stack = Stack::new(implementation, &vnls)?;
+        let report = stack.apply_config(&cfg)?;
+        Ok((stack, report))
+    }
+
+    /// Configures a running stack from a configuration string (iothconf's `ioth_config`):
+    /// `eth`, static `ip=`/`gw=`/`dns=`/`domain=`, `dhcp`, `rd`, `slaac`, the undo forms.
+    /// The report says what was configured and what failed; `stack=` and `vnl=` are refused.
+    pub fn configure(&self, config: &str) -> io::Result<Report> {
+        let cfg = Config::parse(config, Mode::Running).map_err(config_error)?;
+        self.apply_config(&cfg)
+    }
+
+    fn apply_config(&self, cfg: &Config) -> io::Result<Report> {
+        let client = self.netlink()?;
+        let mut state = self.conf_state();
+        nlconf::iothconf::apply(cfg, &client, &mut state, &mut Engines(self.ops()))
+    }
+
+    /// `resolv.conf` text for interface `ifindex`: the static `dns=`/`domain=` items given so
+    /// far, then what running protocols learned (iothconf's `ioth_resolvconf`).
+    pub fn resolv_conf(&self, ifindex: u32) -> String {
+        let mut state = self.conf_state();
+        for protocol in [Protocol::Dhcp6, Protocol::Rd, Protocol::Dhcp4] {
+            if let Some((dns, domains)) = self.ops().autoconf_learned(protocol, ifindex) {
+                state.set_learned(ifindex, protocol, dns, domains);
+            }
+        }
+        state.resolv_conf(ifindex)
+    }
+}
 
 impl NetlinkTransport for Socket {
     fn send(&self, buf: &[u8]) -> io::Result<usize> {

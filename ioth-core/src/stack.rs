@@ -29,6 +29,8 @@ struct StackInner {
     ops: Box<dyn StackOps>,
     /// Open sockets, with [`DELETED`] set once the stack is deleted.
     state: AtomicUsize,
+    /// What configuration strings set on this stack so far.
+    conf: Mutex<nlconf::iothconf::ConfState>,
 }
 
 const DELETED: usize = 1 << (usize::BITS - 1);
@@ -84,6 +86,7 @@ impl Stack {
                 options: options.to_owned(),
                 ops,
                 state: AtomicUsize::new(0),
+                conf: Mutex::new(nlconf::iothconf::ConfState::new()),
             }),
         })
     }
@@ -164,6 +167,11 @@ impl Stack {
     /// The backend's stack instance, for code that extends a backend.
     pub fn ops(&self) -> &dyn StackOps {
         self.inner.ops.as_ref()
+    }
+
+    /// The configuration-string state of this stack.
+    pub(crate) fn conf_state(&self) -> std::sync::MutexGuard<'_, nlconf::iothconf::ConfState> {
+        self.inner.conf.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn acquire(&self) -> io::Result<()> {

@@ -293,3 +293,58 @@ fn kernel_stack_in_a_namespace_is_configured_by_the_helpers() {
         "deleted interface",
     );
 }
+
+#[test]
+fn configuration_strings_configure_a_kernel_namespace() {
+    init_logging();
+    use ioth_tests::peers::{NetNs, require_netns};
+    if !require_netns("the configuration string test") {
+        return;
+    }
+    let ns = NetNs::new();
+    ns.exec(&["ip", "link", "add", "eth7", "type", "bridge"]);
+    let (stack, report) = Stack::from_config(&format!(
+        "stack='kernel,netns={}' iface=eth7 mac=02:11:22:33:44:55 eth ip=10.98.0.2/24 gw=10.98.0.1 dns=10.98.0.53 domain=test.example",
+        ns.name()
+    ))
+    .unwrap();
+    assert!(report.eth && report.static_, "report: {report:?}");
+    assert_eq!(report.mac, Some([0x02, 0x11, 0x22, 0x33, 0x44, 0x55]));
+    let idx = stack.if_nametoindex("eth7").unwrap();
+    let addrs = ns.exec(&["ip", "-j", "addr", "show", "dev", "eth7"]);
+    assert!(addrs.contains("\"local\":\"10.98.0.2\""), "{addrs}");
+    assert!(addrs.contains("02:11:22:33:44:55"), "{addrs}");
+    assert!(addrs.contains("\"UP\""), "eth brings the link up: {addrs}");
+    let routes = ns.exec(&["ip", "-j", "route", "show", "default"]);
+    assert!(routes.contains("10.98.0.1"), "{routes}");
+    let resolv = stack.resolv_conf(idx);
+    assert!(resolv.contains("nameserver 10.98.0.53"), "{resolv}");
+    assert!(resolv.contains("search test.example"), "{resolv}");
+
+    // Undo on the running stack.
+    let report = stack
+        .configure("iface=eth7 -ip=10.98.0.2/24 -dns=10.98.0.53")
+        .unwrap();
+    assert!(!report.removed.is_empty(), "{report:?}");
+    let addrs = ns.exec(&["ip", "-j", "addr", "show", "dev", "eth7"]);
+    assert!(!addrs.contains("10.98.0.2"), "{addrs}");
+    assert!(!stack.resolv_conf(idx).contains("10.98.0.53"));
+
+    // Bad strings name what is wrong; the kernel has no DHCP engine.
+    let err = stack.configure("iface=eth7 bogus").unwrap_err();
+    assert_eq!(ioth::errno_of(&err), libc::EINVAL);
+    assert!(err.to_string().contains("bogus"), "{err}");
+    assert_errno(
+        stack.configure("vnl=vde:///x"),
+        libc::EINVAL,
+        "vnl= on a running stack",
+    );
+    let report = stack.configure("iface=eth7 dhcp").unwrap();
+    assert!(
+        report
+            .failed
+            .iter()
+            .any(|(_, e)| e.raw_os_error() == Some(libc::ENOSYS)),
+        "the kernel backend runs no DHCP client: {report:?}"
+    );
+}

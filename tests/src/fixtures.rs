@@ -76,10 +76,11 @@ pub fn build_dir() -> PathBuf {
 /// The workspace packages whose `cdylib` is a stack plugin.
 pub const PLUGIN_PACKAGES: &[&str] = &["ioth-kernel"];
 
-/// Builds the plugin packages' shared objects, with the profile and target directory of this
-/// test binary. `cargo test` builds only the rlib of a dependency, so without this the plugin
-/// tests would load a stale or missing `.so`.
-fn build_plugins(build: &Path) {
+/// Builds the shared objects (cdylib/staticlib) of `packages`, with the profile and target
+/// directory of this test binary, and returns that directory. `cargo test` builds only the
+/// rlib of a dependency, so without this a test would load a stale or missing `.so`.
+pub fn build_libraries(packages: &[&str]) -> PathBuf {
+    let build = build_dir();
     let profile = build
         .file_name()
         .and_then(|p| p.to_str())
@@ -88,7 +89,7 @@ fn build_plugins(build: &Path) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.args(["build", "--quiet", "--lib"]);
-    for p in PLUGIN_PACKAGES {
+    for p in packages {
         cmd.args(["-p", p]);
     }
     match profile {
@@ -105,7 +106,8 @@ fn build_plugins(build: &Path) {
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(status.success(), "building the plugins failed: {cmd:?}");
+    assert!(status.success(), "building {packages:?} failed: {cmd:?}");
+    build
 }
 
 /// A directory holding `ioth_<name>.so` links to the workspace's plugin builds
@@ -113,8 +115,7 @@ fn build_plugins(build: &Path) {
 pub fn plugin_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let build = build_dir();
-        build_plugins(&build);
+        let build = build_libraries(PLUGIN_PACKAGES);
         let dir = build.join("ioth-plugins");
         std::fs::create_dir_all(&dir).expect("plugin dir");
         for p in PLUGIN_PACKAGES {

@@ -1,0 +1,1 @@
+//! The C drop-in for libioth (being built: issue 6).

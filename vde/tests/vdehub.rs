@@ -42,9 +42,12 @@ impl Hub {
     fn stop(mut self) -> String {
         // SAFETY: signalling our own child by pid.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let out = std::mem::replace(&mut self.child, Command::new("true").spawn().expect("spawn true"))
-            .wait_with_output()
-            .expect("vdehub output");
+        let out = std::mem::replace(
+            &mut self.child,
+            Command::new("true").spawn().expect("spawn true"),
+        )
+        .wait_with_output()
+        .expect("vdehub output");
         assert!(out.status.success());
         String::from_utf8_lossy(&out.stdout).into_owned()
     }

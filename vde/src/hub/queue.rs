@@ -1,49 +1,67 @@
-//! The receive queue of an in-process hub member: a ring of reusable frame buffers behind one
-//! mutex, with an eventfd that is readable exactly while the ring holds a frame.
+//! The receive queue of an in-process hub member: senders append to a "fill" list under a
+//! short lock (one memcpy); the receiver swaps the whole list out in O(1) and copies frames
+//! out with no lock shared with senders, so a busy sender cannot starve the receiver.
 //!
-//! Memory: the ring starts empty and doubles (4, 8, ... up to the limit, 256 by default) only
-//! when it fills; a slot keeps its buffer for reuse, sized 128 bytes for small frames or the
-//! full 1518 once a larger frame passed. An idle member costs a few hundred bytes, so ten
-//! thousand members fit easily; a busy one holds at most `limit` × 1518 bytes.
+//! Memory: both lists start empty and grow one reusable buffer at a time up to the limit
+//! (256 frames by default); a buffer is sized 128 bytes for small frames or the full 1518
+//! once a larger frame used it, and is reused forever after. An idle member costs a few
+//! hundred bytes, so ten thousand members fit easily; a busy one holds at most 2 × limit ×
+//! 1518 bytes (fill list + list being drained). Steady traffic allocates nothing.
 //!
-//! Readiness: the eventfd is written only when the ring goes from empty to non-empty and
-//! read only when a receive empties it, both under the ring's lock, so the fd's readability
-//! always equals "a frame is queued" and no wakeup is lost or spurious.
+//! Readiness: the eventfd is written only when the queue goes from empty to non-empty and
+//! read only when a receive leaves it empty, both under the fill lock, so the fd is readable
+//! exactly while a frame is waiting and no wakeup is lost or spurious.
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use crate::eth::MAX_FRAME_LEN;
 use crate::sys;
 
-/// Default ring capacity (frames) of a member queue.
+/// Default limit (frames) of the list senders fill for a member.
 pub const DEFAULT_QUEUE_LEN: usize = 256;
 
-struct Ring {
-    slots: Vec<Vec<u8>>,
-    head: usize,
-    len: usize,
+/// Frames appended by senders.
+struct Fill {
+    frames: Vec<Vec<u8>>,
+    count: usize,
     signalled: bool,
+}
+
+/// Frames the receiver took over and is handing out.
+struct Drain {
+    frames: Vec<Vec<u8>>,
+    count: usize,
+    pos: usize,
 }
 
 /// A bounded frame queue with an eventfd tracking non-emptiness.
 pub(crate) struct LocalQueue {
-    ring: Mutex<Ring>,
+    fill: Mutex<Fill>,
+    drain: Mutex<Drain>,
+    /// Mirror of `fill.count`, so senders facing a full queue drop without locking.
+    filled: AtomicUsize,
     efd: OwnedFd,
     limit: usize,
 }
 
 impl LocalQueue {
-    /// An empty queue holding at most `limit` frames.
+    /// An empty queue whose fill list holds at most `limit` frames.
     pub(crate) fn new(limit: usize) -> io::Result<LocalQueue> {
         Ok(LocalQueue {
-            ring: Mutex::new(Ring {
-                slots: Vec::new(),
-                head: 0,
-                len: 0,
+            fill: Mutex::new(Fill {
+                frames: Vec::new(),
+                count: 0,
                 signalled: false,
             }),
+            drain: Mutex::new(Drain {
+                frames: Vec::new(),
+                count: 0,
+                pos: 0,
+            }),
+            filled: AtomicUsize::new(0),
             efd: sys::eventfd()?,
             limit: limit.max(1),
         })
@@ -54,22 +72,20 @@ impl LocalQueue {
         &self.efd
     }
 
-    /// Queues a copy of `frame`; false (dropped) when the queue is full.
+    /// Queues a copy of `frame`; false (dropped) when the fill list is full.
     pub(crate) fn push(&self, frame: &[u8]) -> bool {
-        let mut r = self.ring.lock().unwrap_or_else(|e| e.into_inner());
-        if r.len == r.slots.len() {
-            let n = r.slots.len();
-            if n >= self.limit {
-                return false;
-            }
-            let head = r.head;
-            r.slots.rotate_left(head);
-            r.head = 0;
-            let grown = (n * 2).clamp(4, self.limit);
-            r.slots.resize_with(grown, Vec::new);
+        if self.filled.load(Relaxed) >= self.limit {
+            return false;
         }
-        let idx = (r.head + r.len) % r.slots.len();
-        let slot = &mut r.slots[idx];
+        let mut f = self.fill.lock().unwrap_or_else(|e| e.into_inner());
+        if f.count >= self.limit {
+            return false;
+        }
+        if f.count == f.frames.len() {
+            f.frames.push(Vec::new());
+        }
+        let idx = f.count;
+        let slot = &mut f.frames[idx];
         slot.clear();
         if slot.capacity() < frame.len() {
             slot.reserve_exact(if frame.len() <= 128 {
@@ -79,9 +95,10 @@ impl LocalQueue {
             });
         }
         slot.extend_from_slice(frame);
-        r.len += 1;
-        if !r.signalled {
-            r.signalled = true;
+        f.count += 1;
+        self.filled.store(f.count, Relaxed);
+        if !f.signalled {
+            f.signalled = true;
             sys::eventfd_signal(self.efd.as_raw_fd());
         }
         true
@@ -89,22 +106,39 @@ impl LocalQueue {
 
     /// Moves up to `slots.len()` frames out (each truncated to its slot); returns how many.
     pub(crate) fn pop_batch(&self, slots: &mut [&mut [u8]], lens: &mut [usize]) -> usize {
-        let mut r = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let mut d = self.drain.lock().unwrap_or_else(|e| e.into_inner());
+        if d.pos == d.count {
+            let mut f = self.fill.lock().unwrap_or_else(|e| e.into_inner());
+            if f.count == 0 {
+                if f.signalled {
+                    sys::eventfd_clear(self.efd.as_raw_fd());
+                    f.signalled = false;
+                }
+                return 0;
+            }
+            let d = &mut *d;
+            std::mem::swap(&mut f.frames, &mut d.frames);
+            d.count = f.count;
+            d.pos = 0;
+            f.count = 0;
+            self.filled.store(0, Relaxed);
+        }
         let mut n = 0;
         let max = slots.len().min(lens.len());
-        while n < max && r.len > 0 {
-            let head = r.head;
-            let frame = &r.slots[head];
+        while n < max && d.pos < d.count {
+            let frame = &d.frames[d.pos];
             let k = frame.len().min(slots[n].len());
             slots[n][..k].copy_from_slice(&frame[..k]);
             lens[n] = k;
-            r.head = (head + 1) % r.slots.len();
-            r.len -= 1;
+            d.pos += 1;
             n += 1;
         }
-        if r.len == 0 && r.signalled {
-            sys::eventfd_clear(self.efd.as_raw_fd());
-            r.signalled = false;
+        if d.pos == d.count {
+            let mut f = self.fill.lock().unwrap_or_else(|e| e.into_inner());
+            if f.count == 0 && f.signalled {
+                sys::eventfd_clear(self.efd.as_raw_fd());
+                f.signalled = false;
+            }
         }
         n
     }
@@ -112,7 +146,9 @@ impl LocalQueue {
     /// Frames currently queued.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.ring.lock().unwrap_or_else(|e| e.into_inner()).len
+        let d = self.drain.lock().unwrap_or_else(|e| e.into_inner());
+        let f = self.fill.lock().unwrap_or_else(|e| e.into_inner());
+        f.count + d.count - d.pos
     }
 }
 
@@ -143,23 +179,25 @@ mod tests {
     }
 
     #[test]
-    fn full_queue_drops_and_order_survives_growth() {
+    fn full_queue_drops_and_order_survives_the_swap() {
         let q = LocalQueue::new(5).unwrap();
         let mut a = [0u8; 64];
         let mut lens = [0usize; 1];
-        // Wrap the ring before it grows so growth must keep order.
-        for i in 0..3u8 {
-            assert!(q.push(&[i; 20]));
+        for i in 0..7u8 {
+            assert_eq!(q.push(&[i; 20]), i < 5, "frame {i}");
         }
-        assert_eq!(q.pop_batch(&mut [&mut a[..]], &mut lens), 1);
-        for i in 3..6u8 {
-            assert!(q.push(&[i; 20]), "frame {i}");
-        }
-        assert!(!q.push(&[99; 20]), "limit reached");
         assert_eq!(q.len(), 5);
-        for want in 1..6u8 {
+        for want in 0..2u8 {
             assert_eq!(q.pop_batch(&mut [&mut a[..]], &mut lens), 1);
             assert_eq!(a[0], want);
         }
+        assert!(q.push(&[5; 20]));
+        assert!(q.push(&[6; 20]));
+        for want in 2..7u8 {
+            assert!(readable(&q));
+            assert_eq!(q.pop_batch(&mut [&mut a[..]], &mut lens), 1);
+            assert_eq!(a[0], want);
+        }
+        assert!(!readable(&q));
     }
 }

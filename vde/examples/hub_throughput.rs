@@ -78,8 +78,46 @@ fn same_thread(secs: f64) -> io::Result<(u64, u64)> {
     Ok((sent, got))
 }
 
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Memory of `n` in-process members of one switch, each having received one broadcast.
+fn scale(n: usize) -> io::Result<()> {
+    let before = rss_kib();
+    let hub = vde::Hub::new_switch();
+    let members = (0..n)
+        .map(|_| hub.connect())
+        .collect::<io::Result<Vec<_>>>()?;
+    let mut f = vec![0u8; 60];
+    f[0..6].copy_from_slice(&[0xff; 6]);
+    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+    let t = Instant::now();
+    members[0].send(&f)?;
+    let fanout = t.elapsed();
+    let mut buf = [0u8; 1518];
+    let got = members[1..]
+        .iter()
+        .filter(|m| m.recv(&mut buf).is_ok())
+        .count();
+    println!(
+        "{n} members: {} KiB RSS ({} bytes each), one broadcast reached {got} in {fanout:?}",
+        rss_kib() - before,
+        (rss_kib() - before) * 1024 / n as u64
+    );
+    Ok(())
+}
+
 fn main() -> io::Result<()> {
     let secs = 2.0;
+    scale(10_000)?;
     report("in-process hub, 1 thread", secs, same_thread(secs)?);
     let hub = vde::Hub::new();
     report(

@@ -870,6 +870,19 @@ mod tests {
     }
 
     #[test]
+    fn many_members_each_get_a_broadcast_and_only_the_destination_a_unicast() {
+        let hub = Hub::new_switch();
+        let members: Vec<Link> = (0..500).map(|_| hub.connect().unwrap()).collect();
+        members[0].send(&frame(BC, A, 1, 60)).unwrap();
+        for m in &members[1..] {
+            assert_eq!(recv_all(m).len(), 1);
+        }
+        members[499].send(&frame(A, B, 2, 60)).unwrap();
+        assert_eq!(recv_all(&members[0]).len(), 1);
+        assert!(members[1..499].iter().all(|m| recv_all(m).is_empty()));
+    }
+
+    #[test]
     fn delayed_frames_arrive_later_in_order() {
         let hub = Hub::with_config(HubConfig {
             impairment: Impairment {

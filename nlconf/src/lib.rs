@@ -4,6 +4,7 @@
 //! This crate depends on no other crate of the project.
 
 pub mod client;
+pub mod dhcp;
 pub mod hashaddr;
 pub mod ioctl;
 pub mod iothconf;

@@ -1,0 +1,14 @@
+//! DHCPv4 for stacks that run it themselves (`dhcp` in a configuration string): the message
+//! format and a transport-independent client state machine whose leases are installed
+//! through the client helpers.
+//!
+//! Not here yet: DHCPv6, router discovery and SLAAC engines (a stack plugs its own in through
+//! [`crate::iothconf::AutoConf`]).
+
+mod client;
+mod message;
+
+pub use client::{Action, Dhcp4Client, Lease, State};
+pub use message::{
+    BOOTREPLY, BOOTREQUEST, CLIENT_PORT, DhcpMessage, FLAG_BROADCAST, MessageType, SERVER_PORT,
+};

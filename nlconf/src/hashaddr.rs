@@ -68,6 +68,16 @@ pub fn eui64(base: Ipv6Addr, mac: [u8; 6]) -> Ipv6Addr {
     Ipv6Addr::from(addr)
 }
 
+/// The SLAAC address for an advertised /64 `prefix`: the hash of `fqdn` when the node has a
+/// name (so DNS and node agree), else the EUI-64 of `mac`.
+pub fn slaac_address(prefix: Ipv6Addr, fqdn: Option<&str>, mac: [u8; 6]) -> Ipv6Addr {
+    let base = Ipv6Addr::from(u128::from(prefix) & !u128::from(u64::MAX));
+    match fqdn {
+        Some(name) => hashaddr(base, name, None, 0),
+        None => eui64(base, mac),
+    }
+}
+
 /// Returns the One-Time-IP time slot `(unix_time + offset) / period` for the given time;
 /// 0 when `period` is 0 (OTIP disabled). Times before the epoch count as 0.
 pub fn otiptime_at(unix_time: u64, period: u32, offset: i64) -> u32 {
@@ -138,6 +148,20 @@ mod tests {
         // a universally administered MAC gets the U/L bit set in the interface id
         let e = eui64(Ipv6Addr::UNSPECIFIED, [0x00, 0x11, 0x22, 0x33, 0x44, 0x55]);
         assert_eq!(e, "::211:22ff:fe33:4455".parse::<Ipv6Addr>().unwrap());
+    }
+
+    #[test]
+    fn slaac_address_prefers_the_name() {
+        let prefix: Ipv6Addr = "2000:760::1234:0:0:1".parse().unwrap();
+        let mac = hashmac("test.v2.cs.unibo.it", None);
+        assert_eq!(
+            slaac_address(prefix, Some("test.v2.cs.unibo.it"), mac),
+            "2000:760::68d6:2fac:95a:5a2e".parse::<Ipv6Addr>().unwrap()
+        );
+        assert_eq!(
+            slaac_address(prefix, None, mac),
+            "2000:760::68d6:2fff:fe5a:5a2e".parse::<Ipv6Addr>().unwrap()
+        );
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub fn build_dir() -> PathBuf {
 }
 
 /// The workspace packages whose `cdylib` is a stack plugin.
-pub const PLUGIN_PACKAGES: &[&str] = &["ioth-kernel"];
+pub const PLUGIN_PACKAGES: &[&str] = &["ioth-kernel", "ioth-smoltcp"];
 
 /// Builds the shared objects (cdylib/staticlib) of `packages`, with the profile and target
 /// directory of this test binary, and returns that directory. `cargo test` builds only the
@@ -187,4 +187,77 @@ pub fn c_plugin() -> Loopback {
     let backend =
         ioth::plugin::load_from("ctest", std::slice::from_ref(dir)).expect("load C plugin");
     Loopback::new(Stack::with_backend(backend.as_ref(), &[], "").expect("C plugin stack"))
+}
+
+/// Two stacks of one backend on an embedded hub, configured through rtnetlink on each stack:
+/// `vde0` up with 10.77.0.1/24 (server) and 10.77.0.2/24 (client).
+pub struct HubPair {
+    server: Stack,
+    client: Stack,
+}
+
+/// A unique in-process hub VNL.
+pub fn unique_hub() -> String {
+    format!("hub://@{}", crate::peers::unique_name("hub"))
+}
+
+/// Configures `vde0` of `stack` up with `addr/24`.
+pub fn configure_vde0(stack: &Stack, addr: [u8; 4]) {
+    let idx = stack.if_nametoindex("vde0").expect("vde0 exists");
+    stack.link_set_up(idx, true).expect("link up");
+    stack
+        .ipaddr_add(IpAddr::from(addr), 24, idx)
+        .expect("address added");
+}
+
+impl HubPair {
+    /// Two stacks made by `make(vnl)` on a fresh hub.
+    pub fn new(make: impl Fn(&str) -> Stack) -> HubPair {
+        let hub = unique_hub();
+        let server = make(&hub);
+        let client = make(&hub);
+        configure_vde0(&server, [10, 77, 0, 1]);
+        configure_vde0(&client, [10, 77, 0, 2]);
+        HubPair { server, client }
+    }
+}
+
+impl Fixture for HubPair {
+    fn name(&self) -> String {
+        format!("two {} stacks on a hub", self.server.implementation())
+    }
+    fn server(&self) -> Stack {
+        self.server.clone()
+    }
+    fn client(&self) -> Stack {
+        self.client.clone()
+    }
+    fn server_ip(&self) -> IpAddr {
+        IpAddr::from([10, 77, 0, 1])
+    }
+    fn client_ip(&self) -> IpAddr {
+        IpAddr::from([10, 77, 0, 2])
+    }
+}
+
+/// Two smoltcp stacks (linked into the program) on an embedded hub.
+pub fn smoltcp_pair() -> HubPair {
+    let _ = ioth_smoltcp::NAME;
+    HubPair::new(|hub| Stack::new("smoltcp", &[hub]).expect("smoltcp stack"))
+}
+
+/// One smoltcp stack talking to itself over `lo`.
+pub fn smoltcp_loopback() -> Loopback {
+    let _ = ioth_smoltcp::NAME;
+    Loopback::new(Stack::new("smoltcp", &[]).expect("smoltcp stack"))
+}
+
+/// Two smoltcp stacks loaded from the plugin `ioth_smoltcp.so` on an embedded hub.
+pub fn smoltcp_plugin_pair() -> HubPair {
+    let dir = plugin_dir();
+    let backend = ioth::plugin::load_from("smoltcp", std::slice::from_ref(&dir))
+        .unwrap_or_else(|e| panic!("loading ioth_smoltcp.so from {}: {e}", dir.display()));
+    HubPair::new(|hub| {
+        Stack::with_backend(backend.as_ref(), &[hub], "").expect("plugin smoltcp stack")
+    })
 }

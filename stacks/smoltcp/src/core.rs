@@ -1,0 +1,755 @@
+//! The state of one stack, behind its lock: interfaces, sockets, bindings, routes, and the
+//! poll routine that moves frames through smoltcp and updates socket descriptors.
+//!
+//! Invariants:
+//! - `ifaces[slot]` has index `slot + 1`; slot 0 is `lo`. A removed interface leaves `None`.
+//! - Every smoltcp socket lives in the socket set of the interface its traffic uses; an ioth
+//!   socket bound to a wildcard address has one smoltcp socket per interface.
+//! - `lo` carries 127.0.0.1/8, ::1/128 and a host-prefix copy of every other interface's
+//!   addresses, so traffic to the stack's own addresses loops back as on Linux.
+//! - A socket's descriptor shows what its next call would do (see `Readiness`); it is updated
+//!   after every poll that may have changed socket state and after every call on the socket.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use smoltcp::iface::{
+    Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet,
+};
+use smoltcp::socket::tcp;
+use smoltcp::time::Instant as SmolInstant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr};
+
+use crate::device::{ETH_FRAME, LinkPort, Loopback};
+use std::sync::Arc;
+
+use crate::driver::{DriverThread, NEVER, now_micros};
+use crate::sockets::SockRec;
+
+/// Frames one drive of a link processes before letting other stacks run.
+const INGRESS_BUDGET: usize = 1024;
+
+/// Interface index of `lo`.
+pub(crate) const LO_INDEX: u32 = 1;
+
+/// What an interface is attached to.
+pub(crate) enum Attachment {
+    Loopback(Loopback),
+    Link(vde::Link),
+}
+
+/// One interface.
+pub(crate) struct Iface {
+    pub index: u32,
+    pub name: String,
+    pub attach: Attachment,
+    pub iface: Interface,
+    pub sockets: SocketSet<'static>,
+    pub up: bool,
+    pub mtu: u32,
+    pub mac: [u8; 6],
+    /// Addresses configured on this interface (what netlink reports), in order.
+    pub addrs: Vec<(IpAddr, u8)>,
+}
+
+/// An explicit route (prefix routes are derived from addresses).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct StackRoute {
+    pub dst: IpAddr,
+    pub prefix: u8,
+    pub gateway: Option<IpAddr>,
+    pub oif: u32,
+    pub protocol: u8,
+    pub metric: u32,
+}
+
+/// Transport protocols that own ports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Proto {
+    Tcp,
+    Udp,
+}
+
+struct Binding {
+    proto: Proto,
+    addr: IpAddr,
+    port: u16,
+    sock: usize,
+    reuse: bool,
+    listening: bool,
+}
+
+/// The stack's state.
+pub(crate) struct Core {
+    pub ifaces: Vec<Option<Iface>>,
+    pub socks: Vec<Option<SockRec>>,
+    free_socks: Vec<usize>,
+    pub routes: Vec<StackRoute>,
+    binds: Vec<Binding>,
+    next_port: u16,
+    /// TCP sockets the user closed, finishing their close handshake.
+    pub closing: Vec<(usize, SocketHandle)>,
+    /// Scratch transmit buffer for link devices.
+    tx: Box<[u8; ETH_FRAME]>,
+    /// Ids of listeners, visited after every ingress packet.
+    pub listeners: Vec<usize>,
+    /// Next netlink port id.
+    pub next_nl_pid: u32,
+    /// The driver thread serving this stack, and the stack's key there.
+    pub driver: Arc<DriverThread>,
+    pub key: u64,
+}
+
+/// smoltcp's clock, from the driver clock.
+pub(crate) fn smol_now() -> SmolInstant {
+    SmolInstant::from_micros(i64::try_from(now_micros()).unwrap_or(i64::MAX))
+}
+
+/// Random bytes from the kernel (for MACs and smoltcp's seed).
+pub(crate) fn random_bytes(buf: &mut [u8]) {
+    // SAFETY: getrandom writes at most buf.len() bytes into buf.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if usize::try_from(n).ok() != Some(buf.len()) {
+        // Not cryptographic: any varying value will do.
+        let t = now_micros() ^ u64::from(std::process::id());
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (t >> ((i % 8) * 8)) as u8 ^ (i as u8).wrapping_mul(151);
+        }
+    }
+}
+
+fn random_mac() -> [u8; 6] {
+    let mut mac = [0u8; 6];
+    random_bytes(&mut mac);
+    mac[0] = (mac[0] | 0x02) & !0x01;
+    mac
+}
+
+fn smol_config(hw: HardwareAddress) -> Config {
+    let mut seed = [0u8; 8];
+    random_bytes(&mut seed);
+    let mut c = Config::new(hw);
+    c.random_seed = u64::from_ne_bytes(seed);
+    c
+}
+
+pub(crate) fn is_loopback(a: IpAddr) -> bool {
+    a.is_loopback()
+}
+
+/// Whether `a` is inside `net/prefix`.
+pub(crate) fn in_prefix(a: IpAddr, net: IpAddr, prefix: u8) -> bool {
+    nlconf::model::mask_addr(a, prefix) == nlconf::model::mask_addr(net, prefix)
+        && a.is_ipv4() == net.is_ipv4()
+}
+
+impl Core {
+    /// A stack with only `lo` (up, 127.0.0.1/8 and ::1/128).
+    pub(crate) fn new(driver: Arc<DriverThread>, key: u64) -> io::Result<Core> {
+        let mut lo_dev = Loopback::new(65536);
+        let mut iface = Interface::new(smol_config(HardwareAddress::Ip), &mut lo_dev, smol_now());
+        iface.update_ip_addrs(|a| {
+            let _ = a.push(IpCidr::new(Ipv4Addr::LOCALHOST.into(), 8));
+            let _ = a.push(IpCidr::new(Ipv6Addr::LOCALHOST.into(), 128));
+        });
+        let lo = Iface {
+            index: LO_INDEX,
+            name: "lo".into(),
+            attach: Attachment::Loopback(lo_dev),
+            iface,
+            sockets: SocketSet::new(Vec::new()),
+            up: true,
+            mtu: 65536,
+            mac: [0; 6],
+            addrs: vec![
+                (IpAddr::V4(Ipv4Addr::LOCALHOST), 8),
+                (IpAddr::V6(Ipv6Addr::LOCALHOST), 128),
+            ],
+        };
+        Ok(Core {
+            ifaces: vec![Some(lo)],
+            socks: Vec::new(),
+            free_socks: Vec::new(),
+            routes: Vec::new(),
+            binds: Vec::new(),
+            next_port: 32768,
+            closing: Vec::new(),
+            tx: Box::new([0u8; ETH_FRAME]),
+            listeners: Vec::new(),
+            next_nl_pid: 1,
+            driver,
+            key,
+        })
+    }
+
+    /// Adds an interface attached to `link`, down and without addresses, and returns its slot.
+    pub(crate) fn add_link_iface(
+        &mut self,
+        name: &str,
+        link: vde::Link,
+        index: Option<u32>,
+        mac: Option<[u8; 6]>,
+    ) -> io::Result<usize> {
+        let slot = match index {
+            Some(i) if i > LO_INDEX => {
+                let s = (i - 1) as usize;
+                if self.ifaces.get(s).is_some_and(Option::is_some) {
+                    return Err(io::Error::from_raw_os_error(libc::EEXIST));
+                }
+                s
+            }
+            Some(_) => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
+            None => self.ifaces.len(),
+        };
+        if slot >= 0xffff {
+            return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+        }
+        let mac = mac.unwrap_or_else(random_mac);
+        let mtu = 1500u32;
+        let iface = {
+            let mut port = LinkPort {
+                link: &link,
+                rx: None,
+                tx: &mut self.tx,
+                mtu: mtu as usize,
+            };
+            Interface::new(
+                smol_config(HardwareAddress::Ethernet(EthernetAddress(mac))),
+                &mut port,
+                smol_now(),
+            )
+        };
+        let new = Iface {
+            index: (slot + 1) as u32,
+            name: name.to_owned(),
+            attach: Attachment::Link(link),
+            iface,
+            sockets: SocketSet::new(Vec::new()),
+            up: false,
+            mtu,
+            mac,
+            addrs: Vec::new(),
+        };
+        if slot >= self.ifaces.len() {
+            self.ifaces.resize_with(slot + 1, || None);
+        }
+        self.ifaces[slot] = Some(new);
+        Ok(slot)
+    }
+
+    /// The interface with index `index`.
+    pub(crate) fn iface(&self, index: u32) -> Option<&Iface> {
+        self.ifaces.get(index.checked_sub(1)? as usize)?.as_ref()
+    }
+
+    /// The interface with index `index`, mutably.
+    pub(crate) fn iface_mut(&mut self, index: u32) -> Option<&mut Iface> {
+        self.ifaces
+            .get_mut(index.checked_sub(1)? as usize)?
+            .as_mut()
+    }
+
+    /// Slots of interfaces that exist.
+    pub(crate) fn slots(&self) -> impl Iterator<Item = usize> + '_ {
+        self.ifaces
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.as_ref().map(|_| i))
+    }
+
+    /// Whether `addr` is one of this stack's addresses (unspecified counts as local).
+    pub(crate) fn is_local(&self, addr: IpAddr) -> bool {
+        addr.is_unspecified()
+            || self
+                .ifaces
+                .iter()
+                .flatten()
+                .any(|f| f.addrs.iter().any(|(a, _)| *a == addr))
+            || (addr.is_loopback() && addr.is_ipv4())
+    }
+
+    /// Slots whose smoltcp interface accepts traffic to `addr`: every interface for an
+    /// unspecified address; otherwise the interface holding it and `lo` (which mirrors it).
+    pub(crate) fn slots_for_local(&self, addr: IpAddr) -> Vec<usize> {
+        if addr.is_unspecified() {
+            return self.slots().collect();
+        }
+        let mut v: Vec<usize> = self
+            .slots()
+            .filter(|&s| {
+                self.ifaces[s]
+                    .as_ref()
+                    .is_some_and(|f| f.addrs.iter().any(|(a, _)| *a == addr))
+            })
+            .collect();
+        if (addr.is_loopback() || !v.is_empty()) && !v.contains(&0) {
+            v.push(0);
+        }
+        v
+    }
+
+    /// The interface slot traffic to `dst` leaves by, or `ENETUNREACH`.
+    pub(crate) fn route(&self, dst: IpAddr) -> io::Result<usize> {
+        if is_loopback(dst) || (!dst.is_unspecified() && self.is_own_addr(dst)) {
+            return Ok(0);
+        }
+        // On-link: the longest prefix among the addresses of up interfaces.
+        let mut best: Option<(u8, usize)> = None;
+        for s in self.slots().filter(|&s| s != 0) {
+            let f = self.ifaces[s].as_ref().expect("slot exists");
+            if !f.up {
+                continue;
+            }
+            for &(a, p) in &f.addrs {
+                if in_prefix(dst, a, p) && best.is_none_or(|(bp, _)| p > bp) {
+                    best = Some((p, s));
+                }
+            }
+        }
+        if let Some((_, s)) = best {
+            return Ok(s);
+        }
+        // Broadcast and multicast: the first up interface of the family with an address.
+        let broadcastish = match dst {
+            IpAddr::V4(a) => a.is_broadcast() || a.is_multicast(),
+            IpAddr::V6(a) => a.is_multicast(),
+        };
+        // Explicit routes, longest prefix first.
+        let mut best_route: Option<(u8, usize)> = None;
+        for r in &self.routes {
+            if in_prefix(dst, r.dst, r.prefix)
+                && best_route.is_none_or(|(bp, _)| r.prefix > bp)
+                && let Some(f) = self.iface(r.oif).filter(|f| f.up)
+            {
+                best_route = Some((r.prefix, (f.index - 1) as usize));
+            }
+        }
+        if let Some((_, s)) = best_route {
+            return Ok(s);
+        }
+        if broadcastish {
+            for s in self.slots().filter(|&s| s != 0) {
+                let f = self.ifaces[s].as_ref().expect("slot exists");
+                if f.up && f.addrs.iter().any(|(a, _)| a.is_ipv4() == dst.is_ipv4()) {
+                    return Ok(s);
+                }
+            }
+        }
+        Err(io::Error::from_raw_os_error(libc::ENETUNREACH))
+    }
+
+    fn is_own_addr(&self, a: IpAddr) -> bool {
+        self.ifaces
+            .iter()
+            .flatten()
+            .any(|f| f.addrs.iter().any(|(x, _)| *x == a))
+    }
+
+    /// The source address for traffic to `dst` leaving by `slot`.
+    pub(crate) fn source_for(&self, slot: usize, dst: IpAddr) -> Option<IpAddr> {
+        if slot == 0 {
+            if dst.is_loopback() {
+                return Some(match dst {
+                    IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+                });
+            }
+            return Some(dst);
+        }
+        let f = self.ifaces.get(slot)?.as_ref()?;
+        let same_family = |a: &IpAddr| a.is_ipv4() == dst.is_ipv4();
+        f.addrs
+            .iter()
+            .find(|(a, p)| in_prefix(dst, *a, *p))
+            .or_else(|| {
+                f.addrs
+                    .iter()
+                    .find(|(a, _)| same_family(a) && !is_link_local(*a))
+            })
+            .or_else(|| f.addrs.iter().find(|(a, _)| same_family(a)))
+            .map(|(a, _)| *a)
+    }
+
+    /// Rewrites smoltcp's address list of `slot` and of `lo` from the configured addresses.
+    pub(crate) fn sync_addrs(&mut self) -> io::Result<()> {
+        let mut mirror: Vec<IpCidr> = Vec::new();
+        for s in self.slots().collect::<Vec<_>>() {
+            let f = self.ifaces[s].as_mut().expect("slot exists");
+            let cidrs: Vec<IpCidr> = f
+                .addrs
+                .iter()
+                .map(|(a, p)| IpCidr::new((*a).into(), *p))
+                .collect();
+            if s != 0 {
+                mirror.extend(
+                    f.addrs
+                        .iter()
+                        .map(|(a, _)| IpCidr::new((*a).into(), if a.is_ipv4() { 32 } else { 128 })),
+                );
+            }
+            let mut full = false;
+            let lo = s == 0;
+            f.iface.update_ip_addrs(|list| {
+                list.clear();
+                for c in &cidrs {
+                    if list.push(*c).is_err() {
+                        full = true;
+                    }
+                }
+            });
+            if full && !lo {
+                return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+            }
+        }
+        if let Some(lo) = self.ifaces[0].as_mut() {
+            lo.iface.update_ip_addrs(|list| {
+                for c in &mirror {
+                    // lo's table is bounded: beyond it, own-address loopback stops working.
+                    let _ = list.push(*c);
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Rebuilds every interface's smoltcp gateway routes from the stack's routes.
+    pub(crate) fn sync_routes(&mut self) -> io::Result<()> {
+        let routes = self.routes.clone();
+        let mut full = false;
+        for s in self.slots().collect::<Vec<_>>() {
+            let f = self.ifaces[s].as_mut().expect("slot exists");
+            let index = f.index;
+            f.iface.routes_mut().update(|table| {
+                table.clear();
+                for r in routes.iter().filter(|r| r.oif == index) {
+                    if let Some(gw) = r.gateway {
+                        let route = smoltcp::iface::Route {
+                            cidr: IpCidr::new(r.dst.into(), r.prefix),
+                            via_router: gw.into(),
+                            preferred_until: None,
+                            expires_at: None,
+                        };
+                        if table.push(route).is_err() {
+                            full = true;
+                        }
+                    }
+                }
+            });
+        }
+        if full {
+            return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+        }
+        Ok(())
+    }
+
+    // ---- sockets -------------------------------------------------------------------------
+
+    /// Stores a socket record and returns its id.
+    pub(crate) fn insert_sock(&mut self, rec: SockRec) -> usize {
+        if let Some(id) = self.free_socks.pop() {
+            self.socks[id] = Some(rec);
+            id
+        } else {
+            self.socks.push(Some(rec));
+            self.socks.len() - 1
+        }
+    }
+
+    /// Removes a socket record (its smoltcp sockets must already be released).
+    pub(crate) fn remove_sock(&mut self, id: usize) -> Option<SockRec> {
+        let rec = self.socks.get_mut(id)?.take()?;
+        self.free_socks.push(id);
+        self.unbind(id);
+        self.listeners.retain(|&l| l != id);
+        Some(rec)
+    }
+
+    /// The socket `id`, or EBADF.
+    pub(crate) fn sock(&mut self, id: usize) -> io::Result<&mut SockRec> {
+        self.socks
+            .get_mut(id)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))
+    }
+
+    /// Whether (`proto`, `addr`, `port`) can be bound by a socket with `reuse`.
+    fn bind_conflict(&self, proto: Proto, addr: IpAddr, port: u16, reuse: bool, me: usize) -> bool {
+        self.binds.iter().any(|b| {
+            b.proto == proto
+                && b.port == port
+                && b.sock != me
+                && b.addr.is_ipv4() == addr.is_ipv4()
+                && (b.addr == addr || b.addr.is_unspecified() || addr.is_unspecified())
+                && !(reuse && b.reuse && (proto == Proto::Udp || !b.listening))
+        })
+    }
+
+    /// Binds socket `me` to `addr` (port 0: an ephemeral port); returns the bound address.
+    pub(crate) fn bind_port(
+        &mut self,
+        proto: Proto,
+        addr: SocketAddr,
+        reuse: bool,
+        me: usize,
+    ) -> io::Result<SocketAddr> {
+        if !self.is_local(addr.ip()) {
+            return Err(io::Error::from_raw_os_error(libc::EADDRNOTAVAIL));
+        }
+        let port = if addr.port() == 0 {
+            self.ephemeral(proto, addr.ip(), me)?
+        } else if self.bind_conflict(proto, addr.ip(), addr.port(), reuse, me) {
+            return Err(io::Error::from_raw_os_error(libc::EADDRINUSE));
+        } else {
+            addr.port()
+        };
+        self.binds.push(Binding {
+            proto,
+            addr: addr.ip(),
+            port,
+            sock: me,
+            reuse,
+            listening: false,
+        });
+        Ok(SocketAddr::new(addr.ip(), port))
+    }
+
+    fn ephemeral(&mut self, proto: Proto, addr: IpAddr, me: usize) -> io::Result<u16> {
+        const LOW: u16 = 32768;
+        const HIGH: u16 = 60999;
+        for _ in 0..=(HIGH - LOW) {
+            let p = self.next_port;
+            self.next_port = if p >= HIGH { LOW } else { p + 1 };
+            if !self.bind_conflict(proto, addr, p, false, me) {
+                return Ok(p);
+            }
+        }
+        Err(io::Error::from_raw_os_error(libc::EADDRINUSE))
+    }
+
+    /// Marks socket `me`'s binding as listening (no more sharing through SO_REUSEADDR).
+    pub(crate) fn mark_listening(&mut self, me: usize) {
+        for b in self.binds.iter_mut().filter(|b| b.sock == me) {
+            b.listening = true;
+        }
+    }
+
+    /// Gives back every port socket `me` holds.
+    pub(crate) fn unbind(&mut self, me: usize) {
+        self.binds.retain(|b| b.sock != me);
+    }
+
+    // ---- polling -------------------------------------------------------------------------
+
+    /// Advances the stack: ingress on `slot` (or every interface) with the lent batch, egress
+    /// everywhere, loopback to quiescence, then socket descriptors. Returns the next deadline.
+    pub(crate) fn drive(&mut self, slot: Option<u32>, batch: Option<&mut vde::FrameBatch>) -> u64 {
+        let now = smol_now();
+        let mut changed = false;
+        let mut batch = batch;
+        let slots: Vec<usize> = match slot {
+            Some(s) => vec![s as usize],
+            None => self.slots().collect(),
+        };
+        for s in slots {
+            if s == 0 {
+                continue;
+            }
+            changed |= self.poll_link(s, now, batch.as_deref_mut());
+        }
+        for s in self.slots().filter(|&s| s != 0).collect::<Vec<_>>() {
+            changed |= self.poll_link(s, now, None);
+        }
+        changed |= self.poll_lo(now);
+        self.after_poll(changed);
+        self.next_deadline(now)
+    }
+
+    /// Flushes egress after an application call (no ingress on links: drivers do that).
+    pub(crate) fn flush(&mut self) -> u64 {
+        let now = smol_now();
+        let mut changed = false;
+        for s in self.slots().filter(|&s| s != 0).collect::<Vec<_>>() {
+            changed |= self.poll_link(s, now, None);
+        }
+        changed |= self.poll_lo(now);
+        self.after_poll(changed);
+        self.next_deadline(now)
+    }
+
+    fn poll_link(
+        &mut self,
+        s: usize,
+        now: SmolInstant,
+        batch: Option<&mut vde::FrameBatch>,
+    ) -> bool {
+        let Core {
+            ifaces,
+            tx,
+            listeners,
+            socks,
+            ..
+        } = self;
+        let Some(f) = ifaces.get_mut(s).and_then(Option::as_mut) else {
+            return false;
+        };
+        let Attachment::Link(link) = &f.attach else {
+            return false;
+        };
+        let mut changed = false;
+        let mut pos;
+        if !f.up {
+            // A down interface drops what arrives and sends nothing.
+            if let Some(b) = batch {
+                while link.recv_batch(b).is_ok_and(|n| n > 0) {}
+            }
+            return false;
+        }
+        let mut port = LinkPort {
+            link,
+            rx: None,
+            tx,
+            mtu: f.mtu as usize,
+        };
+        if let Some(b) = batch {
+            // The batch is the driver's scratch, shared by its stacks: start past whatever it
+            // holds so the first receive reads this link.
+            pos = b.len();
+            port.rx = Some((b, &mut pos));
+            f.iface.poll_maintenance(now);
+            // One packet at a time, so that listeners can hand each SYN a fresh socket. Stop
+            // after a budget (the link stays readable, so the driver comes back), but never
+            // with received frames left in the batch.
+            let mut processed = 0usize;
+            loop {
+                crate::sockets::refill_listeners(listeners, socks, s, &mut f.sockets);
+                match f.iface.poll_ingress_single(now, &mut port, &mut f.sockets) {
+                    PollIngressSingleResult::None => break,
+                    PollIngressSingleResult::PacketProcessed => {}
+                    PollIngressSingleResult::SocketStateChanged => changed = true,
+                }
+                processed += 1;
+                if processed >= INGRESS_BUDGET
+                    && port.rx.as_ref().is_some_and(|(b, p)| **p >= b.len())
+                {
+                    break;
+                }
+            }
+            crate::sockets::refill_listeners(listeners, socks, s, &mut f.sockets);
+            port.rx = None;
+        }
+        loop {
+            match f.iface.poll_egress(now, &mut port, &mut f.sockets) {
+                PollResult::None => break,
+                PollResult::SocketStateChanged => changed = true,
+            }
+        }
+        changed
+    }
+
+    fn poll_lo(&mut self, now: SmolInstant) -> bool {
+        let Core {
+            ifaces,
+            listeners,
+            socks,
+            ..
+        } = self;
+        let Some(f) = ifaces.get_mut(0).and_then(Option::as_mut) else {
+            return false;
+        };
+        let Attachment::Loopback(dev) = &mut f.attach else {
+            return false;
+        };
+        let mut changed = false;
+        f.iface.poll_maintenance(now);
+        for _ in 0..64 {
+            loop {
+                match f.iface.poll_egress(now, dev, &mut f.sockets) {
+                    PollResult::None => break,
+                    PollResult::SocketStateChanged => changed = true,
+                }
+            }
+            if !dev.pending() {
+                break;
+            }
+            loop {
+                crate::sockets::refill_listeners(listeners, socks, 0, &mut f.sockets);
+                match f.iface.poll_ingress_single(now, dev, &mut f.sockets) {
+                    PollIngressSingleResult::None => break,
+                    PollIngressSingleResult::PacketProcessed => {}
+                    PollIngressSingleResult::SocketStateChanged => changed = true,
+                }
+            }
+            crate::sockets::refill_listeners(listeners, socks, 0, &mut f.sockets);
+        }
+        changed
+    }
+
+    fn next_deadline(&mut self, now: SmolInstant) -> u64 {
+        let mut next = NEVER;
+        for f in self.ifaces.iter_mut().flatten() {
+            if let Some(at) = f.iface.poll_at(now, &f.sockets) {
+                let at = u64::try_from(at.total_micros()).unwrap_or(0);
+                next = next.min(at);
+            }
+        }
+        if !self.closing.is_empty() {
+            // Finishing closes are reaped at least every second.
+            next = next.min(now_micros() + 1_000_000);
+        }
+        next
+    }
+
+    /// Reaps finished closes and updates every socket's descriptor.
+    fn after_poll(&mut self, changed: bool) {
+        let Core {
+            ifaces, closing, ..
+        } = self;
+        closing.retain(|&(s, h)| {
+            let Some(f) = ifaces.get_mut(s).and_then(Option::as_mut) else {
+                return false;
+            };
+            let done = f.sockets.get::<tcp::Socket>(h).state() == tcp::State::Closed;
+            if done {
+                f.sockets.remove(h);
+            }
+            !done
+        });
+        if changed {
+            for id in 0..self.socks.len() {
+                self.refresh(id);
+            }
+        }
+    }
+
+    /// Recomputes socket `id`'s state and descriptor.
+    pub(crate) fn refresh(&mut self, id: usize) {
+        let Core { ifaces, socks, .. } = self;
+        if let Some(Some(rec)) = socks.get_mut(id) {
+            rec.refresh(ifaces);
+        }
+    }
+
+    /// Socket ids, for iteration.
+    pub(crate) fn sock_ids(&self) -> Vec<usize> {
+        (0..self.socks.len())
+            .filter(|&i| self.socks[i].is_some())
+            .collect()
+    }
+
+    /// Ends every socket that uses interface `slot` (it is being removed).
+    pub(crate) fn detach_sockets(&mut self, slot: usize) {
+        for id in self.sock_ids() {
+            if let Some(Some(rec)) = self.socks.get_mut(id) {
+                rec.detach(slot);
+            }
+        }
+        self.closing.retain(|&(s, _)| s != slot);
+    }
+}
+
+fn is_link_local(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(a) => a.is_link_local(),
+        IpAddr::V6(a) => a.segments()[0] & 0xffc0 == 0xfe80,
+    }
+}

@@ -1,0 +1,202 @@
+//! smoltcp devices: a VDE link, and the loopback.
+//!
+//! Neither allocates per frame. A link device is made for the length of one poll and borrows
+//! its receive batch from the caller: driver threads lend theirs (ingress and egress), an
+//! application thread flushing egress lends none (it never receives), so an idle stack holds
+//! no receive buffers at all.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::time::Instant;
+
+/// Largest Ethernet frame sent: 1500 bytes of payload and the 14-byte header.
+pub(crate) const ETH_FRAME: usize = 1514;
+
+/// A VDE link as a smoltcp device, for one poll.
+pub(crate) struct LinkPort<'a> {
+    pub link: &'a vde::Link,
+    /// The receive batch and how many of its frames were consumed; None: egress only.
+    pub rx: Option<(&'a mut vde::FrameBatch, &'a mut usize)>,
+    pub tx: &'a mut [u8; ETH_FRAME],
+    pub mtu: usize,
+}
+
+pub(crate) struct FrameRx<'a>(&'a [u8]);
+
+pub(crate) struct FrameTx<'a> {
+    link: &'a vde::Link,
+    buf: &'a mut [u8; ETH_FRAME],
+}
+
+impl phy::RxToken for FrameRx<'_> {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(self.0)
+    }
+}
+
+impl phy::TxToken for FrameTx<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let len = len.min(ETH_FRAME);
+        let r = f(&mut self.buf[..len]);
+        if let Err(e) = self.link.send(&self.buf[..len]) {
+            log::trace!("frame of {len} bytes not sent on {}: {e}", self.link.vnl());
+        }
+        r
+    }
+}
+
+impl phy::Device for LinkPort<'_> {
+    type RxToken<'b>
+        = FrameRx<'b>
+    where
+        Self: 'b;
+    type TxToken<'b>
+        = FrameTx<'b>
+    where
+        Self: 'b;
+
+    fn receive(&mut self, _: Instant) -> Option<(FrameRx<'_>, FrameTx<'_>)> {
+        let (batch, pos) = self.rx.as_mut()?;
+        if **pos >= batch.len() {
+            **pos = 0;
+            if self.link.recv_batch(batch).is_err() {
+                return None;
+            }
+        }
+        let i = **pos;
+        **pos += 1;
+        let frame = batch.get(i)?;
+        Some((
+            FrameRx(frame),
+            FrameTx {
+                link: self.link,
+                buf: self.tx,
+            },
+        ))
+    }
+
+    fn transmit(&mut self, _: Instant) -> Option<FrameTx<'_>> {
+        Some(FrameTx {
+            link: self.link,
+            buf: self.tx,
+        })
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = self.mtu + 14;
+        caps.max_burst_size = Some(vde::BATCH_MAX);
+        caps
+    }
+}
+
+/// The loopback device: IP packets sent come back as received, through recycled buffers.
+pub(crate) struct Loopback {
+    queue: VecDeque<Vec<u8>>,
+    /// Buffers to reuse; shared by the receive and transmit tokens of one poll, which smoltcp
+    /// may hold at once (a reply built while a packet is being received).
+    free: Mutex<Vec<Vec<u8>>>,
+    mtu: usize,
+}
+
+/// Packets the loopback holds before it drops, as a full interface queue would.
+const LOOPBACK_QUEUE: usize = 1024;
+
+impl Loopback {
+    pub(crate) fn new(mtu: usize) -> Loopback {
+        Loopback {
+            queue: VecDeque::new(),
+            free: Mutex::new(Vec::new()),
+            mtu,
+        }
+    }
+
+    /// Whether packets are waiting to be received.
+    pub(crate) fn pending(&self) -> bool {
+        !self.queue.is_empty()
+    }
+}
+
+fn recycle(free: &Mutex<Vec<Vec<u8>>>, buf: Vec<u8>) {
+    free.lock().unwrap_or_else(|e| e.into_inner()).push(buf);
+}
+
+pub(crate) struct LoopRx<'a> {
+    buf: Vec<u8>,
+    free: &'a Mutex<Vec<Vec<u8>>>,
+}
+
+pub(crate) struct LoopTx<'a> {
+    queue: &'a mut VecDeque<Vec<u8>>,
+    free: &'a Mutex<Vec<Vec<u8>>>,
+}
+
+impl phy::RxToken for LoopRx<'_> {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        let r = f(&self.buf);
+        recycle(self.free, self.buf);
+        r
+    }
+}
+
+impl phy::TxToken for LoopTx<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut buf = self
+            .free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default();
+        buf.clear();
+        buf.resize(len, 0);
+        let r = f(&mut buf);
+        if self.queue.len() < LOOPBACK_QUEUE {
+            self.queue.push_back(buf);
+        } else {
+            recycle(self.free, buf);
+        }
+        r
+    }
+}
+
+impl phy::Device for Loopback {
+    type RxToken<'b>
+        = LoopRx<'b>
+    where
+        Self: 'b;
+    type TxToken<'b>
+        = LoopTx<'b>
+    where
+        Self: 'b;
+
+    fn receive(&mut self, _: Instant) -> Option<(LoopRx<'_>, LoopTx<'_>)> {
+        let buf = self.queue.pop_front()?;
+        Some((
+            LoopRx {
+                buf,
+                free: &self.free,
+            },
+            LoopTx {
+                queue: &mut self.queue,
+                free: &self.free,
+            },
+        ))
+    }
+
+    fn transmit(&mut self, _: Instant) -> Option<LoopTx<'_>> {
+        Some(LoopTx {
+            queue: &mut self.queue,
+            free: &self.free,
+        })
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ip;
+        caps.max_transmission_unit = self.mtu;
+        caps
+    }
+}

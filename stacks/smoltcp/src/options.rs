@@ -1,0 +1,250 @@
+//! Socket options and ioctls, with the values and errors Linux gives.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use ioth::Ioctl;
+use ioth::sys::{option_bytes, option_from_bytes};
+use libc::c_int;
+use nlconf::ioctl::IfReq;
+
+use crate::core::Core;
+use crate::sockets::{Kind, TCP_BUF};
+
+fn err(e: i32) -> io::Error {
+    io::Error::from_raw_os_error(e)
+}
+
+fn int(value: &[u8]) -> io::Result<c_int> {
+    option_from_bytes::<c_int>(value)
+}
+
+fn put<T: ioth::sys::PlainOption>(out: &mut [u8], v: T) -> usize {
+    let b = option_bytes(&v);
+    let n = b.len().min(out.len());
+    out[..n].copy_from_slice(&b[..n]);
+    n
+}
+
+fn timeout(value: &[u8]) -> io::Result<Option<Duration>> {
+    let tv: libc::timeval = option_from_bytes(value)?;
+    if tv.tv_usec < 0 || tv.tv_usec >= 1_000_000 {
+        return Err(err(libc::EDOM));
+    }
+    Ok(ioth::sys::duration(tv))
+}
+
+fn timeval(t: Option<Duration>) -> libc::timeval {
+    match t {
+        None => libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
+        Some(d) => libc::timeval {
+            tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
+            tv_usec: libc::suseconds_t::from(d.subsec_micros()),
+        },
+    }
+}
+
+/// `setsockopt(2)`.
+pub(crate) fn set(
+    core: &mut Core,
+    id: usize,
+    level: c_int,
+    name: c_int,
+    value: &[u8],
+) -> io::Result<()> {
+    let rec = core.sock(id)?;
+    match (level, name) {
+        (libc::SOL_SOCKET, libc::SO_REUSEADDR) => rec.opts.reuseaddr = int(value)? != 0,
+        (libc::SOL_SOCKET, libc::SO_REUSEPORT) => rec.opts.reuseaddr = int(value)? != 0,
+        (libc::SOL_SOCKET, libc::SO_BROADCAST) => rec.opts.broadcast = int(value)? != 0,
+        (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => rec.opts.keepalive = int(value)? != 0,
+        (libc::SOL_SOCKET, libc::SO_RCVBUF) => {
+            rec.opts.rcvbuf = usize::try_from(int(value)?)
+                .unwrap_or(0)
+                .clamp(2048, 4 << 20)
+        }
+        (libc::SOL_SOCKET, libc::SO_SNDBUF) => {
+            rec.opts.sndbuf = usize::try_from(int(value)?)
+                .unwrap_or(0)
+                .clamp(2048, 4 << 20)
+        }
+        (libc::SOL_SOCKET, libc::SO_RCVTIMEO) => rec.opts.rcvtimeo = timeout(value)?,
+        (libc::SOL_SOCKET, libc::SO_SNDTIMEO) => rec.opts.sndtimeo = timeout(value)?,
+        (libc::SOL_SOCKET, libc::SO_LINGER) => {
+            let l: libc::linger = option_from_bytes(value)?;
+            rec.opts.linger = (l.l_onoff != 0).then_some(l.l_linger);
+        }
+        (libc::IPPROTO_TCP, libc::TCP_NODELAY) => rec.opts.nodelay = int(value)? != 0,
+        (libc::IPPROTO_IP, libc::IP_TTL) | (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) => {
+            let v = int(value)?;
+            rec.opts.ttl = match v {
+                -1 => None,
+                1..=255 => Some(v as u8),
+                _ => return Err(err(libc::EINVAL)),
+            };
+        }
+        (libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP | libc::IP_DROP_MEMBERSHIP) => {
+            let m: libc::ip_mreq = option_from_bytes(value)?;
+            let group = Ipv4Addr::from(u32::from_be(m.imr_multiaddr.s_addr));
+            if !group.is_multicast() {
+                return Err(err(libc::EINVAL));
+            }
+            core.multicast(IpAddr::V4(group), name == libc::IP_ADD_MEMBERSHIP)?;
+        }
+        (libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP | libc::IPV6_DROP_MEMBERSHIP) => {
+            let m: libc::ipv6_mreq = option_from_bytes(value)?;
+            let group = Ipv6Addr::from(m.ipv6mr_multiaddr.s6_addr);
+            if !group.is_multicast() {
+                return Err(err(libc::EINVAL));
+            }
+            core.multicast(IpAddr::V6(group), name == libc::IPV6_ADD_MEMBERSHIP)?;
+        }
+        (
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_LOOP | libc::IP_MULTICAST_TTL | libc::IP_MULTICAST_IF,
+        )
+        | (
+            libc::IPPROTO_IPV6,
+            libc::IPV6_MULTICAST_LOOP | libc::IPV6_MULTICAST_HOPS | libc::IPV6_V6ONLY,
+        ) => {
+            // Accepted; the stack's multicast follows its defaults.
+            int(value).or_else(|_| option_from_bytes::<u8>(value).map(c_int::from))?;
+        }
+        (
+            libc::SOL_SOCKET
+            | libc::IPPROTO_IP
+            | libc::IPPROTO_IPV6
+            | libc::IPPROTO_TCP
+            | libc::SOL_NETLINK,
+            _,
+        ) => {
+            return Err(err(libc::ENOPROTOOPT));
+        }
+        _ => return Err(err(libc::ENOPROTOOPT)),
+    }
+    core.apply_opts(id)
+}
+
+/// `getsockopt(2)`: writes the value, returns its length.
+pub(crate) fn get(
+    core: &mut Core,
+    id: usize,
+    level: c_int,
+    name: c_int,
+    out: &mut [u8],
+) -> io::Result<usize> {
+    let rec = core.sock(id)?;
+    let b = |v: bool| c_int::from(v);
+    let ty = match rec.kind {
+        Kind::Udp(_) => libc::SOCK_DGRAM,
+        Kind::Tcp(_) | Kind::Listener(_) => libc::SOCK_STREAM,
+        Kind::Netlink(_) => libc::SOCK_RAW,
+    };
+    Ok(match (level, name) {
+        (libc::SOL_SOCKET, libc::SO_TYPE) => put(out, ty),
+        (libc::SOL_SOCKET, libc::SO_ERROR) => {
+            let e = std::mem::take(&mut rec.error);
+            put(out, e)
+        }
+        (libc::SOL_SOCKET, libc::SO_REUSEADDR | libc::SO_REUSEPORT) => {
+            put(out, b(rec.opts.reuseaddr))
+        }
+        (libc::SOL_SOCKET, libc::SO_BROADCAST) => put(out, b(rec.opts.broadcast)),
+        (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => put(out, b(rec.opts.keepalive)),
+        (libc::SOL_SOCKET, libc::SO_ACCEPTCONN) => {
+            put(out, b(matches!(rec.kind, Kind::Listener(_))))
+        }
+        (libc::SOL_SOCKET, libc::SO_DOMAIN) => put(
+            out,
+            match rec.kind {
+                Kind::Netlink(_) => libc::AF_NETLINK,
+                _ if rec.ipv6 => libc::AF_INET6,
+                _ => libc::AF_INET,
+            },
+        ),
+        (libc::SOL_SOCKET, libc::SO_PROTOCOL) => put(
+            out,
+            match rec.kind {
+                Kind::Udp(_) => libc::IPPROTO_UDP,
+                Kind::Tcp(_) | Kind::Listener(_) => libc::IPPROTO_TCP,
+                Kind::Netlink(_) => libc::NETLINK_ROUTE,
+            },
+        ),
+        // Linux reports twice what was asked (bookkeeping overhead): do the same.
+        (libc::SOL_SOCKET, libc::SO_RCVBUF) => put(
+            out,
+            c_int::try_from(if rec.opts.rcvbuf > 0 {
+                rec.opts.rcvbuf * 2
+            } else {
+                TCP_BUF * 2
+            })
+            .unwrap_or(c_int::MAX),
+        ),
+        (libc::SOL_SOCKET, libc::SO_SNDBUF) => put(
+            out,
+            c_int::try_from(if rec.opts.sndbuf > 0 {
+                rec.opts.sndbuf * 2
+            } else {
+                TCP_BUF * 2
+            })
+            .unwrap_or(c_int::MAX),
+        ),
+        (libc::SOL_SOCKET, libc::SO_RCVTIMEO) => put(out, timeval(rec.opts.rcvtimeo)),
+        (libc::SOL_SOCKET, libc::SO_SNDTIMEO) => put(out, timeval(rec.opts.sndtimeo)),
+        (libc::SOL_SOCKET, libc::SO_LINGER) => put(
+            out,
+            libc::linger {
+                l_onoff: b(rec.opts.linger.is_some()),
+                l_linger: rec.opts.linger.unwrap_or(0),
+            },
+        ),
+        (libc::IPPROTO_TCP, libc::TCP_NODELAY) => put(out, b(rec.opts.nodelay)),
+        (libc::IPPROTO_IP, libc::IP_TTL) => put(out, c_int::from(rec.opts.ttl.unwrap_or(64))),
+        (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) => {
+            put(out, c_int::from(rec.opts.ttl.unwrap_or(64)))
+        }
+        (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => put(out, 0 as c_int),
+        _ => return Err(err(libc::ENOPROTOOPT)),
+    })
+}
+
+/// `ioctl(2)`: FIONREAD, FIONBIO, SIOCOUTQ, SIOCATMARK and the interface requests.
+pub(crate) fn ioctl(core: &mut Core, id: usize, request: Ioctl<'_>) -> io::Result<c_int> {
+    match request {
+        Ioctl::Int { request, value } => match request {
+            libc::FIONREAD => {
+                *value = c_int::try_from(core.readable_bytes(id)?).unwrap_or(c_int::MAX);
+                Ok(0)
+            }
+            libc::FIONBIO => {
+                core.sock(id)?.nonblocking = *value != 0;
+                Ok(0)
+            }
+            libc::TIOCOUTQ => {
+                *value = 0;
+                Ok(0)
+            }
+            0x8905 /* SIOCATMARK */ => {
+                *value = 0;
+                Ok(0)
+            }
+            _ => Err(err(libc::ENOTTY)),
+        },
+        Ioctl::IfReq { request, ifreq } => {
+            let mut req = IfReq::from_bytes(&ifreq[..])?;
+            nlconf::ioctl::interface_ioctl(core, request, &mut req)?;
+            ifreq.copy_from_slice(req.as_bytes());
+            Ok(0)
+        }
+        Ioctl::IfConf { len, buf } => {
+            let n = nlconf::ioctl::ifconf(core, buf);
+            *len = c_int::try_from(n).unwrap_or(c_int::MAX);
+            Ok(0)
+        }
+        Ioctl::Raw { .. } => Err(err(libc::ENOTTY)),
+    }
+}

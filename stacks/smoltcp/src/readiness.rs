@@ -1,0 +1,215 @@
+//! The descriptor a user polls for a user-space socket.
+//!
+//! A nonblocking `AF_UNIX` stream socketpair: the user holds one end, the stack the other
+//! (libvpoll's emulation). The stack shows
+//! - IN by writing a byte into the user end's receive queue (cleared by draining it),
+//! - OUT by keeping the user end's small send buffer empty (cleared by filling it),
+//! - RDHUP (with IN) by shutting down the stack end for writing,
+//! - HUP by shutting down the stack end entirely.
+//!
+//! Each change costs one or two system calls and is made only when the wanted state differs
+//! from the last one set.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// What a socket's descriptor should report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Ready {
+    /// A read or accept would not block.
+    pub readable: bool,
+    /// A write would not block.
+    pub writable: bool,
+    /// The peer closed its direction (EOF): implies readable, for good.
+    pub rdhup: bool,
+    /// Both directions are closed, or the connection failed: final.
+    pub hup: bool,
+}
+
+/// The socketpair behind a user-space socket's descriptor.
+pub(crate) struct Readiness {
+    user: OwnedFd,
+    stack: OwnedFd,
+    shown: Ready,
+}
+
+fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+impl Readiness {
+    /// A new pair showing writable only (a fresh socket).
+    pub(crate) fn new() -> io::Result<Readiness> {
+        let mut fds = [0; 2];
+        // SAFETY: socketpair writes two descriptors into fds.
+        cvt(unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+                fds.as_mut_ptr(),
+            )
+        })?;
+        // SAFETY: both descriptors were just created and are owned by nobody else.
+        let (user, stack) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // The smallest send buffer the kernel allows: a few bytes fill it.
+        let one: libc::c_int = 1;
+        // SAFETY: setsockopt with a valid int option value.
+        cvt(unsafe {
+            libc::setsockopt(
+                user.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        })?;
+        Ok(Readiness {
+            user,
+            stack,
+            shown: Ready {
+                writable: true,
+                ..Ready::default()
+            },
+        })
+    }
+
+    /// The descriptor the user polls.
+    pub(crate) fn user_fd(&self) -> RawFd {
+        self.user.as_raw_fd()
+    }
+
+    /// Makes the descriptor show `want`, touching it only where it differs.
+    pub(crate) fn show(&mut self, want: Ready) {
+        let cur = self.shown;
+        if cur == want || cur.hup {
+            return;
+        }
+        if want.hup {
+            // SAFETY: shutdown on our own descriptor.
+            unsafe { libc::shutdown(self.stack.as_raw_fd(), libc::SHUT_RDWR) };
+            self.shown = Ready {
+                readable: true,
+                writable: cur.writable,
+                rdhup: true,
+                hup: true,
+            };
+            return;
+        }
+        if want.rdhup && !cur.rdhup {
+            // SAFETY: shutdown on our own descriptor.
+            unsafe { libc::shutdown(self.stack.as_raw_fd(), libc::SHUT_WR) };
+            self.shown.rdhup = true;
+            self.shown.readable = true;
+        }
+        if !self.shown.rdhup && want.readable != self.shown.readable {
+            if want.readable {
+                let b = [1u8];
+                // SAFETY: writes one byte from a valid buffer to our own descriptor.
+                unsafe { libc::write(self.stack.as_raw_fd(), b.as_ptr().cast(), 1) };
+            } else {
+                drain(self.user.as_raw_fd());
+            }
+            self.shown.readable = want.readable;
+        }
+        if want.writable != self.shown.writable {
+            if want.writable {
+                drain(self.stack.as_raw_fd());
+            } else {
+                fill(self.user.as_raw_fd());
+            }
+            self.shown.writable = want.writable;
+        }
+    }
+}
+
+/// Reads everything queued on `fd` (nonblocking).
+fn drain(fd: RawFd) {
+    let mut buf = [0u8; 256];
+    loop {
+        // SAFETY: reads into a valid buffer of its length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+    }
+}
+
+/// Writes on `fd` until its send buffer is full (nonblocking).
+fn fill(fd: RawFd) {
+    let buf = [0u8; 64];
+    for _ in 0..1024 {
+        // SAFETY: writes from a valid buffer of its length.
+        let n = unsafe {
+            libc::send(
+                fd,
+                buf.as_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        if n <= 0 {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn poll(fd: RawFd) -> i16 {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN | libc::POLLOUT | libc::POLLRDHUP,
+            revents: 0,
+        };
+        // SAFETY: a valid pollfd, zero timeout.
+        unsafe { libc::poll(&mut p, 1, 0) };
+        p.revents
+    }
+
+    #[test]
+    fn the_user_descriptor_shows_exactly_what_the_stack_sets() {
+        let mut r = Readiness::new().unwrap();
+        let fd = r.user_fd();
+        assert_eq!(poll(fd), libc::POLLOUT, "fresh: writable only");
+        r.show(Ready {
+            readable: true,
+            writable: true,
+            ..Ready::default()
+        });
+        assert_eq!(poll(fd), libc::POLLIN | libc::POLLOUT);
+        r.show(Ready {
+            readable: true,
+            writable: false,
+            ..Ready::default()
+        });
+        assert_eq!(poll(fd), libc::POLLIN);
+        r.show(Ready::default());
+        assert_eq!(poll(fd), 0, "neither readable nor writable");
+        r.show(Ready {
+            writable: true,
+            ..Ready::default()
+        });
+        assert_eq!(poll(fd), libc::POLLOUT);
+        r.show(Ready {
+            readable: true,
+            writable: true,
+            rdhup: true,
+            hup: false,
+        });
+        assert_eq!(poll(fd), libc::POLLIN | libc::POLLOUT | libc::POLLRDHUP);
+        r.show(Ready {
+            readable: true,
+            writable: true,
+            rdhup: true,
+            hup: true,
+        });
+        assert!(poll(fd) & libc::POLLHUP != 0);
+    }
+}

@@ -1,0 +1,1250 @@
+//! Socket records and the socket calls, as Linux behaves, over smoltcp sockets.
+//!
+//! Where smoltcp differs from Linux this module hides it:
+//! - a TCP listener keeps one listening smoltcp socket per interface and hands a fresh one to
+//!   every SYN between ingress packets, up to its backlog; established connections wait in an
+//!   accept queue in the order they were established;
+//! - ports are allocated here (smoltcp refuses port 0) and conflicts give `EADDRINUSE`;
+//! - a connected UDP socket filters datagrams from other peers;
+//! - resets, refusals and timeouts become `ECONNRESET`, `ECONNREFUSED`, `ETIMEDOUT`.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use smoltcp::iface::{SocketHandle, SocketSet};
+use smoltcp::socket::{tcp, udp};
+use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
+
+use crate::core::{Core, Iface, Proto};
+use crate::readiness::{Readiness, Ready};
+
+fn err(e: i32) -> io::Error {
+    io::Error::from_raw_os_error(e)
+}
+
+/// Default TCP buffer sizes (each direction).
+pub(crate) const TCP_BUF: usize = 64 * 1024;
+/// Default UDP buffer: payload bytes and datagrams.
+const UDP_BUF: usize = 64 * 1024;
+const UDP_SLOTS: usize = 64;
+/// How long a connect waits for an answer before ETIMEDOUT.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(75);
+
+/// Options a socket keeps.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Opts {
+    pub reuseaddr: bool,
+    pub broadcast: bool,
+    pub keepalive: bool,
+    pub nodelay: bool,
+    pub rcvbuf: usize,
+    pub sndbuf: usize,
+    pub rcvtimeo: Option<Duration>,
+    pub sndtimeo: Option<Duration>,
+    pub linger: Option<libc::c_int>,
+    pub ttl: Option<u8>,
+}
+
+/// Where a TCP connection is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Not connected (fresh, or bound).
+    Idle,
+    /// SYN sent; since when (µs).
+    Connecting(u64),
+    /// Synchronized at least once.
+    Open,
+    /// The connect failed with this errno.
+    Failed(i32),
+}
+
+/// A TCP socket that is not listening.
+pub(crate) struct Tcp {
+    pub bound: Option<SocketAddr>,
+    pub conn: Option<(usize, SocketHandle)>,
+    pub phase: Phase,
+    pub reset: bool,
+    pub reset_reported: bool,
+    pub peer_fin: bool,
+    last: tcp::State,
+}
+
+/// A listening TCP socket.
+pub(crate) struct Listener {
+    pub local: SocketAddr,
+    pub backlog: usize,
+    spares: Vec<(usize, SocketHandle)>,
+    embryos: Vec<(usize, SocketHandle)>,
+    pub ready: VecDeque<(usize, SocketHandle)>,
+    opts: Opts,
+}
+
+/// A UDP socket.
+pub(crate) struct Udp {
+    pub local: Option<SocketAddr>,
+    pub subs: Vec<(usize, SocketHandle)>,
+    pub peer: Option<SocketAddr>,
+    next: usize,
+}
+
+/// A netlink socket answered by the stack itself.
+pub(crate) struct Netlink {
+    pub ep: nlconf::server::NlEndpoint,
+}
+
+/// What kind of socket a record is.
+pub(crate) enum Kind {
+    Udp(Udp),
+    Tcp(Tcp),
+    Listener(Listener),
+    Netlink(Netlink),
+}
+
+/// One socket of the stack.
+pub(crate) struct SockRec {
+    pub ready: Readiness,
+    pub kind: Kind,
+    pub ipv6: bool,
+    pub nonblocking: bool,
+    pub opts: Opts,
+    /// SO_ERROR: an error to report once.
+    pub error: i32,
+    pub shut_rd: bool,
+    pub shut_wr: bool,
+}
+
+fn tcp_socket(opts: &Opts) -> tcp::Socket<'static> {
+    let rx = if opts.rcvbuf > 0 {
+        opts.rcvbuf
+    } else {
+        TCP_BUF
+    };
+    let tx = if opts.sndbuf > 0 {
+        opts.sndbuf
+    } else {
+        TCP_BUF
+    };
+    let mut s = tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0; rx]),
+        tcp::SocketBuffer::new(vec![0; tx]),
+    );
+    s.set_nagle_enabled(!opts.nodelay);
+    if opts.keepalive {
+        s.set_keep_alive(Some(smoltcp::time::Duration::from_secs(75)));
+    }
+    if let Some(ttl) = opts.ttl {
+        s.set_hop_limit(Some(ttl));
+    }
+    s
+}
+
+fn udp_socket(opts: &Opts) -> udp::Socket<'static> {
+    let rx = if opts.rcvbuf > 0 {
+        opts.rcvbuf
+    } else {
+        UDP_BUF
+    };
+    let tx = if opts.sndbuf > 0 {
+        opts.sndbuf
+    } else {
+        UDP_BUF
+    };
+    let mut s = udp::Socket::new(
+        udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; UDP_SLOTS], vec![0; rx]),
+        udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; UDP_SLOTS], vec![0; tx]),
+    );
+    if let Some(ttl) = opts.ttl {
+        s.set_hop_limit(Some(ttl));
+    }
+    s
+}
+
+fn listen_endpoint(a: SocketAddr) -> IpListenEndpoint {
+    IpListenEndpoint {
+        addr: (!a.ip().is_unspecified()).then(|| a.ip().into()),
+        port: a.port(),
+    }
+}
+
+fn std_endpoint(e: IpEndpoint) -> SocketAddr {
+    SocketAddr::new(e.addr.into(), e.port)
+}
+
+fn get_iface(ifaces: &mut [Option<Iface>], slot: usize) -> Option<&mut Iface> {
+    ifaces.get_mut(slot).and_then(Option::as_mut)
+}
+
+/// Keeps each listener with a spare listening socket on `slot` (while its backlog allows) and
+/// moves its connections along: SYN received, then established into the accept queue.
+pub(crate) fn refill_listeners(
+    listeners: &[usize],
+    socks: &mut [Option<SockRec>],
+    slot: usize,
+    sockets: &mut SocketSet<'static>,
+) {
+    for &id in listeners {
+        let Some(Some(rec)) = socks.get_mut(id) else {
+            continue;
+        };
+        let Kind::Listener(l) = &mut rec.kind else {
+            continue;
+        };
+        // Spares that took a SYN become embryos.
+        let mut i = 0;
+        while i < l.spares.len() {
+            let (s, h) = l.spares[i];
+            if s == slot && sockets.get::<tcp::Socket>(h).state() != tcp::State::Listen {
+                l.spares.swap_remove(i);
+                l.embryos.push((s, h));
+            } else {
+                i += 1;
+            }
+        }
+        // Embryos that completed the handshake queue up, in order; failed ones go.
+        let mut i = 0;
+        while i < l.embryos.len() {
+            let (s, h) = l.embryos[i];
+            if s != slot {
+                i += 1;
+                continue;
+            }
+            match sockets.get::<tcp::Socket>(h).state() {
+                tcp::State::SynReceived => i += 1,
+                tcp::State::Closed | tcp::State::Listen => {
+                    l.embryos.remove(i);
+                    sockets.remove(h);
+                }
+                _ => {
+                    l.embryos.remove(i);
+                    l.ready.push_back((s, h));
+                }
+            }
+        }
+        let pending = l.embryos.len() + l.ready.len();
+        if pending < l.backlog && !l.spares.iter().any(|&(s, _)| s == slot) {
+            let mut sock = tcp_socket(&l.opts);
+            if sock.listen(listen_endpoint(l.local)).is_ok() {
+                let h = sockets.add(sock);
+                l.spares.push((slot, h));
+            }
+        }
+    }
+}
+
+impl SockRec {
+    /// Updates the connection state and the descriptor.
+    pub(crate) fn refresh(&mut self, ifaces: &mut [Option<Iface>]) {
+        let want = match &mut self.kind {
+            Kind::Udp(u) => {
+                let mut readable = false;
+                let mut writable = u.subs.is_empty();
+                for &(s, h) in &u.subs {
+                    let Some(f) = get_iface(ifaces, s) else {
+                        continue;
+                    };
+                    let sock = f.sockets.get_mut::<udp::Socket>(h);
+                    if let Some(peer) = u.peer {
+                        // A connected socket hears only its peer: drop the others now.
+                        while let Ok((_, meta)) = sock.peek() {
+                            if std_endpoint(meta.endpoint) == peer {
+                                break;
+                            }
+                            let _ = sock.recv();
+                        }
+                    }
+                    readable |= sock.can_recv();
+                    writable |= sock.can_send();
+                }
+                Ready {
+                    readable,
+                    writable,
+                    ..Ready::default()
+                }
+            }
+            Kind::Tcp(t) => {
+                let mut ready = Ready::default();
+                match t.conn {
+                    None => {
+                        ready.writable = true;
+                    }
+                    Some((s, h)) => {
+                        let Some(f) = get_iface(ifaces, s) else {
+                            return;
+                        };
+                        let sock = f.sockets.get::<tcp::Socket>(h);
+                        let st = sock.state();
+                        match t.phase {
+                            Phase::Connecting(since) => {
+                                if st == tcp::State::Closed {
+                                    let waited = crate::driver::now_micros().saturating_sub(since);
+                                    let e = if waited >= CONNECT_TIMEOUT.as_micros() as u64 {
+                                        libc::ETIMEDOUT
+                                    } else {
+                                        libc::ECONNREFUSED
+                                    };
+                                    t.phase = Phase::Failed(e);
+                                    self.error = e;
+                                } else if !matches!(
+                                    st,
+                                    tcp::State::SynSent | tcp::State::SynReceived
+                                ) {
+                                    t.phase = Phase::Open;
+                                }
+                            }
+                            Phase::Open
+                                if st == tcp::State::Closed
+                                    && !matches!(
+                                        t.last,
+                                        tcp::State::TimeWait
+                                            | tcp::State::LastAck
+                                            | tcp::State::Closed
+                                    )
+                                    && !self.shut_wr =>
+                            {
+                                t.reset = true;
+                            }
+                            _ => {}
+                        }
+                        t.last = st;
+                        if matches!(
+                            st,
+                            tcp::State::CloseWait
+                                | tcp::State::LastAck
+                                | tcp::State::Closing
+                                | tcp::State::TimeWait
+                        ) || (st == tcp::State::Closed && t.phase == Phase::Open && !t.reset)
+                        {
+                            t.peer_fin = true;
+                        }
+                        match t.phase {
+                            Phase::Idle => ready.writable = true,
+                            Phase::Connecting(_) => {}
+                            Phase::Failed(_) => {
+                                ready.writable = true;
+                                ready.hup = true;
+                            }
+                            Phase::Open => {
+                                let eof = t.peer_fin || t.reset || self.shut_rd;
+                                ready.readable = sock.can_recv() || eof;
+                                ready.rdhup = eof;
+                                ready.writable =
+                                    self.shut_wr || t.reset || sock.can_send() || !sock.may_send();
+                                ready.hup = t.reset || (eof && (self.shut_wr || !sock.may_send()));
+                            }
+                        }
+                    }
+                }
+                ready
+            }
+            Kind::Listener(l) => Ready {
+                readable: !l.ready.is_empty(),
+                ..Ready::default()
+            },
+            Kind::Netlink(n) => Ready {
+                readable: n.ep.readable(),
+                writable: true,
+                ..Ready::default()
+            },
+        };
+        self.ready.show(want);
+    }
+
+    /// Drops everything this socket has on interface `slot` (being removed).
+    pub(crate) fn detach(&mut self, slot: usize) {
+        match &mut self.kind {
+            Kind::Udp(u) => u.subs.retain(|&(s, _)| s != slot),
+            Kind::Tcp(t) => {
+                if t.conn.is_some_and(|(s, _)| s == slot) {
+                    t.conn = None;
+                    if t.phase == Phase::Open {
+                        t.reset = true;
+                    }
+                }
+            }
+            Kind::Listener(l) => {
+                l.spares.retain(|&(s, _)| s != slot);
+                l.embryos.retain(|&(s, _)| s != slot);
+                l.ready.retain(|&(s, _)| s != slot);
+            }
+            Kind::Netlink(_) => {}
+        }
+    }
+}
+
+/// The result of a receive.
+pub(crate) struct Received {
+    pub len: usize,
+    pub from: Option<SocketAddr>,
+    pub truncated: bool,
+}
+
+fn scatter(bufs: &mut [IoSliceMut<'_>], data: &[u8]) -> usize {
+    let mut off = 0;
+    for b in bufs.iter_mut() {
+        if off >= data.len() {
+            break;
+        }
+        let n = b.len().min(data.len() - off);
+        b[..n].copy_from_slice(&data[off..off + n]);
+        off += n;
+    }
+    off
+}
+
+fn total_len(bufs: &[IoSlice<'_>]) -> usize {
+    bufs.iter().map(|b| b.len()).sum()
+}
+
+fn check_family(rec: &SockRec, a: &SocketAddr) -> io::Result<()> {
+    if a.is_ipv6() != rec.ipv6 {
+        return Err(err(if rec.ipv6 {
+            libc::EINVAL
+        } else {
+            libc::EAFNOSUPPORT
+        }));
+    }
+    Ok(())
+}
+
+impl Core {
+    /// Opens a socket record; `EAFNOSUPPORT`/`EPROTONOSUPPORT`/`ESOCKTNOSUPPORT` for what the
+    /// stack does not offer.
+    pub(crate) fn open(
+        &mut self,
+        domain: libc::c_int,
+        ty: libc::c_int,
+        protocol: libc::c_int,
+    ) -> io::Result<usize> {
+        let base = ty & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
+        let kind = match domain {
+            libc::AF_INET | libc::AF_INET6 => match (base, protocol) {
+                (libc::SOCK_DGRAM, 0 | libc::IPPROTO_UDP) => Kind::Udp(Udp {
+                    local: None,
+                    subs: Vec::new(),
+                    peer: None,
+                    next: 0,
+                }),
+                (libc::SOCK_STREAM, 0 | libc::IPPROTO_TCP) => Kind::Tcp(Tcp {
+                    bound: None,
+                    conn: None,
+                    phase: Phase::Idle,
+                    reset: false,
+                    reset_reported: false,
+                    peer_fin: false,
+                    last: tcp::State::Closed,
+                }),
+                (libc::SOCK_DGRAM | libc::SOCK_STREAM, _) => {
+                    return Err(err(libc::EPROTONOSUPPORT));
+                }
+                _ => return Err(err(libc::ESOCKTNOSUPPORT)),
+            },
+            libc::AF_NETLINK => {
+                if base != libc::SOCK_RAW && base != libc::SOCK_DGRAM {
+                    return Err(err(libc::ESOCKTNOSUPPORT));
+                }
+                if protocol != libc::NETLINK_ROUTE {
+                    return Err(err(libc::EPROTONOSUPPORT));
+                }
+                let pid = self.next_nl_pid;
+                self.next_nl_pid = self.next_nl_pid.wrapping_add(1).max(1);
+                Kind::Netlink(Netlink {
+                    ep: nlconf::server::NlEndpoint::new(pid),
+                })
+            }
+            _ => return Err(err(libc::EAFNOSUPPORT)),
+        };
+        let rec = SockRec {
+            ready: Readiness::new()?,
+            kind,
+            ipv6: domain == libc::AF_INET6,
+            nonblocking: ty & libc::SOCK_NONBLOCK != 0,
+            opts: Opts::default(),
+            error: 0,
+            shut_rd: false,
+            shut_wr: false,
+        };
+        let id = self.insert_sock(rec);
+        self.refresh(id);
+        Ok(id)
+    }
+
+    /// `bind(2)`.
+    pub(crate) fn bind(&mut self, id: usize, addr: SocketAddr) -> io::Result<()> {
+        let rec = self.sock(id)?;
+        check_family(rec, &addr)?;
+        let reuse = rec.opts.reuseaddr;
+        let (proto, already) = match &rec.kind {
+            Kind::Udp(u) => (Proto::Udp, u.local.is_some()),
+            Kind::Tcp(t) => (Proto::Tcp, t.bound.is_some() || t.conn.is_some()),
+            Kind::Listener(_) => (Proto::Tcp, true),
+            Kind::Netlink(_) => return Ok(()),
+        };
+        if already {
+            return Err(err(libc::EINVAL));
+        }
+        let bound = self.bind_port(proto, addr, reuse, id)?;
+        match proto {
+            Proto::Udp => {
+                if let Err(e) = self.udp_attach(id, bound) {
+                    self.unbind_sock(id);
+                    return Err(e);
+                }
+            }
+            Proto::Tcp => {
+                if let Kind::Tcp(t) = &mut self.sock(id)?.kind {
+                    t.bound = Some(bound);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn unbind_sock(&mut self, id: usize) {
+        self.unbind(id);
+    }
+
+    /// Creates the smoltcp UDP sockets of a bound UDP socket.
+    fn udp_attach(&mut self, id: usize, local: SocketAddr) -> io::Result<()> {
+        let slots = self.slots_for_local(local.ip());
+        let opts = self.sock(id)?.opts.clone();
+        let mut subs = Vec::new();
+        for s in slots {
+            let Some(f) = get_iface(&mut self.ifaces, s) else {
+                continue;
+            };
+            let mut sock = udp_socket(&opts);
+            sock.bind(listen_endpoint(local))
+                .map_err(|_| err(libc::EINVAL))?;
+            subs.push((s, f.sockets.add(sock)));
+        }
+        if let Kind::Udp(u) = &mut self.sock(id)?.kind {
+            u.local = Some(local);
+            u.subs = subs;
+        }
+        Ok(())
+    }
+
+    fn autobind(&mut self, id: usize) -> io::Result<()> {
+        let ipv6 = self.sock(id)?.ipv6;
+        let any: IpAddr = if ipv6 {
+            std::net::Ipv6Addr::UNSPECIFIED.into()
+        } else {
+            std::net::Ipv4Addr::UNSPECIFIED.into()
+        };
+        self.bind(id, SocketAddr::new(any, 0))
+    }
+
+    /// `connect(2)`: UDP sets the peer; TCP starts the handshake and gives `EINPROGRESS`.
+    pub(crate) fn connect(&mut self, id: usize, addr: SocketAddr) -> io::Result<()> {
+        let rec = self.sock(id)?;
+        check_family(rec, &addr)?;
+        match &rec.kind {
+            Kind::Udp(u) => {
+                if u.local.is_none() {
+                    self.autobind(id)?;
+                }
+                if let Kind::Udp(u) = &mut self.sock(id)?.kind {
+                    u.peer = Some(addr);
+                }
+                self.refresh(id);
+                Ok(())
+            }
+            Kind::Tcp(t) => {
+                match t.phase {
+                    Phase::Connecting(_) => return Err(err(libc::EALREADY)),
+                    Phase::Open => return Err(err(libc::EISCONN)),
+                    Phase::Idle | Phase::Failed(_) => {}
+                }
+                let bound = t.bound;
+                let opts = rec.opts.clone();
+                if addr.ip().is_unspecified() || addr.port() == 0 {
+                    return Err(err(libc::ECONNREFUSED));
+                }
+                let slot = self.route(addr.ip())?;
+                let local = match bound {
+                    Some(b) => b,
+                    None => {
+                        let src = self
+                            .source_for(slot, addr.ip())
+                            .ok_or_else(|| err(libc::EADDRNOTAVAIL))?;
+                        let b = self.bind_port(Proto::Tcp, SocketAddr::new(src, 0), false, id)?;
+                        if let Kind::Tcp(t) = &mut self.sock(id)?.kind {
+                            t.bound = Some(b);
+                        }
+                        b
+                    }
+                };
+                let src = if local.ip().is_unspecified() {
+                    self.source_for(slot, addr.ip())
+                        .ok_or_else(|| err(libc::EADDRNOTAVAIL))?
+                } else {
+                    local.ip()
+                };
+                let f = get_iface(&mut self.ifaces, slot).ok_or_else(|| err(libc::ENETUNREACH))?;
+                let mut sock = tcp_socket(&opts);
+                sock.set_timeout(Some(smoltcp::time::Duration::from_secs(
+                    CONNECT_TIMEOUT.as_secs(),
+                )));
+                sock.connect(
+                    f.iface.context(),
+                    IpEndpoint::from(addr),
+                    IpListenEndpoint {
+                        addr: Some(src.into()),
+                        port: local.port(),
+                    },
+                )
+                .map_err(|e| match e {
+                    tcp::ConnectError::Unaddressable => err(libc::EADDRNOTAVAIL),
+                    tcp::ConnectError::InvalidState => err(libc::EISCONN),
+                })?;
+                let h = f.sockets.add(sock);
+                let rec = self.sock(id)?;
+                rec.error = 0;
+                if let Kind::Tcp(t) = &mut rec.kind {
+                    t.conn = Some((slot, h));
+                    t.phase = Phase::Connecting(crate::driver::now_micros());
+                    t.last = tcp::State::SynSent;
+                }
+                self.refresh(id);
+                Err(err(libc::EINPROGRESS))
+            }
+            Kind::Listener(_) => Err(err(libc::EISCONN)),
+            Kind::Netlink(_) => Ok(()),
+        }
+    }
+
+    /// Where a connect stands: Ok when connected, the errno when it failed, EINPROGRESS
+    /// while it goes on.
+    pub(crate) fn connect_status(&mut self, id: usize) -> io::Result<()> {
+        self.refresh(id);
+        let rec = self.sock(id)?;
+        match &rec.kind {
+            Kind::Tcp(t) => match t.phase {
+                Phase::Open => Ok(()),
+                Phase::Failed(e) => {
+                    rec.error = 0;
+                    Err(err(e))
+                }
+                Phase::Connecting(_) => Err(err(libc::EINPROGRESS)),
+                Phase::Idle => Err(err(libc::ENOTCONN)),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    /// `listen(2)`.
+    pub(crate) fn listen(&mut self, id: usize, backlog: libc::c_int) -> io::Result<()> {
+        let backlog = usize::try_from(backlog).unwrap_or(0).clamp(1, 4096);
+        if let Kind::Listener(l) = &mut self.sock(id)?.kind {
+            l.backlog = backlog;
+            return Ok(());
+        }
+        let rec = self.sock(id)?;
+        let Kind::Tcp(t) = &rec.kind else {
+            return Err(err(libc::EOPNOTSUPP));
+        };
+        if t.conn.is_some() {
+            return Err(err(libc::EINVAL));
+        }
+        if t.bound.is_none() {
+            self.autobind(id)?;
+        }
+        let rec = self.sock(id)?;
+        let Kind::Tcp(t) = &rec.kind else {
+            return Err(err(libc::EINVAL));
+        };
+        let local = t.bound.ok_or_else(|| err(libc::EINVAL))?;
+        let opts = rec.opts.clone();
+        rec.kind = Kind::Listener(Listener {
+            local,
+            backlog,
+            spares: Vec::new(),
+            embryos: Vec::new(),
+            ready: VecDeque::new(),
+            opts,
+        });
+        self.mark_listening(id);
+        self.listeners.push(id);
+        for s in self.slots_for_local(local.ip()) {
+            let Core {
+                ifaces,
+                socks,
+                listeners,
+                ..
+            } = self;
+            if let Some(f) = get_iface(ifaces, s) {
+                refill_listeners(listeners, socks, s, &mut f.sockets);
+            }
+        }
+        self.refresh(id);
+        Ok(())
+    }
+
+    /// `accept(2)`: the next established connection, as a new socket; EAGAIN when none.
+    pub(crate) fn accept(&mut self, id: usize) -> io::Result<(usize, SocketAddr)> {
+        let rec = self.sock(id)?;
+        let Kind::Listener(l) = &mut rec.kind else {
+            return Err(err(libc::EINVAL));
+        };
+        let ipv6 = rec.ipv6;
+        let opts = l.opts.clone();
+        let Some((s, h)) = l.ready.pop_front() else {
+            return Err(err(libc::EAGAIN));
+        };
+        let f = get_iface(&mut self.ifaces, s).ok_or_else(|| err(libc::ECONNABORTED))?;
+        let sock = f.sockets.get::<tcp::Socket>(h);
+        let (Some(peer), Some(local)) = (sock.remote_endpoint(), sock.local_endpoint()) else {
+            f.sockets.remove(h);
+            return Err(err(libc::ECONNABORTED));
+        };
+        let state = sock.state();
+        let new = SockRec {
+            ready: Readiness::new()?,
+            kind: Kind::Tcp(Tcp {
+                bound: Some(std_endpoint(local)),
+                conn: Some((s, h)),
+                phase: Phase::Open,
+                reset: false,
+                reset_reported: false,
+                peer_fin: false,
+                last: state,
+            }),
+            ipv6,
+            nonblocking: false,
+            opts,
+            error: 0,
+            shut_rd: false,
+            shut_wr: false,
+        };
+        let nid = self.insert_sock(new);
+        self.refresh(nid);
+        self.refresh(id);
+        Ok((nid, std_endpoint(peer)))
+    }
+
+    /// `getsockname(2)` (for IP sockets).
+    pub(crate) fn local_addr(&mut self, id: usize) -> io::Result<Option<SocketAddr>> {
+        let ipv6 = self.sock(id)?.ipv6;
+        let any = || {
+            if ipv6 {
+                SocketAddr::new(std::net::Ipv6Addr::UNSPECIFIED.into(), 0)
+            } else {
+                SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0)
+            }
+        };
+        let Core { ifaces, socks, .. } = self;
+        let rec = socks
+            .get_mut(id)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| err(libc::EBADF))?;
+        Ok(match &rec.kind {
+            Kind::Udp(u) => Some(u.local.unwrap_or_else(any)),
+            Kind::Tcp(t) => {
+                if let Some((s, h)) = t.conn {
+                    get_iface(ifaces, s)
+                        .and_then(|f| f.sockets.get::<tcp::Socket>(h).local_endpoint())
+                        .map(std_endpoint)
+                        .or(t.bound)
+                        .or_else(|| Some(any()))
+                } else {
+                    Some(t.bound.unwrap_or_else(any))
+                }
+            }
+            Kind::Listener(l) => Some(l.local),
+            Kind::Netlink(_) => None,
+        })
+    }
+
+    /// The netlink port id of a netlink socket.
+    pub(crate) fn netlink_pid(&mut self, id: usize) -> io::Result<u32> {
+        match &self.sock(id)?.kind {
+            Kind::Netlink(n) => Ok(n.ep.pid()),
+            _ => Err(err(libc::EINVAL)),
+        }
+    }
+
+    /// `getpeername(2)`.
+    pub(crate) fn peer_addr(&mut self, id: usize) -> io::Result<SocketAddr> {
+        let Core { ifaces, socks, .. } = self;
+        let rec = socks
+            .get_mut(id)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| err(libc::EBADF))?;
+        match &rec.kind {
+            Kind::Udp(u) => u.peer.ok_or_else(|| err(libc::ENOTCONN)),
+            Kind::Tcp(t) if t.phase == Phase::Open => {
+                let (s, h) = t.conn.ok_or_else(|| err(libc::ENOTCONN))?;
+                get_iface(ifaces, s)
+                    .and_then(|f| f.sockets.get::<tcp::Socket>(h).remote_endpoint())
+                    .map(std_endpoint)
+                    .ok_or_else(|| err(libc::ENOTCONN))
+            }
+            _ => Err(err(libc::ENOTCONN)),
+        }
+    }
+
+    /// Receives into `bufs`. EAGAIN when nothing is there (the caller waits if blocking).
+    pub(crate) fn recv(
+        &mut self,
+        id: usize,
+        bufs: &mut [IoSliceMut<'_>],
+        flags: libc::c_int,
+    ) -> io::Result<Received> {
+        let peek = flags & libc::MSG_PEEK != 0;
+        let Core { ifaces, socks, .. } = self;
+        let rec = socks
+            .get_mut(id)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| err(libc::EBADF))?;
+        let shut_rd = rec.shut_rd;
+        match &mut rec.kind {
+            Kind::Udp(u) => {
+                let n = u.subs.len();
+                for i in 0..n {
+                    let (s, h) = u.subs[(u.next + i) % n];
+                    let Some(f) = get_iface(ifaces, s) else {
+                        continue;
+                    };
+                    let sock = f.sockets.get_mut::<udp::Socket>(h);
+                    loop {
+                        let got = if peek {
+                            sock.peek().map(|(d, m)| (d, *m))
+                        } else {
+                            sock.recv()
+                        };
+                        match got {
+                            Ok((data, meta)) => {
+                                let from = std_endpoint(meta.endpoint);
+                                if u.peer.is_some_and(|p| p != from) {
+                                    if peek {
+                                        let _ = sock.recv();
+                                    }
+                                    continue;
+                                }
+                                let copied = scatter(bufs, data);
+                                u.next = (u.next + i + 1) % n;
+                                return Ok(Received {
+                                    len: if flags & libc::MSG_TRUNC != 0 {
+                                        data.len()
+                                    } else {
+                                        copied
+                                    },
+                                    from: Some(from),
+                                    truncated: copied < data.len(),
+                                });
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
+                if shut_rd {
+                    return Ok(Received {
+                        len: 0,
+                        from: None,
+                        truncated: false,
+                    });
+                }
+                Err(err(libc::EAGAIN))
+            }
+            Kind::Tcp(t) => {
+                let Some((s, h)) = t.conn else {
+                    return Err(err(libc::ENOTCONN));
+                };
+                match t.phase {
+                    Phase::Connecting(_) => return Err(err(libc::EAGAIN)),
+                    Phase::Failed(e) => {
+                        if rec.error != 0 {
+                            rec.error = 0;
+                            return Err(err(e));
+                        }
+                        return Err(err(libc::ENOTCONN));
+                    }
+                    Phase::Idle => return Err(err(libc::ENOTCONN)),
+                    Phase::Open => {}
+                }
+                if shut_rd {
+                    return Ok(Received {
+                        len: 0,
+                        from: None,
+                        truncated: false,
+                    });
+                }
+                let f = get_iface(ifaces, s).ok_or_else(|| err(libc::ENOTCONN))?;
+                let sock = f.sockets.get_mut::<tcp::Socket>(h);
+                let mut total = 0;
+                for b in bufs.iter_mut() {
+                    if b.is_empty() {
+                        continue;
+                    }
+                    let r = if peek {
+                        sock.peek_slice(&mut b[..])
+                    } else {
+                        sock.recv_slice(&mut b[..])
+                    };
+                    match r {
+                        Ok(n) => {
+                            total += n;
+                            if n < b.len() || peek {
+                                break;
+                            }
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if total > 0 {
+                    return Ok(Received {
+                        len: total,
+                        from: None,
+                        truncated: false,
+                    });
+                }
+                if bufs.iter().all(|b| b.is_empty()) {
+                    return Ok(Received {
+                        len: 0,
+                        from: None,
+                        truncated: false,
+                    });
+                }
+                if t.reset && !t.reset_reported {
+                    t.reset_reported = true;
+                    return Err(err(libc::ECONNRESET));
+                }
+                if t.peer_fin || t.reset || !sock.may_recv() {
+                    return Ok(Received {
+                        len: 0,
+                        from: None,
+                        truncated: false,
+                    });
+                }
+                Err(err(libc::EAGAIN))
+            }
+            Kind::Listener(_) => Err(err(libc::ENOTCONN)),
+            Kind::Netlink(n) => {
+                let b = bufs.iter_mut().find(|b| !b.is_empty());
+                let mut empty = [];
+                let buf: &mut [u8] = match b {
+                    Some(b) => &mut b[..],
+                    None => &mut empty,
+                };
+                let got = n.ep.recv(buf, peek)?;
+                Ok(Received {
+                    len: if flags & libc::MSG_TRUNC != 0 {
+                        got.len
+                    } else {
+                        got.copied
+                    },
+                    from: None,
+                    truncated: got.copied < got.len,
+                })
+            }
+        }
+    }
+
+    /// Sends `bufs` (to `dst` for datagrams). EAGAIN when the buffer is full.
+    pub(crate) fn send(
+        &mut self,
+        id: usize,
+        bufs: &[IoSlice<'_>],
+        dst: Option<SocketAddr>,
+        _flags: libc::c_int,
+    ) -> io::Result<usize> {
+        let rec = self.sock(id)?;
+        if rec.shut_wr {
+            return Err(err(libc::EPIPE));
+        }
+        match &rec.kind {
+            Kind::Udp(u) => {
+                let dst = match (dst, u.peer) {
+                    (Some(d), _) => d,
+                    (None, Some(p)) => p,
+                    (None, None) => return Err(err(libc::EDESTADDRREQ)),
+                };
+                check_family(rec, &dst)?;
+                if dst.port() == 0 {
+                    return Err(err(libc::EINVAL));
+                }
+                let broadcast = match dst.ip() {
+                    IpAddr::V4(a) => a.is_broadcast() || self.is_subnet_broadcast(a),
+                    IpAddr::V6(_) => false,
+                };
+                let rec = self.sock(id)?;
+                if broadcast && !rec.opts.broadcast {
+                    return Err(err(libc::EACCES));
+                }
+                if matches!(&rec.kind, Kind::Udp(u) if u.local.is_none()) {
+                    self.autobind(id)?;
+                }
+                let len = total_len(bufs);
+                if len > 65507 {
+                    return Err(err(libc::EMSGSIZE));
+                }
+                let slot = self.route(dst.ip())?;
+                let src = self.source_for(slot, dst.ip());
+                let Core { ifaces, socks, .. } = self;
+                let rec = socks
+                    .get_mut(id)
+                    .and_then(Option::as_mut)
+                    .ok_or_else(|| err(libc::EBADF))?;
+                let Kind::Udp(u) = &mut rec.kind else {
+                    return Err(err(libc::EINVAL));
+                };
+                let &(s, h) = u
+                    .subs
+                    .iter()
+                    .find(|(s, _)| *s == slot)
+                    .ok_or_else(|| err(libc::EINVAL))?;
+                let local_bound = u.local.map(|l| l.ip()).filter(|a| !a.is_unspecified());
+                let f = get_iface(ifaces, s).ok_or_else(|| err(libc::ENETUNREACH))?;
+                if slot != 0 && len + 28 > f.mtu as usize && !dst.is_ipv4() {
+                    return Err(err(libc::EMSGSIZE));
+                }
+                let sock = f.sockets.get_mut::<udp::Socket>(h);
+                let mut meta = udp::UdpMetadata::from(IpEndpoint::from(dst));
+                meta.local_address = local_bound.or(src).map(Into::into);
+                let buf = sock.send(len, meta).map_err(|e| match e {
+                    udp::SendError::BufferFull => err(libc::EAGAIN),
+                    udp::SendError::Unaddressable => err(libc::EINVAL),
+                })?;
+                let mut off = 0;
+                for b in bufs {
+                    buf[off..off + b.len()].copy_from_slice(b);
+                    off += b.len();
+                }
+                Ok(len)
+            }
+            Kind::Tcp(t) => {
+                match t.phase {
+                    Phase::Idle => return Err(err(libc::EPIPE)),
+                    Phase::Connecting(_) => return Err(err(libc::EAGAIN)),
+                    Phase::Failed(e) => {
+                        let e = if rec.error != 0 { e } else { libc::EPIPE };
+                        rec.error = 0;
+                        return Err(err(e));
+                    }
+                    Phase::Open => {}
+                }
+                let reset = t.reset;
+                let (s, h) = t.conn.ok_or_else(|| err(libc::EPIPE))?;
+                if reset {
+                    if let Kind::Tcp(t) = &mut rec.kind
+                        && !t.reset_reported
+                    {
+                        t.reset_reported = true;
+                        return Err(err(libc::ECONNRESET));
+                    }
+                    return Err(err(libc::EPIPE));
+                }
+                let f = get_iface(&mut self.ifaces, s).ok_or_else(|| err(libc::EPIPE))?;
+                let sock = f.sockets.get_mut::<tcp::Socket>(h);
+                if !sock.may_send() {
+                    return Err(err(libc::EPIPE));
+                }
+                let mut total = 0;
+                for b in bufs {
+                    if b.is_empty() {
+                        continue;
+                    }
+                    match sock.send_slice(b) {
+                        Ok(n) => {
+                            total += n;
+                            if n < b.len() {
+                                break;
+                            }
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if total == 0 && total_len(bufs) > 0 {
+                    return Err(err(libc::EAGAIN));
+                }
+                Ok(total)
+            }
+            Kind::Listener(_) => Err(err(libc::ENOTCONN)),
+            Kind::Netlink(_) => {
+                let mut data = Vec::with_capacity(total_len(bufs));
+                for b in bufs {
+                    data.extend_from_slice(b);
+                }
+                self.netlink_send(id, &data)
+            }
+        }
+    }
+
+    fn is_subnet_broadcast(&self, a: std::net::Ipv4Addr) -> bool {
+        self.ifaces.iter().flatten().any(|f| {
+            f.addrs.iter().any(|(x, p)| {
+                *p < 31 && matches!(x, IpAddr::V4(x) if (u32::from(*x) | (u32::MAX >> p)) == u32::from(a))
+            })
+        })
+    }
+
+    /// Bytes a read would return now (FIONREAD).
+    pub(crate) fn readable_bytes(&mut self, id: usize) -> io::Result<usize> {
+        let Core { ifaces, socks, .. } = self;
+        let rec = socks
+            .get_mut(id)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| err(libc::EBADF))?;
+        Ok(match &rec.kind {
+            Kind::Udp(u) => {
+                let mut n = 0;
+                for &(s, h) in &u.subs {
+                    if let Some(f) = get_iface(ifaces, s)
+                        && let Ok((data, _)) = f.sockets.get_mut::<udp::Socket>(h).peek()
+                    {
+                        n = data.len();
+                        break;
+                    }
+                }
+                n
+            }
+            Kind::Tcp(t) => match t.conn {
+                Some((s, h)) => get_iface(ifaces, s)
+                    .map(|f| f.sockets.get::<tcp::Socket>(h).recv_queue())
+                    .unwrap_or(0),
+                None => 0,
+            },
+            _ => 0,
+        })
+    }
+
+    /// `shutdown(2)`.
+    pub(crate) fn shutdown(&mut self, id: usize, how: libc::c_int) -> io::Result<()> {
+        let (rd, wr) = match how {
+            libc::SHUT_RD => (true, false),
+            libc::SHUT_WR => (false, true),
+            libc::SHUT_RDWR => (true, true),
+            _ => return Err(err(libc::EINVAL)),
+        };
+        let Core { ifaces, socks, .. } = self;
+        let rec = socks
+            .get_mut(id)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| err(libc::EBADF))?;
+        match &rec.kind {
+            Kind::Tcp(t) => {
+                if t.phase != Phase::Open {
+                    return Err(err(libc::ENOTCONN));
+                }
+                if wr
+                    && !rec.shut_wr
+                    && let Some((s, h)) = t.conn
+                    && let Some(f) = get_iface(ifaces, s)
+                {
+                    f.sockets.get_mut::<tcp::Socket>(h).close();
+                }
+            }
+            Kind::Udp(u) if u.peer.is_none() => return Err(err(libc::ENOTCONN)),
+            Kind::Listener(_) => {}
+            _ => {}
+        }
+        rec.shut_rd |= rd;
+        rec.shut_wr |= wr;
+        self.refresh(id);
+        Ok(())
+    }
+
+    /// Closes socket `id`: TCP connections finish their close in the background (or reset
+    /// with SO_LINGER 0); everything else goes at once.
+    pub(crate) fn close(&mut self, id: usize) {
+        let Some(rec) = self.remove_sock(id) else {
+            return;
+        };
+        match rec.kind {
+            Kind::Udp(u) => {
+                for (s, h) in u.subs {
+                    if let Some(f) = get_iface(&mut self.ifaces, s) {
+                        f.sockets.remove(h);
+                    }
+                }
+            }
+            Kind::Tcp(t) => {
+                if let Some((s, h)) = t.conn
+                    && let Some(f) = get_iface(&mut self.ifaces, s)
+                {
+                    let sock = f.sockets.get_mut::<tcp::Socket>(h);
+                    if rec.opts.linger == Some(0) || t.reset {
+                        sock.abort();
+                    } else {
+                        sock.close();
+                    }
+                    self.closing.push((s, h));
+                }
+            }
+            Kind::Listener(l) => {
+                for (s, h) in l.spares {
+                    if let Some(f) = get_iface(&mut self.ifaces, s) {
+                        f.sockets.remove(h);
+                    }
+                }
+                for (s, h) in l.embryos.into_iter().chain(l.ready) {
+                    if let Some(f) = get_iface(&mut self.ifaces, s) {
+                        f.sockets.get_mut::<tcp::Socket>(h).abort();
+                        self.closing.push((s, h));
+                    }
+                }
+            }
+            Kind::Netlink(_) => {}
+        }
+    }
+
+    /// Re-applies options that live in smoltcp sockets.
+    pub(crate) fn apply_opts(&mut self, id: usize) -> io::Result<()> {
+        let Core { ifaces, socks, .. } = self;
+        let rec = socks
+            .get_mut(id)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| err(libc::EBADF))?;
+        let opts = rec.opts.clone();
+        match &mut rec.kind {
+            Kind::Tcp(t) => {
+                if let Some((s, h)) = t.conn
+                    && let Some(f) = get_iface(ifaces, s)
+                {
+                    let sock = f.sockets.get_mut::<tcp::Socket>(h);
+                    sock.set_nagle_enabled(!opts.nodelay);
+                    sock.set_keep_alive(
+                        opts.keepalive
+                            .then(|| smoltcp::time::Duration::from_secs(75)),
+                    );
+                    sock.set_hop_limit(opts.ttl);
+                }
+            }
+            Kind::Listener(l) => l.opts = opts,
+            Kind::Udp(u) => {
+                for &(s, h) in &u.subs {
+                    if let Some(f) = get_iface(ifaces, s) {
+                        f.sockets.get_mut::<udp::Socket>(h).set_hop_limit(opts.ttl);
+                    }
+                }
+            }
+            Kind::Netlink(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Joins or leaves a multicast group on the interfaces the socket uses.
+    pub(crate) fn multicast(&mut self, group: IpAddr, join: bool) -> io::Result<()> {
+        let slot = self.route(group).unwrap_or(0);
+        let f = get_iface(&mut self.ifaces, slot).ok_or_else(|| err(libc::ENODEV))?;
+        let r = match group {
+            IpAddr::V4(g) => {
+                if join {
+                    f.iface.join_multicast_group(g)
+                } else {
+                    f.iface.leave_multicast_group(g)
+                }
+            }
+            IpAddr::V6(g) => {
+                if join {
+                    f.iface.join_multicast_group(g)
+                } else {
+                    f.iface.leave_multicast_group(g)
+                }
+            }
+        };
+        r.map_err(|_| err(libc::ENOBUFS))
+    }
+}

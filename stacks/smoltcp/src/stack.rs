@@ -1,0 +1,448 @@
+//! A smoltcp stack as the facade sees it ([`SmolStack`], [`SmolSocket`]), and the shared state
+//! the driver threads and application threads advance.
+//!
+//! Every call locks the stack, does its work, flushes egress at once and updates the
+//! descriptors, then asks the driver for the next timer. A blocking call that cannot proceed
+//! waits on the socket's own descriptor (which shows exactly when it can) and tries again.
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use ioth::{Ioctl, RecvMeta, SockAddr, SocketOps, StackOps};
+use libc::{c_int, c_long};
+
+use crate::core::Core;
+use crate::driver::{DriverThread, NEVER};
+use crate::sockets::Kind;
+
+fn err(e: i32) -> io::Error {
+    io::Error::from_raw_os_error(e)
+}
+
+/// State shared by a stack's handle, its sockets and its driver thread.
+pub(crate) struct Shared {
+    core: Mutex<Core>,
+    key: u64,
+    driver: Arc<DriverThread>,
+    /// The earliest deadline already queued with the driver.
+    scheduled: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(core: Core, key: u64, driver: Arc<DriverThread>) -> Arc<Shared> {
+        Arc::new(Shared {
+            core: Mutex::new(core),
+            key,
+            driver,
+            scheduled: AtomicU64::new(NEVER),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Driver entry: advance with frames from interface `slot` (or on a timer).
+    pub(crate) fn drive(&self, slot: Option<u32>, batch: &mut vde::FrameBatch) -> u64 {
+        self.lock().drive(slot, Some(batch))
+    }
+
+    /// The driver popped this stack's timer.
+    pub(crate) fn timer_fired(&self) {
+        self.scheduled.store(NEVER, Ordering::Release);
+    }
+
+    /// Makes sure the driver drives this stack by `deadline`.
+    pub(crate) fn request(&self, deadline: u64) {
+        if deadline == NEVER {
+            return;
+        }
+        let prev = self.scheduled.fetch_min(deadline, Ordering::AcqRel);
+        if deadline < prev {
+            self.driver.schedule(self.key, deadline);
+        }
+    }
+
+    /// Runs an application call on the stack, then flushes egress and reschedules.
+    pub(crate) fn call<R>(&self, f: impl FnOnce(&mut Core) -> R) -> R {
+        let mut core = self.lock();
+        let r = f(&mut core);
+        let deadline = core.flush();
+        drop(core);
+        self.request(deadline);
+        r
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.driver.remove_stack(self.key);
+    }
+}
+
+/// One smoltcp stack.
+pub(crate) struct SmolStack {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl StackOps for SmolStack {
+    fn socket(&self, domain: c_int, ty: c_int, protocol: c_int) -> io::Result<Box<dyn SocketOps>> {
+        let (id, fd) = self.shared.call(|core| -> io::Result<(usize, RawFd)> {
+            let id = core.open(domain, ty, protocol)?;
+            Ok((id, core.sock(id)?.ready.user_fd()))
+        })?;
+        let sock = SmolSocket {
+            shared: self.shared.clone(),
+            id,
+            fd,
+        };
+        if ty & libc::SOCK_CLOEXEC == 0 {
+            sock.set_cloexec(false)?;
+        }
+        Ok(Box::new(sock))
+    }
+}
+
+/// One socket of a smoltcp stack.
+pub(crate) struct SmolSocket {
+    shared: Arc<Shared>,
+    id: usize,
+    fd: RawFd,
+}
+
+fn ip_addr(addr: &SockAddr) -> io::Result<SocketAddr> {
+    addr.as_socket().ok_or_else(|| err(libc::EAFNOSUPPORT))
+}
+
+/// A netlink socket address (`struct sockaddr_nl`) for port id `pid`.
+fn netlink_addr(pid: u32) -> io::Result<SockAddr> {
+    // SAFETY: sockaddr_nl fits in the zeroed sockaddr_storage try_init hands us; its public
+    // fields are written (the padding stays zero) before the length that covers them is reported.
+    let ((), addr) = unsafe {
+        SockAddr::try_init(|st, len| {
+            let nl = st.cast::<libc::sockaddr_nl>();
+            (*nl).nl_family = libc::AF_NETLINK as libc::sa_family_t;
+            (*nl).nl_pid = pid;
+            (*nl).nl_groups = 0;
+            *len = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+            Ok(())
+        })
+    }?;
+    Ok(addr)
+}
+
+impl SmolSocket {
+    fn set_cloexec(&self, on: bool) -> io::Result<()> {
+        // SAFETY: fcntl on our socket's descriptor with an integer argument.
+        let r = unsafe {
+            libc::fcntl(
+                self.fd,
+                libc::F_SETFD,
+                if on { libc::FD_CLOEXEC } else { 0 },
+            )
+        };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Runs `op` until it stops giving EAGAIN, waiting for `events` on the descriptor between
+    /// tries, unless the socket (or this call, through `MSG_DONTWAIT`) is nonblocking. A
+    /// timeout gives EAGAIN, as SO_RCVTIMEO/SO_SNDTIMEO do.
+    fn blocking<R>(
+        &self,
+        events: i16,
+        dontwait: bool,
+        timeout: impl Fn(&crate::sockets::Opts) -> Option<Duration>,
+        mut op: impl FnMut(&mut Core) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let mut deadline: Option<Option<Instant>> = None;
+        loop {
+            let (r, nonblocking, t) = self.shared.call(|core| {
+                let r = op(core);
+                core.refresh(self.id);
+                match core.sock(self.id) {
+                    Ok(rec) => (r, rec.nonblocking, timeout(&rec.opts)),
+                    Err(e) => (Err(e), true, None),
+                }
+            });
+            match r {
+                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && !nonblocking && !dontwait => {
+                    let d = *deadline.get_or_insert_with(|| t.map(|t| Instant::now() + t));
+                    self.wait(events, d)?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Waits until the descriptor shows one of `events` (or hangs up), or `deadline` passes
+    /// (EAGAIN).
+    fn wait(&self, events: i16, deadline: Option<Instant>) -> io::Result<()> {
+        loop {
+            let ms = match deadline {
+                None => -1,
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(err(libc::EAGAIN));
+                    }
+                    c_int::try_from(left.as_millis().max(1)).unwrap_or(c_int::MAX)
+                }
+            };
+            let mut p = libc::pollfd {
+                fd: self.fd,
+                events,
+                revents: 0,
+            };
+            // SAFETY: a valid pollfd for the call.
+            let n = unsafe { libc::poll(&mut p, 1, ms) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            if n > 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    fn is_netlink(&self) -> bool {
+        self.shared.call(|c| {
+            c.sock(self.id)
+                .map(|r| matches!(r.kind, Kind::Netlink(_)))
+                .unwrap_or(false)
+        })
+    }
+}
+
+impl Drop for SmolSocket {
+    fn drop(&mut self) {
+        let id = self.id;
+        self.shared.call(|core| core.close(id));
+    }
+}
+
+impl SocketOps for SmolSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd
+    }
+
+    fn bind(&self, addr: &SockAddr) -> io::Result<()> {
+        if self.is_netlink() {
+            return Ok(());
+        }
+        let a = ip_addr(addr)?;
+        self.shared.call(|c| c.bind(self.id, a))
+    }
+
+    fn connect(&self, addr: &SockAddr) -> io::Result<()> {
+        if self.is_netlink() {
+            return Ok(());
+        }
+        let a = ip_addr(addr)?;
+        let (r, nonblocking, timeout) = self.shared.call(|c| {
+            let r = c.connect(self.id, a);
+            let (nb, t) = c
+                .sock(self.id)
+                .map(|rec| (rec.nonblocking, rec.opts.sndtimeo))
+                .unwrap_or((true, None));
+            (r, nb, t)
+        });
+        match r {
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) && !nonblocking => {
+                let deadline = timeout.map(|t| Instant::now() + t);
+                loop {
+                    if let Err(e) = self.wait(libc::POLLOUT, deadline) {
+                        return Err(if e.raw_os_error() == Some(libc::EAGAIN) {
+                            err(libc::EINPROGRESS)
+                        } else {
+                            e
+                        });
+                    }
+                    match self.shared.call(|c| c.connect_status(self.id)) {
+                        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => continue,
+                        other => return other,
+                    }
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn listen(&self, backlog: c_int) -> io::Result<()> {
+        self.shared.call(|c| c.listen(self.id, backlog))
+    }
+
+    fn accept(&self, flags: c_int) -> io::Result<(Box<dyn SocketOps>, SockAddr)> {
+        let (nid, peer, fd) = self.blocking(
+            libc::POLLIN,
+            false,
+            |o| o.rcvtimeo,
+            |c| {
+                let (nid, peer) = c.accept(self.id)?;
+                let rec = c.sock(nid)?;
+                rec.nonblocking = flags & libc::SOCK_NONBLOCK != 0;
+                Ok((nid, peer, rec.ready.user_fd()))
+            },
+        )?;
+        let sock = SmolSocket {
+            shared: self.shared.clone(),
+            id: nid,
+            fd,
+        };
+        if flags & libc::SOCK_CLOEXEC == 0 {
+            sock.set_cloexec(false)?;
+        }
+        Ok((Box::new(sock), peer.into()))
+    }
+
+    fn local_addr(&self) -> io::Result<SockAddr> {
+        match self.shared.call(|c| c.local_addr(self.id))? {
+            Some(a) => Ok(a.into()),
+            None => netlink_addr(self.shared.call(|c| c.netlink_pid(self.id))?),
+        }
+    }
+
+    fn peer_addr(&self) -> io::Result<SockAddr> {
+        if self.is_netlink() {
+            return netlink_addr(0);
+        }
+        Ok(self.shared.call(|c| c.peer_addr(self.id))?.into())
+    }
+
+    fn setsockopt(&self, level: c_int, name: c_int, value: &[u8]) -> io::Result<()> {
+        self.shared
+            .call(|c| crate::options::set(c, self.id, level, name, value))
+    }
+
+    fn getsockopt(&self, level: c_int, name: c_int, value: &mut [u8]) -> io::Result<usize> {
+        self.shared
+            .call(|c| crate::options::get(c, self.id, level, name, value))
+    }
+
+    fn shutdown(&self, how: c_int) -> io::Result<()> {
+        self.shared.call(|c| c.shutdown(self.id, how))
+    }
+
+    fn ioctl(&self, request: Ioctl<'_>) -> io::Result<c_int> {
+        self.shared
+            .call(|c| crate::options::ioctl(c, self.id, request))
+    }
+
+    fn fcntl(&self, cmd: c_int, arg: c_long) -> io::Result<c_int> {
+        match cmd {
+            libc::F_GETFL => self.shared.call(|c| {
+                Ok(libc::O_RDWR
+                    | if c.sock(self.id)?.nonblocking {
+                        libc::O_NONBLOCK
+                    } else {
+                        0
+                    })
+            }),
+            libc::F_SETFL => self.shared.call(|c| {
+                c.sock(self.id)?.nonblocking = arg & c_long::from(libc::O_NONBLOCK) != 0;
+                Ok(0)
+            }),
+            libc::F_GETFD | libc::F_SETFD => {
+                // SAFETY: fcntl on our socket's descriptor with an integer argument.
+                let r = unsafe { libc::fcntl(self.fd, cmd, arg) };
+                if r < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(r)
+                }
+            }
+            _ => Err(err(libc::EINVAL)),
+        }
+    }
+
+    fn recv_msg(
+        &self,
+        bufs: &mut [IoSliceMut<'_>],
+        _control: &mut [u8],
+        flags: c_int,
+    ) -> io::Result<RecvMeta> {
+        let netlink = self.is_netlink();
+        let waitall = flags & libc::MSG_WAITALL != 0 && !netlink;
+        let want: usize = bufs.iter().map(|b| b.len()).sum();
+        let dontwait = flags & libc::MSG_DONTWAIT != 0;
+        let mut got = self.blocking(
+            libc::POLLIN,
+            dontwait,
+            |o| o.rcvtimeo,
+            |c| c.recv(self.id, bufs, flags),
+        )?;
+        if waitall && got.from.is_none() && got.len > 0 && got.len < want {
+            // MSG_WAITALL on a stream: keep reading until full, EOF or error.
+            let mut total = got.len;
+            while total < want {
+                let mut skip = total;
+                let mut rest: Vec<IoSliceMut<'_>> = Vec::new();
+                for b in bufs.iter_mut() {
+                    if skip >= b.len() {
+                        skip -= b.len();
+                        continue;
+                    }
+                    rest.push(IoSliceMut::new(&mut b[skip..]));
+                    skip = 0;
+                }
+                match self.blocking(
+                    libc::POLLIN,
+                    dontwait,
+                    |o| o.rcvtimeo,
+                    |c| c.recv(self.id, &mut rest, flags),
+                ) {
+                    Ok(r) if r.len > 0 => total += r.len,
+                    _ => break,
+                }
+            }
+            got.len = total;
+        }
+        let addr = match (got.from, netlink) {
+            (Some(a), _) => Some(a.into()),
+            (None, true) => Some(netlink_addr(0)?),
+            (None, false) => None,
+        };
+        Ok(RecvMeta {
+            len: got.len,
+            addr,
+            control_len: 0,
+            flags: if got.truncated { libc::MSG_TRUNC } else { 0 },
+        })
+    }
+
+    fn send_msg(
+        &self,
+        bufs: &[IoSlice<'_>],
+        addr: Option<&SockAddr>,
+        _control: &[u8],
+        flags: c_int,
+    ) -> io::Result<usize> {
+        let dst = match addr {
+            Some(a) if !self.is_netlink() => Some(ip_addr(a)?),
+            _ => None,
+        };
+        let dontwait = flags & libc::MSG_DONTWAIT != 0;
+        self.blocking(
+            libc::POLLOUT,
+            dontwait,
+            |o| o.sndtimeo,
+            |c| c.send(self.id, bufs, dst, flags),
+        )
+    }
+
+    fn close(self: Box<Self>) -> io::Result<()> {
+        drop(self);
+        Ok(())
+    }
+}

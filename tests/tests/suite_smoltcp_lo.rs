@@ -1,0 +1,2 @@
+//! The socket behaviour suite on one smoltcp stack talking to itself over lo.
+ioth_tests::socket_suite!(ioth_tests::fixtures::smoltcp_loopback());

@@ -1,1 +1,31 @@
-//! The C drop-in for libioth (being built: issue 6).
+//! # libioth for C, over ioth's stacks
+//!
+//! This crate builds `libioth.so` and `libioth.a`, a drop-in for VirtualSquare's libioth:
+//! C programs written for libioth compile unchanged against `ioth-core/include/ioth.h` and
+//! run on this project's stacks; stack plugins written for libioth load through it.
+//!
+//! - [`stacks`][]: `struct ioth *` handles, `ioth_newstack`/`v` (and the header's inline
+//!   `ioth_newstackl`), `ioth_delstack`, the process default and, as an ioth-rs extension, the
+//!   per-thread default stack; `ioth_set_license`.
+//! - [`sockets`][]: `ioth_msocket`, `ioth_socket`, and every BSD call on ioth descriptors.
+//! - [`netconf`][]: the configuration helpers with their leading stack argument.
+//! - [`ifaddrs`][]: `ioth_getifaddrs`/`ioth_freeifaddrs`.
+//! - [`iothconf`][]: `ioth_newstackc`, `ioth_config`, `ioth_resolvconf`.
+//!
+//! Every exported function runs inside `catch_unwind`: no panic crosses into C. Failures
+//! return libioth's failure value (-1 or NULL) with `errno` set to what Linux (or libioth)
+//! gives; NULL or unknown pointers give `EFAULT`/`EINVAL` instead of undefined behaviour.
+//!
+//! The kernel backend is linked in: `ioth_newstack(NULL, NULL)`, `"kernel"` and the NULL
+//! default stack need no plugin. Other implementations load as plugins (`ioth_NAME.so`).
+
+// Keeps the kernel backend linked, so that "kernel" is found by name.
+use ioth_kernel as _;
+
+mod boundary;
+pub mod ifaddrs;
+pub mod iothconf;
+pub mod netconf;
+mod rtnl;
+pub mod sockets;
+pub mod stacks;

@@ -1,0 +1,173 @@
+//! Shared by the C tests: builds libioth.so (and the kernel plugin) once per test process,
+//! compiles the C programs of `tests/c/` against `ioth-core/include/ioth.h` with the system C
+//! compiler, and runs them.
+
+#![allow(dead_code, clippy::unwrap_used, missing_docs)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use ioth_tests::fixtures::{build_dir, build_libraries};
+use ioth_tests::peers::unique_name;
+
+/// How long a C program may run before the test gives up on it (a liveness bound: programs
+/// finish in milliseconds; this only turns a hang into a failure).
+pub const PROGRAM_PATIENCE: Duration = Duration::from_secs(60);
+
+/// The directory holding the freshly built `libioth.so`, `libioth.a` and `libioth_kernel.so`.
+pub fn lib_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = build_libraries(&["ioth-capi", "ioth-kernel"]);
+        for f in ["libioth.so", "libioth.a", "libioth_kernel.so"] {
+            assert!(
+                dir.join(f).is_file(),
+                "{f} was not built in {}",
+                dir.display()
+            );
+        }
+        dir
+    })
+    .clone()
+}
+
+/// `ioth-core/include`, where `ioth.h` lives.
+pub fn include_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("ioth-core")
+        .join("include")
+}
+
+/// `tests/c/NAME`.
+pub fn c_source(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("c")
+        .join(name)
+}
+
+/// A directory of this test process for compiled programs and scratch files (under the
+/// target directory).
+pub fn work_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = build_dir()
+            .join("capi-c-tests")
+            .join(std::process::id().to_string());
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    })
+    .clone()
+}
+
+/// The system C compiler (`$CC`, else `cc`).
+pub fn cc() -> Command {
+    Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+}
+
+/// Runs a compiler command, panicking with its diagnostics on failure.
+pub fn run_compiler(mut cmd: Command) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the C compiler {cmd:?} (install gcc): {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Compiles `tests/c/SOURCE` against ioth.h and the fresh libioth.so (found at run time by
+/// rpath) with strict warnings; returns the executable.
+pub fn compile(source: &str, extra: &[&str]) -> PathBuf {
+    let lib = lib_dir();
+    let exe = work_dir().join(unique_name(source.trim_end_matches(".c")));
+    let mut cmd = cc();
+    cmd.args(["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-g", "-I"])
+        .arg(include_dir())
+        .arg(c_source(source))
+        .arg("-o")
+        .arg(&exe)
+        .arg("-L")
+        .arg(&lib)
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-lioth")
+        .arg("-lpthread")
+        .args(extra);
+    run_compiler(cmd);
+    exe
+}
+
+/// Waits for `child` within [`PROGRAM_PATIENCE`], killing it (and failing) if it hangs.
+pub fn wait_patiently(child: &mut Child, what: &str) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > PROGRAM_PATIENCE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {PROGRAM_PATIENCE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs a program to completion and returns its output.
+pub fn run(mut cmd: Command, what: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what} ({cmd:?}): {e}"));
+    // Drain the pipes while waiting, so a chatty program cannot block on a full pipe.
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let status = wait_patiently(&mut child, what);
+    Output {
+        status,
+        stdout: t_out.join().unwrap(),
+        stderr: t_err.join().unwrap(),
+    }
+}
+
+/// Asserts that a check program (tests/c/check.h) passed every check and ran each of
+/// `expected` (so a check that silently disappeared fails the test).
+pub fn assert_checks(out: &Output, expected: &[&str], what: &str) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let failed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert!(
+        failed.is_empty() && out.status.success(),
+        "{what} failed ({}):\n{}\n--- full output:\n{stdout}\n--- stderr:\n{stderr}",
+        out.status,
+        failed.join("\n")
+    );
+    for name in expected {
+        assert!(
+            stdout.lines().any(|l| l == format!("ok {name}")),
+            "{what} did not run check {name:?}:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.lines().any(|l| l == "failures 0"),
+        "{what} did not finish its checks:\n{stdout}\n--- stderr:\n{stderr}"
+    );
+}

@@ -1,1 +1,15 @@
-//! Helpers shared by the example programs.
+//! Helpers shared by the example programs: command lines with `--help`, errors that end the
+//! program with a message instead of a panic, attaching to a VNL (joining a served hub that
+//! another process already serves), and nodes: smoltcp stacks configured with a MAC, an IPv4
+//! address and a hash-based IPv6 address derived from the node's name.
+
+pub mod attach;
+pub mod cmdline;
+pub mod failure;
+pub mod node;
+pub mod stats;
+
+pub use attach::{Attachment, attach};
+pub use cmdline::CmdLine;
+pub use failure::{Context, Failure, run};
+pub use node::{IPV6_BASE, Node};

@@ -7,9 +7,11 @@ pub mod attach;
 pub mod cmdline;
 pub mod failure;
 pub mod node;
+pub mod peers;
+pub mod poll;
 pub mod stats;
 
 pub use attach::{Attachment, attach};
 pub use cmdline::CmdLine;
 pub use failure::{Context, Failure, run};
-pub use node::{IPV6_BASE, Node};
+pub use node::{IPV6_BASE, Ipv4Cidr, Node};

@@ -85,3 +85,74 @@ impl Node {
         }
     }
 }
+
+/// An IPv4 address with its prefix length, written `10.0.0.1/24` (`/24` if omitted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Cidr {
+    /// The address.
+    pub addr: Ipv4Addr,
+    /// The prefix length, 0..=32.
+    pub prefix: u8,
+}
+
+impl std::str::FromStr for Ipv4Cidr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Ipv4Cidr, String> {
+        let (a, p) = s.split_once('/').unwrap_or((s, "24"));
+        let addr = a
+            .parse::<Ipv4Addr>()
+            .map_err(|_| format!("{a:?} is not an IPv4 address"))?;
+        let prefix = p
+            .parse::<u8>()
+            .ok()
+            .filter(|p| *p <= 32)
+            .ok_or_else(|| format!("{p:?} is not a prefix length 0..=32"))?;
+        Ok(Ipv4Cidr { addr, prefix })
+    }
+}
+
+impl std::fmt::Display for Ipv4Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_parses_and_rejects() {
+        let c: Ipv4Cidr = "10.0.0.1/16".parse().unwrap();
+        assert_eq!((c.addr, c.prefix), (Ipv4Addr::new(10, 0, 0, 1), 16));
+        assert_eq!("10.0.0.2".parse::<Ipv4Cidr>().unwrap().prefix, 24);
+        assert!(
+            "10.0.0/24"
+                .parse::<Ipv4Cidr>()
+                .unwrap_err()
+                .contains("10.0.0")
+        );
+        assert!(
+            "10.0.0.1/33"
+                .parse::<Ipv4Cidr>()
+                .unwrap_err()
+                .contains("33")
+        );
+    }
+
+    #[test]
+    fn node_gets_its_hash_addresses() {
+        let vnl = format!("hub://@node-test-{}", std::process::id());
+        let n = Node::new(&vnl, "test.v2.cs.unibo.it", None).unwrap();
+        // hashmac of this name is the reference vector of iothaddr.
+        assert_eq!(n.mac_string(), "6a:d6:2f:5a:5a:2e");
+        assert_eq!(n.ipv6, hashaddr(IPV6_BASE, "test.v2.cs.unibo.it", None, 0));
+        let addrs = n.stack.getifaddrs().unwrap();
+        assert!(
+            addrs
+                .iter()
+                .any(|a| format!("{a:?}").contains(&format!("{:?}", n.ipv6))),
+            "{addrs:?}"
+        );
+    }
+}

@@ -163,3 +163,47 @@ fn tcp_echo_server_polls_ioth_fds_with_stdin() {
     let status = wait_patiently(server.child(), "tcp_echo_server");
     assert!(status.success(), "server exited with {status}");
 }
+
+/// The flags a program linked statically against libioth.a needs besides the archive (the
+/// Rust standard library's system libraries); ioth.pc lists the same in `Libs.private`.
+pub const STATIC_LIBS: &[&str] = &[
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+    "-lc",
+];
+
+/// A C program linked against libioth.a alone (no libioth.so at run time) passes the errno
+/// contract checks.
+#[test]
+fn static_library_links_and_runs() {
+    let lib = common::lib_dir();
+    let exe = common::work_dir().join(unique_name("errno_static"));
+    let mut cmd = common::cc();
+    cmd.args(["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-I"])
+        .arg(common::include_dir())
+        .arg(common::c_source("errno_checks.c"))
+        .arg(lib.join("libioth.a"))
+        .args(STATIC_LIBS)
+        .arg("-o")
+        .arg(&exe);
+    common::run_compiler(cmd);
+    let ldd = Command::new("ldd").arg(&exe).output().unwrap();
+    let deps = String::from_utf8_lossy(&ldd.stdout);
+    assert!(!deps.contains("libioth"), "linked dynamically:\n{deps}");
+    let mut run_cmd = Command::new(&exe);
+    run_cmd.arg(unique_name("nosuchstack"));
+    let out = run(run_cmd, "errno_checks (static)");
+    assert_checks(
+        &out,
+        &[
+            "delstack_in_use_ebusy",
+            "missing_plugin_enotsup",
+            "get_defstack_same_pointer",
+        ],
+        "errno_checks (static)",
+    );
+}

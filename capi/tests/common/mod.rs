@@ -103,20 +103,27 @@ pub fn compile(source: &str, extra: &[&str]) -> PathBuf {
     exe
 }
 
-/// Waits for `child` within [`PROGRAM_PATIENCE`], killing it (and failing) if it hangs.
-pub fn wait_patiently(child: &mut Child, what: &str) -> ExitStatus {
+/// Waits for `child` within [`PROGRAM_PATIENCE`]; kills and reaps it and returns None if it
+/// hangs.
+pub fn wait_or_kill(child: &mut Child) -> Option<ExitStatus> {
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
-            return status;
+            return Some(status);
         }
         if start.elapsed() > PROGRAM_PATIENCE {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{what} did not finish within {PROGRAM_PATIENCE:?}");
+            return None;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Waits for `child` within [`PROGRAM_PATIENCE`], killing it and failing if it hangs.
+pub fn wait_patiently(child: &mut Child, what: &str) -> ExitStatus {
+    wait_or_kill(child)
+        .unwrap_or_else(|| panic!("{what} did not finish within {PROGRAM_PATIENCE:?}"))
 }
 
 /// Runs a program to completion and returns its output.
@@ -140,11 +147,20 @@ pub fn run(mut cmd: Command, what: &str) -> Output {
         let _ = err.read_to_end(&mut v);
         v
     });
-    let status = wait_patiently(&mut child, what);
+    let status = wait_or_kill(&mut child);
+    let stdout = t_out.join().unwrap();
+    let stderr = t_err.join().unwrap();
+    let Some(status) = status else {
+        panic!(
+            "{what} did not finish within {PROGRAM_PATIENCE:?}; it printed:\n{}\n--- stderr:\n{}",
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        );
+    };
     Output {
         status,
-        stdout: t_out.join().unwrap(),
-        stderr: t_err.join().unwrap(),
+        stdout,
+        stderr,
     }
 }
 

@@ -16,11 +16,13 @@
 //! return libioth's failure value (-1 or NULL) with `errno` set to what Linux (or libioth)
 //! gives; NULL or unknown pointers give `EFAULT`/`EINVAL` instead of undefined behaviour.
 //!
-//! The kernel backend is linked in: `ioth_newstack(NULL, NULL)`, `"kernel"` and the NULL
-//! default stack need no plugin. Other implementations load as plugins (`ioth_NAME.so`).
+//! The kernel and smoltcp backends are linked in: `ioth_newstack(NULL, NULL)` (the kernel),
+//! `"kernel"`, `"smoltcp"` and the NULL default stack need no plugin. Other implementations
+//! load as plugins (`ioth_NAME.so`).
 
-// Keeps the kernel backend linked, so that "kernel" is found by name.
+// Keep the backends linked, so that "kernel" and "smoltcp" are found by name.
 use ioth_kernel as _;
+use ioth_smoltcp as _;
 
 mod boundary;
 pub mod ifaddrs;

@@ -38,13 +38,16 @@ thread_local! {
     static THREAD_DEFAULT: Cell<usize> = const { Cell::new(0) };
 }
 
-/// Makes sure the kernel backend linked into this library is found by name, whatever the
-/// linker kept of the distributed registry.
+/// Makes sure the backends linked into this library are found by name, whatever the linker
+/// kept of the distributed registry.
 pub(crate) fn init() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         if ioth::registry::find(ioth_kernel::NAME).is_none() {
             ioth::registry::register(Arc::new(ioth_kernel::KernelBackend));
+        }
+        if ioth::registry::find(ioth_smoltcp::NAME).is_none() {
+            ioth::registry::register(Arc::new(ioth_smoltcp::SmoltcpBackend));
         }
     });
 }

@@ -1,0 +1,204 @@
+//! The benchmark's own peers, run as `ioth-bench --helper KIND ARGS...` in another process
+//! (inside a namespace through `ip netns exec`), so no extra tool is needed:
+//!
+//! - `tcp-sink ADDR:PORT SECS`: accepts one connection, prints `listening`, reads to EOF and
+//!   prints `gbps X` (the rate over SECS after a warm-up).
+//! - `tcp-source ADDR:PORT SECS`: connects, writes for SECS, closes.
+//! - `hub-send VNL`: sends 1514-byte broadcast frames on the VNL as fast as it can, until
+//!   its stdin closes.
+//! - `hub-recv VNL SECS`: prints `ready`, waits for the first frame, counts frames for a
+//!   warm-up and SECS, prints `pps X`.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+/// The warm-up before a measurement window of `secs`.
+pub(crate) fn warmup(secs: f64) -> Duration {
+    Duration::from_secs_f64((secs * 0.15).max(0.05))
+}
+
+/// Reads `r` to EOF; returns Gbit/s over the `secs` following a warm-up counted from the first
+/// byte. Errors if the stream ends before the window does.
+pub(crate) fn read_window(mut r: impl Read, secs: f64) -> io::Result<f64> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let warm = warmup(secs);
+    let mut first: Option<Instant> = None;
+    let mut window: Option<(Instant, u64)> = None;
+    let mut result = None;
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let t0 = *first.get_or_insert_with(Instant::now);
+        match &mut window {
+            None if t0.elapsed() >= warm => window = Some((Instant::now(), 0)),
+            None => {}
+            Some((w0, bytes)) if result.is_none() => {
+                *bytes += n as u64;
+                let el = w0.elapsed().as_secs_f64();
+                if el >= secs {
+                    result = Some(*bytes as f64 * 8.0 / el / 1e9);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    result.ok_or_else(|| io::Error::other("stream ended before the measurement window did"))
+}
+
+/// Writes to `w` for `total` seconds, then returns (the caller closes).
+pub(crate) fn write_for(mut w: impl Write, total: Duration) -> io::Result<()> {
+    let buf = vec![0x5au8; 64 * 1024];
+    let end = Instant::now() + total;
+    while Instant::now() < end {
+        w.write_all(&buf)?;
+    }
+    Ok(())
+}
+
+/// How long a source writes so a sink measuring `secs` sees a full window.
+pub(crate) fn source_secs(secs: f64) -> Duration {
+    warmup(secs) + Duration::from_secs_f64(secs) + Duration::from_millis(300)
+}
+
+fn arg<'a>(args: &'a [String], i: usize, what: &str) -> io::Result<&'a str> {
+    args.get(i)
+        .map(String::as_str)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("missing {what}")))
+}
+
+fn parse_secs(s: &str) -> io::Result<f64> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| *v > 0.0 && *v < 3600.0)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("bad seconds {s:?}")))
+}
+
+fn parse_addr(s: &str) -> io::Result<SocketAddr> {
+    s.parse()
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("bad address {s:?}")))
+}
+
+/// The helper's entry point; returns the process exit code.
+pub(crate) fn main(args: &[String]) -> i32 {
+    match run(args) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("ioth-bench helper {args:?}: {e}");
+            1
+        }
+    }
+}
+
+fn run(args: &[String]) -> io::Result<()> {
+    let mut out = io::stdout();
+    match arg(args, 0, "helper kind")? {
+        "tcp-sink" => {
+            let addr = parse_addr(arg(args, 1, "address")?)?;
+            let secs = parse_secs(arg(args, 2, "seconds")?)?;
+            let l = TcpListener::bind(addr)?;
+            writeln!(out, "listening")?;
+            out.flush()?;
+            let (s, _) = l.accept()?;
+            let g = read_window(s, secs)?;
+            writeln!(out, "gbps {g}")?;
+        }
+        "tcp-source" => {
+            let addr = parse_addr(arg(args, 1, "address")?)?;
+            let secs = parse_secs(arg(args, 2, "seconds")?)?;
+            let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+            write_for(&s, Duration::from_secs_f64(secs))?;
+        }
+        "hub-send" => {
+            let link = vde::open(arg(args, 1, "VNL")?)?;
+            writeln!(out, "ready")?;
+            out.flush()?;
+            let stdin_closed = spawn_stdin_watch();
+            let mut f = vec![0x55u8; 1514];
+            f[0..6].copy_from_slice(&[0xff; 6]);
+            f[6..12].copy_from_slice(&[2, 0, 0, 0, 0xbe, 1]);
+            f[12..14].copy_from_slice(&[0x88, 0xb5]); // local experimental ethertype
+            while !stdin_closed.load(std::sync::atomic::Ordering::Relaxed) {
+                for _ in 0..256 {
+                    link.send(&f)?;
+                }
+            }
+        }
+        "hub-recv" => {
+            let link = vde::open(arg(args, 1, "VNL")?)?;
+            let secs = parse_secs(arg(args, 2, "seconds")?)?;
+            writeln!(out, "ready")?;
+            out.flush()?;
+            let pps = count_frames(&link, secs, Duration::from_secs(10))?;
+            writeln!(out, "pps {pps}")?;
+        }
+        other => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("unknown helper {other:?}"),
+            ));
+        }
+    }
+    out.flush()
+}
+
+/// A flag set when stdin reaches EOF (the parent let go of us).
+fn spawn_stdin_watch() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let f = flag.clone();
+    std::thread::spawn(move || {
+        let mut b = [0u8; 64];
+        while matches!(io::stdin().read(&mut b), Ok(n) if n > 0) {}
+        f.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    flag
+}
+
+fn poll_in(fd: i32, ms: i32) {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the call.
+    unsafe { libc::poll(&mut p, 1, ms) };
+}
+
+/// Counts frames arriving on `link`: waits (up to `first_limit`) for the first, then returns
+/// frames/s over the `secs` after a warm-up.
+pub(crate) fn count_frames(link: &vde::Link, secs: f64, first_limit: Duration) -> io::Result<f64> {
+    let mut batch = vde::FrameBatch::new(vde::BATCH_MAX);
+    let give_up = Instant::now() + first_limit;
+    let fd = link.as_raw_fd();
+    let recv = |batch: &mut vde::FrameBatch| -> io::Result<u64> {
+        match link.recv_batch(batch) {
+            Ok(n) => Ok(n as u64),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                poll_in(fd, 50);
+                Ok(0)
+            }
+            Err(e) => Err(e),
+        }
+    };
+    while recv(&mut batch)? == 0 {
+        if Instant::now() > give_up {
+            return Err(io::Error::other("no frame arrived"));
+        }
+    }
+    let warm_end = Instant::now() + warmup(secs);
+    while Instant::now() < warm_end {
+        recv(&mut batch)?;
+    }
+    let t0 = Instant::now();
+    let mut n = 0u64;
+    loop {
+        n += recv(&mut batch)?;
+        let el = t0.elapsed().as_secs_f64();
+        if el >= secs {
+            return Ok(n as f64 / el);
+        }
+    }
+}

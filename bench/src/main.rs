@@ -1,0 +1,165 @@
+//! ioth-bench: the project's measuring instrument. Every row measures one of our paths and its
+//! reference (the kernel, the real vde_switch) side by side in the same run, repeatedly, and
+//! reports min/median/max.
+//!
+//! ```text
+//! cargo run --release -p ioth-bench -- [--quick] [--json PATH] [ROW...]
+//! ```
+//!
+//! Rows: `tcp_stream_inproc`, `tcp_kernel_peer`, `udp_rtt`, `udp_pps`, `hub_pps`,
+//! `stacks_scale`, `capi_sendto` (all when none is named). `--quick` runs short and few
+//! repetitions for CI smoke use. Rows that need tools or privileges missing here are reported
+//! as skipped with the reason. The program re-executes itself (`--helper ...`) for the peers it
+//! runs in other processes and namespaces.
+
+mod fixture;
+mod helper;
+mod machine;
+mod peers;
+mod report;
+mod rows;
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use report::Row;
+
+/// How long and how often every row measures.
+pub(crate) struct Ctx {
+    /// Seconds each measurement runs (after its warm-up).
+    pub secs: f64,
+    /// Repetitions of each measurement (min/median/max are over these).
+    pub repeats: usize,
+    /// CI smoke mode.
+    pub quick: bool,
+}
+
+/// The rows, in the order they run.
+const ROWS: &[&str] = &[
+    "tcp_stream_inproc",
+    "udp_rtt",
+    "udp_pps",
+    "hub_pps",
+    "tcp_kernel_peer",
+    "capi_sendto",
+    "stacks_scale",
+];
+
+fn usage() -> String {
+    format!(
+        "usage: ioth-bench [--quick] [--json PATH] [--secs S] [--repeats N] [ROW...]\nrows: {}",
+        ROWS.join(" ")
+    )
+}
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--helper") {
+        std::process::exit(helper::main(&args[1..]));
+    }
+    match run(&args) {
+        Ok(()) => {}
+        Err(e) => {
+            eprintln!("ioth-bench: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn run(args: &[String]) -> io::Result<()> {
+    let mut quick = false;
+    let mut json: Option<PathBuf> = None;
+    let mut secs: Option<f64> = None;
+    let mut repeats: Option<usize> = None;
+    let mut wanted: Vec<String> = Vec::new();
+    let mut it = args.iter();
+    let bad = |m: String| io::Error::new(io::ErrorKind::InvalidInput, format!("{m}\n{}", usage()));
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" => quick = true,
+            "--json" => {
+                json = Some(
+                    it.next()
+                        .ok_or_else(|| bad("--json needs a path".into()))?
+                        .into(),
+                );
+            }
+            "--secs" => {
+                let v = it
+                    .next()
+                    .ok_or_else(|| bad("--secs needs a value".into()))?;
+                secs = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|s: &f64| *s > 0.0 && *s <= 600.0)
+                        .ok_or_else(|| bad(format!("bad --secs {v:?}")))?,
+                );
+            }
+            "--repeats" => {
+                let v = it
+                    .next()
+                    .ok_or_else(|| bad("--repeats needs a value".into()))?;
+                repeats = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|n: &usize| (1..=100).contains(n))
+                        .ok_or_else(|| bad(format!("bad --repeats {v:?}")))?,
+                );
+            }
+            "-h" | "--help" => {
+                println!("{}", usage());
+                return Ok(());
+            }
+            row if ROWS.contains(&row) => wanted.push(row.to_owned()),
+            other => return Err(bad(format!("unknown argument {other:?}"))),
+        }
+    }
+    if wanted.is_empty() {
+        wanted = ROWS.iter().map(|s| (*s).to_owned()).collect();
+    }
+    let ctx = Ctx {
+        secs: secs.unwrap_or(if quick { 0.3 } else { 1.5 }),
+        repeats: repeats.unwrap_or(if quick { 3 } else { 5 }),
+        quick,
+    };
+    let started = Instant::now();
+    let machine = machine::describe();
+    println!("ioth-bench on {machine}");
+    println!(
+        "{} s per measurement, {} repetitions{}",
+        ctx.secs,
+        ctx.repeats,
+        if quick { " (--quick)" } else { "" }
+    );
+    let mut rows: Vec<Row> = Vec::new();
+    for name in ROWS.iter().filter(|r| wanted.iter().any(|w| w == *r)) {
+        let t = Instant::now();
+        eprintln!("== {name}");
+        let got = rows::run(name, &ctx);
+        for r in &got {
+            eprintln!(
+                "   {}",
+                report::table(std::slice::from_ref(r))
+                    .lines()
+                    .nth(2)
+                    .unwrap_or("")
+            );
+        }
+        eprintln!("   ({:.1} s)", t.elapsed().as_secs_f64());
+        rows.extend(got);
+    }
+    println!();
+    println!("{}", report::table(&rows));
+    println!(
+        "machine: {machine}; date: {}; total {:.0} s",
+        machine::now_utc(),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(path) = json {
+        std::fs::write(&path, report::json(&rows))?;
+        println!("JSON written to {}", path.display());
+    }
+    Ok(())
+}

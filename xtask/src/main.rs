@@ -18,6 +18,11 @@ const PLUGINS: &[(&str, &str)] = &[("ioth-kernel", "kernel"), ("ioth-smoltcp", "
 /// The package that builds the C library `libioth`, and its directory.
 const C_LIBRARY: (&str, &str) = ("ioth-capi", "capi");
 
+/// What a program linked statically against libioth.a needs besides it: the system libraries
+/// of Rust's standard library (`rustc --print native-static-libs`), for `ioth.pc`'s
+/// `Libs.private` (`pkg-config --static --libs ioth`).
+const STATIC_LIBS: &str = "-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc";
+
 const USAGE: &str = "usage: cargo xtask install --prefix DIR [--debug]";
 
 fn main() -> ExitCode {
@@ -146,9 +151,10 @@ fn install(o: &InstallOptions) -> Result<(), String> {
     let pc = format!(
         "prefix={prefix}\nexec_prefix=${{prefix}}\nlibdir=${{prefix}}/lib\nincludedir=${{prefix}}/include\nplugindir=${{libdir}}/ioth\n\n\
          Name: ioth\nDescription: Internet of Threads: per-process and per-thread network stacks (libioth-compatible)\n\
-         Version: {version}\nLibs: -L${{libdir}} -lioth\nCflags: -I${{includedir}}\n",
+         Version: {version}\nLibs: -L${{libdir}} -lioth\nLibs.private: {private}\nCflags: -I${{includedir}}\n",
         prefix = o.prefix.display(),
         version = env!("CARGO_PKG_VERSION"),
+        private = STATIC_LIBS,
     );
     write(&pkgconfig.join("ioth.pc"), &pc)?;
     println!(

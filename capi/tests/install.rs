@@ -1,0 +1,188 @@
+//! `cargo xtask install` end to end: the installed prefix has libioth, ioth.h, ioth.pc and the
+//! plugins; `pkg-config` finds it; the classic program builds from a clean directory against
+//! the installed header alone; programs run with the prefix on their library path, and the
+//! installed libioth searches the prefix's plugin directory.
+//!
+//! The install builds in its own target directory (`<target>/xtask-install`, debug profile)
+//! and to a fixed prefix under it, so that `IOTH_LIBDIR` never changes between runs: the
+//! first run builds the workspace libraries once (about 45 s on two cores), later runs only
+//! rebuild what changed. Building into the test's own target directory instead would change
+//! `IOTH_LIBDIR` under the other tests' libioth.so.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{assert_checks, c_source, run};
+use ioth_tests::fixtures::{build_c_plugin, build_dir};
+use ioth_tests::peers::{require_tool, unique_name};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs `cargo xtask install --prefix PREFIX --debug` in its own target directory.
+fn install() -> PathBuf {
+    let target = build_dir().parent().unwrap().join("xtask-install");
+    let prefix = target.join("prefix");
+    let _ = std::fs::remove_dir_all(&prefix);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(workspace_root())
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["run", "--quiet", "-p", "xtask", "--", "install", "--prefix"])
+        .arg(&prefix)
+        .arg("--debug")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "xtask install failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    prefix.canonicalize().unwrap()
+}
+
+fn pkg_config(prefix: &Path, args: &[&str]) -> String {
+    let out = Command::new("pkg-config")
+        .env("PKG_CONFIG_PATH", prefix.join("lib").join("pkgconfig"))
+        .args(args)
+        .arg("ioth")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pkg-config {args:?} ioth failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Compiles `sources` (copied into `dir`) in `dir` with `cc FILES $(pkg-config --cflags --libs
+/// ioth)`, as a user would.
+fn build_in(dir: &Path, prefix: &Path, sources: &[&str], main: &str, exe: &str) {
+    for s in sources {
+        std::fs::copy(c_source(s), dir.join(s)).unwrap();
+    }
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let out = Command::new("sh")
+        .current_dir(dir)
+        .env("PKG_CONFIG_PATH", prefix.join("lib").join("pkgconfig"))
+        .arg("-c")
+        .arg(format!(
+            "{cc} -Wall -Werror {main} $(pkg-config --cflags --libs ioth) -o {exe}"
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "building {main} from a clean directory failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn installed_prefix_builds_and_runs_c_programs() {
+    if !require_tool("pkg-config", "the install test") {
+        return;
+    }
+    let prefix = install();
+    for f in [
+        "lib/libioth.so",
+        "lib/libioth.a",
+        "lib/pkgconfig/ioth.pc",
+        "lib/ioth/ioth_kernel.so",
+        "lib/ioth/ioth_smoltcp.so",
+        "include/ioth.h",
+        "include/iothconf.h",
+    ] {
+        assert!(prefix.join(f).is_file(), "{f} is not installed");
+    }
+    let flags = pkg_config(&prefix, &["--cflags", "--libs"]);
+    assert!(
+        flags.contains(&format!("-I{}/include", prefix.display())),
+        "{flags}"
+    );
+    assert!(
+        flags.contains(&format!("-L{}/lib", prefix.display())),
+        "{flags}"
+    );
+    assert!(flags.contains("-lioth"), "{flags}");
+    let static_libs = pkg_config(&prefix, &["--static", "--libs"]);
+    for l in ["-lpthread", "-ldl", "-lm"] {
+        assert!(static_libs.contains(l), "{static_libs}");
+    }
+
+    // The classic program from a directory holding nothing but its source.
+    let clean = tempfile::tempdir().unwrap();
+    build_in(
+        clean.path(),
+        &prefix,
+        &["classic.c"],
+        "classic.c",
+        "classic",
+    );
+    assert!(clean.path().join("classic").is_file());
+
+    // A program run with the prefix on its library path uses the installed library.
+    let lib = prefix.join("lib");
+    build_in(
+        clean.path(),
+        &prefix,
+        &["errno_checks.c", "check.h"],
+        "errno_checks.c -lpthread",
+        "errno_checks",
+    );
+    let ldd = Command::new("ldd")
+        .env("LD_LIBRARY_PATH", &lib)
+        .arg(clean.path().join("errno_checks"))
+        .output()
+        .unwrap();
+    let deps = String::from_utf8_lossy(&ldd.stdout);
+    assert!(
+        deps.contains(&format!("{}/libioth.so", lib.display())),
+        "{deps}"
+    );
+    let mut cmd = Command::new(clean.path().join("errno_checks"));
+    cmd.arg(unique_name("nosuchstack"))
+        .env("LD_LIBRARY_PATH", &lib)
+        .env_remove("IOTH_PLUGIN_PATH");
+    let out = run(cmd, "installed errno_checks");
+    assert_checks(
+        &out,
+        &["delstack_in_use_ebusy", "missing_plugin_enotsup"],
+        "installed errno_checks",
+    );
+
+    // The installed libioth finds plugins in PREFIX/lib/ioth (its compiled-in libdir),
+    // without IOTH_PLUGIN_PATH and with an empty HOME.
+    let name = unique_name("instplug");
+    build_c_plugin(&lib.join("ioth"), &name, None);
+    build_in(
+        clean.path(),
+        &prefix,
+        &["plugin_stack.c", "check.h"],
+        "plugin_stack.c",
+        "plugin_stack",
+    );
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(clean.path().join("plugin_stack"));
+    cmd.args([name.as_str(), "-", "serves"])
+        .env("LD_LIBRARY_PATH", &lib)
+        .env("HOME", home.path())
+        .env_remove("IOTH_PLUGIN_PATH");
+    let out = run(cmd, "installed plugin_stack");
+    let so = lib.join("ioth").join(format!("ioth_{name}.so"));
+    let _ = std::fs::remove_file(&so);
+    let _ = std::fs::remove_file(lib.join("ioth").join(format!("{name}.c")));
+    assert_checks(
+        &out,
+        &["newstack_plugin", "tcp_recv", "delstack"],
+        "installed plugin_stack",
+    );
+}

@@ -1,5 +1,6 @@
 //! One module per row of the table.
 
+mod capi;
 mod hub;
 mod kernel_peer;
 mod scale;
@@ -16,6 +17,7 @@ pub(crate) fn run(name: &str, ctx: &Ctx) -> Vec<Row> {
         "udp_rtt" => udp::rtt(ctx),
         "udp_pps" => udp::pps(ctx),
         "hub_pps" => hub::run(ctx),
+        "capi_sendto" => capi::run(ctx),
         "tcp_kernel_peer" => kernel_peer::run(ctx),
         "stacks_scale" => scale::run(ctx),
         other => vec![Row::skipped(other, "-", "not implemented yet")],

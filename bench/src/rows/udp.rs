@@ -125,7 +125,12 @@ fn ping_pong<S: Dgram>(
 }
 
 /// One-way datagrams for `secs` after a warm-up; returns (received/s, sent/s).
-fn one_way<S: Dgram>(receiver: S, sender: S, to: SocketAddr, secs: f64) -> io::Result<(f64, f64)> {
+pub(crate) fn one_way<S: Dgram>(
+    receiver: S,
+    sender: S,
+    to: SocketAddr,
+    secs: f64,
+) -> io::Result<(f64, f64)> {
     let stop = Arc::new(AtomicBool::new(false));
     let got = Arc::new(AtomicU64::new(0));
     let (st, g) = (stop.clone(), got.clone());
@@ -185,7 +190,7 @@ fn kernel_pair() -> io::Result<(KernelUdp, KernelUdp, SocketAddr)> {
     Ok((a, b, to))
 }
 
-fn our_pair(
+pub(crate) fn our_pair(
     port: u16,
 ) -> io::Result<(ioth::net::UdpSocket, ioth::net::UdpSocket, SocketAddr, Pair)> {
     let pair = Pair::new()?;

@@ -146,3 +146,58 @@ pub(crate) fn malloc_c_string(text: &str) -> io::Result<*mut c_char> {
     }
     Ok(p.cast())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errno() -> i32 {
+        io::Error::last_os_error().raw_os_error().unwrap_or(0)
+    }
+
+    #[test]
+    fn errors_set_errno_and_return_the_failure_value() {
+        assert_eq!(call(-1, || Err(err(libc::EBUSY))), -1);
+        assert_eq!(errno(), libc::EBUSY);
+        assert_eq!(call(-1, || Ok(3)), 3);
+    }
+
+    #[test]
+    fn a_panic_is_caught_and_reported_as_eio() {
+        let r: i32 = call(-1, || panic!("boom"));
+        assert_eq!(r, -1);
+        assert_eq!(errno(), libc::EIO);
+    }
+
+    #[test]
+    fn c_arguments_are_checked() {
+        // SAFETY: NULL is allowed by every helper's contract.
+        unsafe {
+            assert_eq!(
+                c_str(std::ptr::null()).unwrap_err().raw_os_error(),
+                Some(libc::EFAULT)
+            );
+            assert_eq!(
+                buf_in(std::ptr::null(), 3).unwrap_err().raw_os_error(),
+                Some(libc::EFAULT)
+            );
+            assert!(buf_in(std::ptr::null(), 0).unwrap().is_empty());
+            assert_eq!(c_text_opt(std::ptr::null()).unwrap(), None);
+            assert!(c_text_array(std::ptr::null()).unwrap().is_empty());
+        }
+        let bad = c"\xff\xfe";
+        // SAFETY: a valid C string.
+        let e = unsafe { c_text(bad.as_ptr()) }.unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
+        let p = malloc_c_string("nameserver 10.0.0.1\n").unwrap();
+        // SAFETY: p is a fresh malloc'd C string, freed once.
+        unsafe {
+            assert_eq!(CStr::from_ptr(p).to_str().unwrap(), "nameserver 10.0.0.1\n");
+            libc::free(p.cast());
+        }
+        assert_eq!(
+            malloc_c_string("a\0b").unwrap_err().raw_os_error(),
+            Some(libc::EINVAL)
+        );
+    }
+}

@@ -41,7 +41,13 @@ pub(crate) fn dialog(stack: &Stack, msg: &[u8]) -> io::Result<c_int> {
     sock.send(msg, 0)?;
     let mut buf = vec![0u8; MAX_MESSAGE];
     let n = sock.recv(&mut buf, 0)?;
-    let reply = &buf[..n];
+    parse_reply(&buf[..n])
+}
+
+/// Reads a reply as libioth does: an `NLMSG_ERROR` gives its error (0 or positive: the result;
+/// negative: that errno), an `RTM_NEWLINK` its interface index; anything else, or a reply too
+/// short to hold those, is `EFAULT`.
+pub(crate) fn parse_reply(reply: &[u8]) -> io::Result<c_int> {
     if reply.len() <= NLMSG_HDRLEN {
         return Err(err(libc::EFAULT));
     }
@@ -57,8 +63,10 @@ pub(crate) fn dialog(stack: &Stack, msg: &[u8]) -> io::Result<c_int> {
             let code = word(NLMSG_HDRLEN)?;
             if code >= 0 {
                 Ok(code)
+            } else if code == i32::MIN {
+                Err(err(libc::EINVAL))
             } else {
-                Err(err(code.saturating_neg()))
+                Err(err(-code))
             }
         }
         // ifinfomsg: family, pad, type, then the index.
@@ -137,6 +145,43 @@ impl Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn reply(ty: u16, body: &[u8]) -> Vec<u8> {
+        let mut m = Message::new(ty, 0, body);
+        m.bytes.truncate(NLMSG_HDRLEN + body.len());
+        m.finish().unwrap()
+    }
+
+    #[test]
+    fn replies_read_as_libioth_reads_them() {
+        let ack = reply(NLMSG_ERROR, &[0u8; 20]);
+        assert_eq!(parse_reply(&ack).unwrap(), 0);
+        let mut body = (-libc::EEXIST).to_ne_bytes().to_vec();
+        body.extend_from_slice(&[0u8; 16]);
+        let e = parse_reply(&reply(NLMSG_ERROR, &body)).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EEXIST));
+        let mut link = vec![0u8; 4];
+        link.extend_from_slice(&7i32.to_ne_bytes());
+        link.extend_from_slice(&[0u8; 8]);
+        assert_eq!(parse_reply(&reply(RTM_NEWLINK, &link)).unwrap(), 7);
+        let other = parse_reply(&reply(libc::RTM_NEWADDR, &[0u8; 8])).unwrap_err();
+        assert_eq!(other.raw_os_error(), Some(libc::EFAULT));
+        let short = parse_reply(&ack[..NLMSG_HDRLEN]).unwrap_err();
+        assert_eq!(short.raw_os_error(), Some(libc::EFAULT));
+    }
+
+    proptest! {
+        /// Whatever a stack answers, reading it never panics, and an error reply gives a
+        /// positive errno.
+        #[test]
+        fn any_reply_is_read_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            match parse_reply(&bytes) {
+                Ok(_) => {}
+                Err(e) => prop_assert!(e.raw_os_error().is_some_and(|c| c > 0)),
+            }
+        }
+    }
 
     #[test]
     fn attributes_are_aligned_and_nested_lengths_cover_their_content() {

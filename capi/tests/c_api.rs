@@ -52,6 +52,8 @@ fn errno_contract_seen_from_c() {
             "other_thread_has_no_thread_default",
             "thread_default_counts_sockets_ebusy",
             "set_thread_defstack_bogus_einval",
+            "macton_colons",
+            "macton_mixed_separators_refused",
         ],
         "errno_checks",
     );

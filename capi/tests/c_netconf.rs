@@ -194,3 +194,37 @@ fn iothconf_calls_configure_a_kernel_namespace() {
         "{routes}"
     );
 }
+
+/// The same helpers, getifaddrs and iothconf calls on the smoltcp stack built into libioth
+/// (its rtnetlink is served in user space), including libioth's raw messages: packed prefix
+/// lengths and a caller-built request through ioth_nldialog.
+#[test]
+fn helpers_getifaddrs_and_iothconf_on_smoltcp() {
+    let exe = compile("smoltcp_checks.c", &[]);
+    let out = run(Command::new(exe), "smoltcp_checks");
+    assert_checks(
+        &out,
+        &[
+            "newstack_smoltcp",
+            "if_nametoindex",
+            "if_nametoindex_enodev",
+            "linkgetaddr",
+            "ipaddr_add_v4_eexist",
+            "iproute_add_default_eexist",
+            "getifaddrs_v4",
+            "getifaddrs_v6",
+            "getifaddrs_lo",
+            "ipaddr_del_v4",
+            "iplink_add_vde_returns_index",
+            "iplink_del_again_enodev",
+            "ipaddr_add_scope_link",
+            "iproute_add_packed_eexist",
+            "nldialog_ack",
+            "nldialog_enodev",
+            "config",
+            "resolvconf",
+            "newstackc_smoltcp",
+        ],
+        "smoltcp_checks",
+    );
+}

@@ -123,5 +123,15 @@ int main(int argc, char *argv[]) {
 	CHECK("set_thread_defstack_null", ioth_set_thread_defstack(NULL) == 0 && ioth_get_thread_defstack() == NULL);
 	CHECK("delstack_thread", ioth_delstack(t) == 0);
 
+	/* the header's MAC helpers */
+	unsigned char mac[6];
+	char text[MAC_ADDRSTRLEN];
+	CHECK("macton_colons", ioth_macton("0a:1B:2c:3d:4e:5f", mac) &&
+			strcmp(ioth_ntomac(mac, text, sizeof(text)), "0a:1b:2c:3d:4e:5f") == 0);
+	CHECK("macton_dashes", ioth_macton("02-00-00-00-00-0a", mac) && mac[0] == 2 && mac[5] == 10);
+	CHECK("macton_short_fields", ioth_macton("2:0:0:0:0:a", mac) && mac[0] == 2 && mac[5] == 10);
+	CHECK("macton_mixed_separators_refused", !ioth_macton("02:00-00:00:00:0a", mac));
+	CHECK("macton_garbage_refused", !ioth_macton("zz:00:00:00:00:00", mac));
+	CHECK("macton_too_short_refused", !ioth_macton("02:00:00", mac));
 	DONE();
 }

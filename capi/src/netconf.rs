@@ -4,7 +4,7 @@
 //!
 //! The helpers go through ioth's typed client; what it cannot carry (flags and scope packed in
 //! a prefix length, kind-specific link data other than a VDE VNL, a caller-built message) is
-//! sent as libioth's own raw message ([`crate::rtnl`]).
+//! sent as libioth's own raw message (module `rtnl`).
 
 use std::ffi::c_char;
 use std::io;

@@ -1,7 +1,7 @@
 //! Stacks for C: `struct ioth *` handles, creation and deletion, the process default (libioth)
 //! and the per-thread default (an ioth-rs extension), and the program's licence.
 //!
-//! A `struct ioth *` is the address of a live [`StackEntry`] listed in a process-wide table.
+//! A `struct ioth *` is the address of a live `StackEntry` listed in a process-wide table.
 //! The table is consulted before a handle is used, so a pointer that is not a live stack
 //! (never made, or already deleted) gives `EINVAL` instead of undefined behaviour; the address
 //! itself is never dereferenced. NULL means the default stack, as in libioth.

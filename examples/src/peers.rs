@@ -78,6 +78,7 @@ pub fn printable(data: &[u8]) -> String {
 pub struct EchoServer {
     listeners: Vec<TcpListener>,
     name: String,
+    to_stderr: bool,
 }
 
 impl EchoServer {
@@ -94,7 +95,15 @@ impl EchoServer {
         Ok(EchoServer {
             listeners,
             name: node.name.clone(),
+            to_stderr: false,
         })
+    }
+
+    /// Prints connection messages on stderr instead of stdout (for a program whose stdout
+    /// carries data).
+    pub fn messages_on_stderr(mut self) -> EchoServer {
+        self.to_stderr = true;
+        self
     }
 
     /// Accepts connections (all of them, or the first `max`) and echoes each on a thread of
@@ -112,12 +121,20 @@ impl EchoServer {
                 }
                 let (stream, peer) = listener.accept().context("accepting a connection")?;
                 accepted += 1;
-                println!("{}: connection from {peer}", self.name);
+                let to_stderr = self.to_stderr;
+                let say = move |msg: String| {
+                    if to_stderr {
+                        eprintln!("{msg}");
+                    } else {
+                        println!("{msg}");
+                    }
+                };
+                say(format!("{}: connection from {peer}", self.name));
                 let name = self.name.clone();
                 let h = thread::Builder::new()
                     .name(format!("echo {peer}"))
                     .spawn(move || match echo(stream) {
-                        Ok(n) => println!("{name}: {peer} closed after {n} bytes echoed"),
+                        Ok(n) => say(format!("{name}: {peer} closed after {n} bytes echoed")),
                         Err(e) => eprintln!("{name}: {peer}: {e}"),
                     })
                     .context("starting a connection thread")?;

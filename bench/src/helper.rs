@@ -8,6 +8,8 @@
 //!   its stdin closes.
 //! - `hub-recv VNL SECS`: prints `ready`, waits for the first frame, counts frames for a
 //!   warm-up and SECS, prints `pps X`.
+//! - `ours ROW SECS`: only our side of `tcp_stream_inproc`, `udp_rtt` or `udp_pps`, for
+//!   profiling (`perf record -g ioth-bench --helper ours udp_pps 5`).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -134,6 +136,12 @@ fn run(args: &[String]) -> io::Result<()> {
             out.flush()?;
             let pps = count_frames(&link, secs, Duration::from_secs(10))?;
             writeln!(out, "pps {pps}")?;
+        }
+        "ours" => {
+            let row = arg(args, 1, "row")?;
+            let secs = parse_secs(arg(args, 2, "seconds")?)?;
+            let figure = crate::rows::ours_only(row, secs)?;
+            writeln!(out, "{row}: {figure}")?;
         }
         other => {
             return Err(io::Error::new(

@@ -68,6 +68,31 @@ fn main() {
     }
 }
 
+/// Rows read against a goal stated relative to another row of the same run:
+/// `tcp_stream_inproc` against kernel ↔ kernel through vde_switch (goal: 3x).
+fn derive_goal_rows(rows: &mut Vec<Row>) {
+    let find = |name: &str| rows.iter().find(|r| r.name == name && !r.skipped);
+    let (Some(ours), Some(kk)) = (
+        find("tcp_stream_inproc"),
+        find("tcp_kernel_peer.ours_to_kernel"),
+    ) else {
+        return;
+    };
+    let row = Row::new(
+        "tcp_stream_inproc.vs_vde_switch",
+        "Gbit/s",
+        report::Better::Higher,
+        ours.ours.clone(),
+        kk.reference.clone(),
+        "tcp_stream_inproc against kernel→kernel through vde_switch -x (tcp_kernel_peer's reference, same run); goal: ratio ≥ 3",
+    );
+    let at = rows
+        .iter()
+        .position(|r| r.name == "tcp_stream_inproc.ceiling")
+        .map_or(rows.len(), |i| i + 1);
+    rows.insert(at, row);
+}
+
 fn run(args: &[String]) -> io::Result<()> {
     let mut quick = false;
     let mut json: Option<PathBuf> = None;
@@ -150,6 +175,7 @@ fn run(args: &[String]) -> io::Result<()> {
         eprintln!("   ({:.1} s)", t.elapsed().as_secs_f64());
         rows.extend(got);
     }
+    derive_goal_rows(&mut rows);
     println!();
     println!("{}", report::table(&rows));
     println!(

@@ -23,3 +23,18 @@ pub(crate) fn run(name: &str, ctx: &Ctx) -> Vec<Row> {
         other => vec![Row::skipped(other, "-", "not implemented yet")],
     }
 }
+
+/// Our side alone of a row, for profiling: a one-line summary.
+pub(crate) fn ours_only(name: &str, secs: f64) -> std::io::Result<String> {
+    match name {
+        "tcp_stream_inproc" => tcp::ours(secs).map(|g| format!("{g:.3} Gbit/s")),
+        "udp_rtt" => {
+            udp::ours_rtt(secs).map(|(p50, p99)| format!("p50 {p50:.1} µs, p99 {p99:.1} µs"))
+        }
+        "udp_pps" => udp::ours_pps(secs).map(|(r, s)| format!("received {r:.0}/s, sent {s:.0}/s")),
+        other => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("no our-side-only mode for {other:?}"),
+        )),
+    }
+}

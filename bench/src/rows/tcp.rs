@@ -62,7 +62,7 @@ where
 }
 
 /// Our two stacks on a hub: b streams to a.
-fn ours(secs: f64) -> io::Result<f64> {
+pub(crate) fn ours(secs: f64) -> io::Result<f64> {
     let pair = Pair::new()?;
     let listener = pair.a.tcp_listen(SocketAddr::from((A_IP, 5001)))?;
     let client = pair.b.tcp_connect(SocketAddr::from((A_IP, 5001)))?;

@@ -200,6 +200,18 @@ pub(crate) fn our_pair(
     Ok((a, b, to, pair))
 }
 
+/// Our side of `udp_rtt`: (p50, p99) µs.
+pub(crate) fn ours_rtt(secs: f64) -> io::Result<(f64, f64)> {
+    let (a, b, to, _pair) = our_pair(7)?;
+    ping_pong(a, b, to, secs).map(|(p50, p99, _)| (p50, p99))
+}
+
+/// Our side of `udp_pps`: (received/s, sent/s).
+pub(crate) fn ours_pps(secs: f64) -> io::Result<(f64, f64)> {
+    let (a, b, to, _pair) = our_pair(9)?;
+    one_way(a, b, to, secs)
+}
+
 /// `udp_rtt` as two rows (p50 and p99).
 pub(crate) fn rtt(ctx: &Ctx) -> Vec<Row> {
     let (mut o50, mut o99, mut k50, mut k99) = Default::default();
@@ -243,6 +255,16 @@ pub(crate) fn rtt(ctx: &Ctx) -> Vec<Row> {
     ]
 }
 
+/// Percentage of offered datagrams not received (medians).
+fn loss(got: &Samples, sent: &Samples) -> f64 {
+    let (g, s) = (got.median(), sent.median());
+    if s > 0.0 {
+        (1.0 - g / s).max(0.0) * 100.0
+    } else {
+        f64::NAN
+    }
+}
+
 fn push(s: &mut Samples, v: f64) {
     s.0.push(v);
 }
@@ -269,9 +291,11 @@ pub(crate) fn pps(ctx: &Ctx) -> Vec<Row> {
         }
     }
     let mut note = format!(
-        "{PAYLOAD}-byte datagrams received per second, one sender thread, one receiver thread; offered (sent/s, median): ours {}, kernel {}",
+        "{PAYLOAD}-byte datagrams received per second, one sender thread, one receiver thread; offered (sent/s, median): ours {}, kernel {} (lost: ours {:.0}%, kernel {:.0}%)",
         crate::report::num(o_sent.median()),
-        crate::report::num(k_sent.median())
+        crate::report::num(k_sent.median()),
+        loss(&o, &o_sent),
+        loss(&k, &k_sent),
     );
     if !errors.is_empty() {
         note.push_str(&format!("; errors: {}", errors.join(", ")));

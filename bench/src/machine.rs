@@ -31,6 +31,14 @@ fn status_field(name: &str) -> Option<u64> {
         .ok()
 }
 
+/// The 1, 5 and 15 minute load averages (other work on the machine disturbs the figures).
+pub(crate) fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// Resident memory of this process, KiB (VmRSS).
 pub(crate) fn rss_kib() -> u64 {
     status_field("VmRSS:").unwrap_or(0)

@@ -152,6 +152,7 @@ fn run(args: &[String]) -> io::Result<()> {
     let started = Instant::now();
     let machine = machine::describe();
     println!("ioth-bench on {machine}");
+    let load_before = machine::loadavg();
     println!(
         "{} s per measurement, {} repetitions{}",
         ctx.secs,
@@ -179,9 +180,10 @@ fn run(args: &[String]) -> io::Result<()> {
     println!();
     println!("{}", report::table(&rows));
     println!(
-        "machine: {machine}; date: {}; total {:.0} s",
+        "machine: {machine}; date: {}; total {:.0} s; load average {load_before} before, {} after",
         machine::now_utc(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        machine::loadavg()
     );
     if let Some(path) = json {
         std::fs::write(&path, report::json(&rows))?;

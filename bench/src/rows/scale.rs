@@ -193,7 +193,9 @@ struct Ours {
 
 fn ours(n: usize) -> io::Result<Ours> {
     let name = unique("scale");
-    let vnl = format!("switch://@{name}");
+    // Learned MACs must outlive the creation of every stack (minutes under load), else the
+    // sweep's unicast frames flood all N members again.
+    let vnl = format!("switch://@{name}[expiretime=3600]");
     // The pinger joins first so the baseline includes the switch itself.
     let pinger = vde::open(&vnl)?;
     // One stack first so the driver pool and lazily made globals are in the baseline.

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use ioth::net::TcpStream;
 use ioth_examples::peers::EchoServer;
-use ioth_examples::poll::wait_readable;
+use ioth_examples::poll::wait;
 use ioth_examples::{Attachment, CmdLine, Context, Failure, Ipv4Cidr, Node, attach, run};
 
 const PROGRAM: &str = "tcp_echo_client";
@@ -95,31 +95,44 @@ fn main() -> ExitCode {
         relay(stream).context(format_args!("talking to {to}"))?;
         eprintln!("{name}: {to} closed the connection");
         if let Some(server) = server {
-            server
+            let server_node = server
                 .join()
                 .map_err(|_| Failure::runtime("the in-process server panicked"))??;
+            drop(server_node);
         }
         Ok(())
     })
 }
 
 /// Copies stdin to the stream and the stream to stdout, polling both at once, until the
-/// server closes. At end of input the sending side is shut down.
+/// server closes. The stream is non-blocking: what the stream cannot take yet waits in
+/// `pending` (and stdin is not read meanwhile), so a server that echoes faster than we read
+/// can never block us both. At end of input, once everything is sent, the sending side is
+/// shut down.
 fn relay(mut stream: TcpStream) -> io::Result<()> {
     // A duplicate of descriptor 0, read without std's buffer so poll tells the truth.
     let mut input = File::from(io::stdin().as_fd().try_clone_to_owned()?);
     // Not locked for the whole relay: the in-process demo server prints too.
     let stdout = io::stdout();
+    stream.set_nonblocking(true)?;
     let mut buf = [0u8; 4096];
+    let mut pending: Vec<u8> = Vec::new();
     let mut input_open = true;
+    let mut shut = false;
     loop {
-        let fds = if input_open {
-            vec![stream.as_raw_fd(), input.as_raw_fd()]
-        } else {
-            vec![stream.as_raw_fd()]
-        };
-        let ready = wait_readable(&fds, None)?;
-        if ready[0] {
+        let mut interest = vec![(
+            stream.as_raw_fd(),
+            if pending.is_empty() {
+                libc::POLLIN
+            } else {
+                libc::POLLIN | libc::POLLOUT
+            },
+        )];
+        if input_open && pending.is_empty() {
+            interest.push((input.as_raw_fd(), libc::POLLIN));
+        }
+        let revents = wait(&interest, None)?;
+        if revents[0] & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
             match stream.read(&mut buf) {
                 Ok(0) => return Ok(()),
                 Ok(n) => {
@@ -127,31 +140,49 @@ fn relay(mut stream: TcpStream) -> io::Result<()> {
                     out.write_all(&buf[..n])?;
                     out.flush()?;
                 }
+                Err(e) if would_block(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !pending.is_empty() && revents[0] & (libc::POLLOUT | libc::POLLERR) != 0 {
+            match stream.write(&pending) {
+                Ok(n) => {
+                    pending.drain(..n);
+                }
+                Err(e) if would_block(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if revents.get(1).is_some_and(|r| *r != 0) {
+            match input.read(&mut buf) {
+                Ok(0) => input_open = false,
+                Ok(n) => pending.extend_from_slice(&buf[..n]),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        if input_open && ready[1] {
-            match input.read(&mut buf) {
-                Ok(0) => {
-                    input_open = false;
-                    stream.shutdown(Shutdown::Write)?;
-                }
-                Ok(n) => stream.write_all(&buf[..n])?,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        if !input_open && pending.is_empty() && !shut {
+            stream.shutdown(Shutdown::Write)?;
+            shut = true;
         }
     }
 }
 
+fn would_block(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
 /// Starts the in-process echo server of the embedded-hub demo at `to`, serving one
-/// connection; it listens when this returns.
+/// connection; it listens when this returns. The thread returns the server's node, so that
+/// its stack lives until the client has everything.
 fn start_demo_server(
     vnl: &str,
     to: SocketAddr,
     prefix: u8,
-) -> Result<thread::JoinHandle<Result<(), Failure>>, Failure> {
+) -> Result<thread::JoinHandle<Result<Node, Failure>>, Failure> {
     let IpAddr::V4(v4) = to.ip() else {
         return Err(Failure::usage(format!(
             "--to {to}: on the embedded hub the in-process server has an IPv4 address only; \
@@ -167,9 +198,8 @@ fn start_demo_server(
     thread::Builder::new()
         .name("tcp_echo_server".into())
         .spawn(move || {
-            let r = server.serve(Some(1));
-            drop(node);
-            r
+            server.serve(Some(1))?;
+            Ok(node)
         })
         .context("starting the in-process server")
 }

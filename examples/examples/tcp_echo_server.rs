@@ -41,6 +41,9 @@ options:
   --ip ADDR/LEN      this node's IPv4 address (default 10.0.0.2/24)
   --port PORT        the TCP port (default 5000)
   --connections N    exit once N connections are done (default: never; 1 on the embedded hub)
+  --linger MS        before exiting, keep the stack this long so the last echoes and the
+                     closing segments reach the peer: the stack lives in this process
+                     (default 500)
   --name NAME        the name the IPv6 address and MAC are derived from (default tcp_echo_server)
   -h, --help         this text
 Logging: RUST_LOG=debug (env_logger).";
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         });
         let port = cmd.value::<u16>("--port")?.unwrap_or(5000);
         let connections = cmd.value::<usize>("--connections")?;
+        let linger = Duration::from_millis(cmd.value::<u64>("--linger")?.unwrap_or(500));
         let name = cmd
             .value::<String>("--name")?
             .unwrap_or_else(|| PROGRAM.into());
@@ -74,7 +78,11 @@ fn main() -> ExitCode {
             how.describe(&vnl)
         );
         if how.is_shared() {
-            return server.serve(connections);
+            server.serve(connections)?;
+            // The connections are closed, but their last segments may still be waiting in
+            // this process's stack (for a window, a retransmission, the final ACK).
+            thread::sleep(linger);
+            return Ok(());
         }
         println!(
             "{name}: nobody else can reach an embedded hub: starting an in-process client \
@@ -86,14 +94,17 @@ fn main() -> ExitCode {
             .spawn(move || demo_client(&vnl, to, ip.prefix))
             .context("starting the in-process client")?;
         server.serve(Some(connections.unwrap_or(1)))?;
-        client
+        let client_node = client
             .join()
-            .map_err(|_| Failure::runtime("the in-process client panicked"))?
+            .map_err(|_| Failure::runtime("the in-process client panicked"))??;
+        drop(client_node);
+        Ok(())
     })
 }
 
-/// The in-process client of the embedded-hub demo: one line, its echo, then close.
-fn demo_client(vnl: &str, to: SocketAddr, prefix: u8) -> Result<(), Failure> {
+/// The in-process client of the embedded-hub demo: one line, its echo, then close. Returns
+/// its node, so that its stack outlives the connection's closing segments.
+fn demo_client(vnl: &str, to: SocketAddr, prefix: u8) -> Result<Node, Failure> {
     let node = Node::new(
         vnl,
         "tcp_echo_client",
@@ -110,5 +121,6 @@ fn demo_client(vnl: &str, to: SocketAddr, prefix: u8) -> Result<(), Failure> {
     let mut echo = [0u8; 5];
     stream.read_exact(&mut echo).context(&what)?;
     println!("tcp_echo_client (in-process): echoed: {}", printable(&echo));
-    Ok(())
+    drop(stream);
+    Ok(node)
 }

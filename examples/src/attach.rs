@@ -67,7 +67,12 @@ pub fn attach(vnl: &str) -> Result<(String, Attachment), Failure> {
             remove_stale(&dir, &ctl)?;
             Ok((vnl.to_owned(), Attachment::Serving(dir)))
         }
-        Err(_) => Ok((vnl.to_owned(), Attachment::Serving(dir))),
+        Err(_) => {
+            // A directory a killed server left empty is taken over; anything else stays and
+            // serving it will say what is in the way.
+            let _ = std::fs::remove_dir(&dir);
+            Ok((vnl.to_owned(), Attachment::Serving(dir)))
+        }
     }
 }
 

@@ -9,11 +9,25 @@ use std::time::Duration;
 /// (`None`: no limit). Returns, for each fd in order, whether it is ready; all false on a
 /// timeout. Interrupted waits are resumed.
 pub fn wait_readable(fds: &[RawFd], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
+    let interest: Vec<_> = fds.iter().map(|&fd| (fd, libc::POLLIN)).collect();
+    Ok(wait(&interest, timeout)?
+        .into_iter()
+        .map(|revents| revents != 0)
+        .collect())
+}
+
+/// poll(2) on `(fd, events)` pairs (`libc::POLLIN`, `libc::POLLOUT`, ...) until one is
+/// ready or `timeout` passes (`None`: no limit); returns each fd's `revents` in order (all 0
+/// on a timeout). Interrupted waits are resumed.
+pub fn wait(
+    fds: &[(RawFd, libc::c_short)],
+    timeout: Option<Duration>,
+) -> io::Result<Vec<libc::c_short>> {
     let mut pfds: Vec<libc::pollfd> = fds
         .iter()
-        .map(|&fd| libc::pollfd {
+        .map(|&(fd, events)| libc::pollfd {
             fd,
-            events: libc::POLLIN,
+            events,
             revents: 0,
         })
         .collect();
@@ -33,7 +47,7 @@ pub fn wait_readable(fds: &[RawFd], timeout: Option<Duration>) -> io::Result<Vec
             return Err(e);
         }
     }
-    Ok(pfds.iter().map(|p| p.revents != 0).collect())
+    Ok(pfds.iter().map(|p| p.revents).collect())
 }
 
 #[cfg(test)]

@@ -1,0 +1,426 @@
+//! Runs the built example programs as a user would: `--help`, bad input, the `threads` table,
+//! the embedded-hub demos, and the UDP and TCP pairs as two processes meeting on a hub served
+//! in a temporary directory. Every child is killed and reaped on every path.
+//!
+//! `cargo test -p ioth-examples` builds the examples next to this test
+//! (`target/<profile>/examples/<name>`).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a child may run before the test gives up on it (a guard against hangs, not a
+/// measure of speed).
+const HANG_GUARD: Duration = Duration::from_secs(60);
+
+const EXAMPLES: &[&str] = &[
+    "threads",
+    "udp_sender",
+    "udp_receiver",
+    "tcp_echo_server",
+    "tcp_echo_client",
+    "mio_defaults",
+];
+
+fn example(name: &str) -> PathBuf {
+    // target/<profile>/deps/examples-HASH -> target/<profile>/examples/<name>
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile> directory");
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the examples first (cargo build -p ioth-examples --examples)",
+        path.display()
+    );
+    path
+}
+
+/// A running child, killed and reaped when dropped.
+struct Running {
+    child: Option<Child>,
+    name: String,
+}
+
+impl Running {
+    fn spawn(name: &str, args: &[&str], stdin: bool) -> Running {
+        let child = Command::new(example(name))
+            .args(args)
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        Running {
+            child: Some(child),
+            name: name.to_owned(),
+        }
+    }
+
+    fn child(&mut self) -> &mut Child {
+        self.child.as_mut().expect("child still owned")
+    }
+
+    /// Waits for the child to exit (killing it after HANG_GUARD) and collects its output.
+    fn finish(mut self) -> Output {
+        let mut child = self.child.take().expect("child still owned");
+        drop(child.stdin.take());
+        let out = collect(child.stdout.take());
+        let err = collect(child.stderr.take());
+        let deadline = Instant::now() + HANG_GUARD;
+        let status = loop {
+            match child.try_wait().expect("waiting for a child") {
+                Some(status) => break status,
+                None if Instant::now() > deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "{} did not exit within {} s",
+                        self.name,
+                        HANG_GUARD.as_secs()
+                    );
+                }
+                None => thread::sleep(Duration::from_millis(10)),
+            }
+        };
+        Output {
+            status,
+            stdout: out.join().expect("stdout reader"),
+            stderr: err.join().expect("stderr reader"),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn collect(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_string(&mut s);
+        }
+        s
+    })
+}
+
+struct Output {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    fn show(&self) -> String {
+        format!(
+            "status {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+fn run(name: &str, args: &[&str], input: Option<&[u8]>) -> Output {
+    let mut r = Running::spawn(name, args, input.is_some());
+    // stdin is fed from a thread while finish() drains stdout and stderr: a child that
+    // echoes must never find both pipes full.
+    let feeder = input.map(|input| {
+        let mut stdin = r.child().stdin.take().expect("piped stdin");
+        let input = input.to_vec();
+        thread::spawn(move || {
+            // A child that exits early closes its end: its output tells what went wrong.
+            let _ = stdin.write_all(&input);
+        })
+    });
+    let out = r.finish();
+    if let Some(f) = feeder {
+        f.join().expect("stdin feeder");
+    }
+    out
+}
+
+/// A server-side child whose stdout is read line by line while it runs.
+struct Server {
+    running: Running,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+    stdout_reader: thread::JoinHandle<()>,
+}
+
+impl Server {
+    fn spawn(name: &str, args: &[&str]) -> Server {
+        let mut running = Running::spawn(name, args, false);
+        let stdout = running.child().stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        let stdout_reader = thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Server {
+            running,
+            lines,
+            seen: Vec::new(),
+            stdout_reader,
+        }
+    }
+
+    /// Waits for a line of stdout containing `what`.
+    fn wait_for(&mut self, what: &str) {
+        let deadline = Instant::now() + HANG_GUARD;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(what);
+                    self.seen.push(line);
+                    if found {
+                        return;
+                    }
+                }
+                Err(_) => panic!(
+                    "{} never printed {what:?}; it printed:\n{}",
+                    self.running.name,
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Waits for the server to exit; returns its status, all its stdout lines and stderr.
+    fn finish(self) -> (ExitStatus, Vec<String>, String) {
+        let Server {
+            running,
+            lines,
+            mut seen,
+            stdout_reader,
+        } = self;
+        let out = running.finish();
+        let _ = stdout_reader.join();
+        seen.extend(lines.try_iter());
+        (out.status, seen, out.stderr)
+    }
+}
+
+fn many_lines(n: usize) -> Vec<u8> {
+    (0..n)
+        .flat_map(|i| format!("line {i} of the echo test\n").into_bytes())
+        .collect()
+}
+
+#[test]
+fn every_example_has_help() {
+    for name in EXAMPLES {
+        let out = run(name, &["--help"], None);
+        assert!(out.status.success(), "{name} --help: {}", out.show());
+        assert!(
+            out.stdout.starts_with(&format!("usage: {name}")),
+            "{name} --help: {}",
+            out.show()
+        );
+    }
+}
+
+#[test]
+fn bad_input_gives_a_message_and_no_panic() {
+    let cases: &[(&str, &[&str], i32, &str)] = &[
+        ("threads", &["--threads", "0"], 2, "--threads"),
+        ("threads", &["--size", "many"], 2, "\"many\""),
+        ("threads", &["--bogus"], 2, "--bogus"),
+        ("udp_sender", &["--to", "10.0.0.2"], 2, "--to"),
+        ("udp_receiver", &["foo://x"], 2, "foo"),
+        ("tcp_echo_client", &["--from", "10.0.0/24"], 2, "10.0.0"),
+        ("tcp_echo_server", &["a", "b"], 2, "\"b\""),
+        (
+            "udp_receiver",
+            &["vde:///nonexistent-ioth-switch"],
+            1,
+            "nonexistent-ioth-switch",
+        ),
+    ];
+    for (name, args, code, mentions) in cases {
+        let out = run(name, args, None);
+        assert_eq!(
+            out.status.code(),
+            Some(*code),
+            "{name} {args:?}: {}",
+            out.show()
+        );
+        assert!(
+            out.stderr.contains(mentions) && !out.stderr.contains("panicked"),
+            "{name} {args:?}: {}",
+            out.show()
+        );
+    }
+}
+
+/// The table rows of `threads`: (name, IPv4, UDP "sent/ok", TCP "sent/ok").
+fn table_rows(stdout: &str) -> Vec<Vec<String>> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("thread-"))
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .collect()
+}
+
+fn check_threads_table(args: &[&str], threads: usize, messages: usize) {
+    let out = run("threads", args, None);
+    assert!(out.status.success(), "threads {args:?}: {}", out.show());
+    let rows = table_rows(&out.stdout);
+    assert_eq!(rows.len(), threads, "{}", out.show());
+    let per_proto = 2 * messages; // IPv4 and IPv6
+    for (i, row) in rows.iter().enumerate() {
+        // thread IPv4 IPv6 UDP TCP bytes UDP-RTT TCP-RTT
+        assert_eq!(row.len(), 8, "row {row:?}");
+        assert_eq!(row[0], format!("thread-{i}"));
+        assert_eq!(row[1], format!("10.0.0.{}", i + 1));
+        let v6: std::net::Ipv6Addr = row[2].parse().expect("an IPv6 address");
+        assert_eq!(
+            v6,
+            ioth::nlconf::hashaddr::hashaddr(ioth_examples::IPV6_BASE, &row[0], None, 0)
+        );
+        assert_eq!(row[3], format!("{per_proto}/{per_proto}"), "UDP of {row:?}");
+        assert_eq!(row[4], format!("{per_proto}/{per_proto}"), "TCP of {row:?}");
+        assert!(row[5].parse::<usize>().expect("bytes") > 0, "{row:?}");
+        assert!(row[6].parse::<u64>().is_ok() && row[7].parse::<u64>().is_ok());
+    }
+    let total = threads * 2 * per_proto;
+    assert!(
+        out.stdout
+            .contains(&format!("{total} of {total} messages echoed")),
+        "{}",
+        out.show()
+    );
+}
+
+#[test]
+fn threads_prints_its_table_with_every_message_echoed() {
+    check_threads_table(&[], 8, 10);
+    check_threads_table(
+        &["--threads", "3", "--messages", "2", "--size", "200"],
+        3,
+        2,
+    );
+}
+
+#[test]
+fn alone_on_the_embedded_hub_each_example_runs_its_peer() {
+    let out = run("udp_sender", &[], None);
+    assert!(out.status.success(), "{}", out.show());
+    assert!(
+        out.stdout
+            .contains("udp_receiver (in-process): from 10.0.0.1:"),
+        "{}",
+        out.show()
+    );
+    assert!(out.stdout.lines().any(|l| l.ends_with(": ciao")));
+
+    let out = run("udp_receiver", &[], None);
+    assert!(out.status.success(), "{}", out.show());
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("from 10.0.0.1:") && l.ends_with(": ciao")),
+        "{}",
+        out.show()
+    );
+
+    let out = run("tcp_echo_server", &[], None);
+    assert!(out.status.success(), "{}", out.show());
+    assert!(out.stdout.contains("echoed: ciao"), "{}", out.show());
+
+    let input = many_lines(20_000);
+    let out = run("tcp_echo_client", &[], Some(&input));
+    assert!(out.status.success(), "{}", out.show());
+    assert_eq!(out.stdout.as_bytes(), &input[..], "{}", out.stderr);
+}
+
+#[test]
+fn udp_pair_meets_on_a_served_hub() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let vnl = format!("hub://{}", dir.path().join("hub").display());
+    let mut receiver = Server::spawn("udp_receiver", &[&vnl, "--count", "2"]);
+    receiver.wait_for("listening on UDP port 5000 (serving a hub");
+    let out = run(
+        "udp_sender",
+        &[
+            &vnl,
+            "--count",
+            "2",
+            "--interval",
+            "10",
+            "--message",
+            "ciao mondo",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", out.show());
+    assert!(out.stdout.contains("joined the hub"), "{}", out.show());
+    let (status, lines, stderr) = receiver.finish();
+    assert!(
+        status.success(),
+        "receiver: {status:?}\n{lines:?}\n{stderr}"
+    );
+    let got: Vec<_> = lines.iter().filter(|l| l.starts_with("from ")).collect();
+    assert_eq!(got.len(), 2, "{lines:?}");
+    for l in got {
+        assert!(
+            l.starts_with("from 10.0.0.1:") && l.ends_with(": ciao mondo"),
+            "{l}"
+        );
+    }
+    // The hub's directory went with the process that served it.
+    assert!(!dir.path().join("hub").exists());
+}
+
+#[test]
+fn tcp_pair_meets_on_a_served_hub() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let vnl = format!("hub://{}", dir.path().join("hub").display());
+    let mut server = Server::spawn("tcp_echo_server", &[&vnl, "--connections", "1"]);
+    server.wait_for("listening on TCP port 5000 (serving a hub");
+    let input = many_lines(20_000); // about half a megabyte: more than any buffer
+
+    let out = run("tcp_echo_client", &[&vnl], Some(&input));
+    assert!(out.status.success(), "{}", out.show());
+    assert!(out.stderr.contains("joined the hub"), "{}", out.show());
+    assert_eq!(out.stdout.as_bytes(), &input[..], "{}", out.stderr);
+    let (status, lines, stderr) = server.finish();
+    assert!(status.success(), "server: {status:?}\n{lines:?}\n{stderr}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with(&format!("closed after {} bytes echoed", input.len()))),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_hub_left_by_a_killed_server_is_served_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let vnl = format!("hub://{}", dir.path().join("hub").display());
+    let mut first = Server::spawn("udp_receiver", &[&vnl]);
+    first.wait_for("serving a hub");
+    drop(first); // SIGKILL: the hub's ctl socket stays behind
+    assert!(dir.path().join("hub/ctl").exists());
+    let mut second = Server::spawn("udp_receiver", &[&vnl, "--count", "1"]);
+    second.wait_for("serving a hub");
+    let out = run("udp_sender", &[&vnl], None);
+    assert!(out.status.success(), "{}", out.show());
+    let (status, lines, stderr) = second.finish();
+    assert!(status.success(), "{status:?}\n{lines:?}\n{stderr}");
+    assert!(lines.iter().any(|l| l.ends_with(": ciao")), "{lines:?}");
+}

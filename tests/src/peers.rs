@@ -72,8 +72,10 @@ pub struct NetNs {
 }
 
 impl NetNs {
-    /// Creates a namespace with a unique name.
+    /// Creates a namespace with a unique name (and first removes namespaces that earlier test
+    /// processes made and could not remove because they were killed).
     pub fn new() -> NetNs {
+        reap_stale_namespaces();
         let name = unique_name("ioth");
         run(Command::new("ip").args(["netns", "add", &name]));
         let ns = NetNs { name };
@@ -113,6 +115,29 @@ impl Drop for NetNs {
             .args(["netns", "del", &self.name])
             .stderr(Stdio::null())
             .status();
+    }
+}
+
+/// Deletes namespaces named by [`unique_name`]`("ioth")` whose creating process is gone.
+fn reap_stale_namespaces() {
+    let Ok(entries) = std::fs::read_dir("/run/netns") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("ioth")
+            .and_then(|r| r.split_once('x'))
+            .and_then(|(p, n)| n.parse::<u64>().ok().and(p.parse::<u32>().ok()))
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &name])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
@@ -156,5 +181,111 @@ impl Drop for Peer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// A real `vde_switch` (hub mode, `-x`) in a temporary directory, stopped on drop.
+pub struct VdeSwitch {
+    dir: tempfile::TempDir,
+    _peer: Peer,
+}
+
+impl VdeSwitch {
+    /// Starts `vde_switch -x -s DIR/sw` and waits for its control socket. `None` (after a loud
+    /// message) when vde_switch is not installed and CI is not set.
+    pub fn start() -> Option<VdeSwitch> {
+        if !require_tool("vde_switch", "a test with a real vde_switch") {
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sw = dir.path().join("sw");
+        let mut cmd = Command::new("vde_switch");
+        // In the foreground it reads commands on stdin and exits at EOF: hold a pipe open.
+        cmd.args(["-x", "-s"])
+            .arg(&sw)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let peer = Peer::spawn(cmd, "vde_switch");
+        wait_for(&sw.join("ctl"), "vde_switch's control socket");
+        Some(VdeSwitch { dir, _peer: peer })
+    }
+
+    /// The switch's VNL, `vde:///DIR/sw`.
+    pub fn vnl(&self) -> String {
+        format!("vde://{}", self.dir.path().join("sw").display())
+    }
+
+    /// The temporary directory (removed on drop).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Waits (bounded) until `path` exists.
+pub fn wait_for(path: &Path, what: &str) {
+    for _ in 0..500 {
+        if path.exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{what} ({}) did not appear", path.display());
+}
+
+/// The kernel on a TAP (`tap0`) in a namespace of its own, joined to a VDE network by
+/// `vde_plug`, with the addresses given. Everything is removed on drop.
+pub struct KernelOnTap {
+    _plug: Peer,
+    ns: NetNs,
+}
+
+impl KernelOnTap {
+    /// Joins a new namespace's `tap0` to `vnl` and configures it (`10.x.y.z/24`, `fc00::x/64`
+    /// style addresses with their prefix). `None` when tools or privileges are missing (and
+    /// CI is not set).
+    pub fn join(vnl: &str, addrs: &[&str]) -> Option<KernelOnTap> {
+        if !require_netns("a test with the kernel on a TAP")
+            || !require_tool("vde_plug", "a TAP test")
+        {
+            return None;
+        }
+        let ns = NetNs::new();
+        let mut cmd = ns.command("vde_plug");
+        cmd.arg(vnl)
+            .arg("tap://tap0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let plug = Peer::spawn(cmd, "vde_plug");
+        for i in 0.. {
+            let out = Command::new("ip")
+                .args(["netns", "exec", ns.name(), "ip", "link", "show", "tap0"])
+                .output()
+                .expect("ip");
+            if out.status.success() {
+                break;
+            }
+            assert!(i < 500, "vde_plug did not create tap0");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        ns.exec(&["ip", "link", "set", "tap0", "up"]);
+        for a in addrs {
+            let mut argv = vec!["ip"];
+            if a.contains(':') {
+                argv.push("-6");
+            }
+            argv.extend(["addr", "add", a, "dev", "tap0"]);
+            if a.contains(':') {
+                argv.push("nodad");
+            }
+            ns.exec(&argv);
+        }
+        Some(KernelOnTap { _plug: plug, ns })
+    }
+
+    /// The namespace.
+    pub fn ns(&self) -> &NetNs {
+        &self.ns
     }
 }

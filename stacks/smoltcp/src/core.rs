@@ -50,6 +50,10 @@ pub(crate) struct Iface {
     pub mac: [u8; 6],
     /// Addresses configured on this interface (what netlink reports), in order.
     pub addrs: Vec<(IpAddr, u8)>,
+    /// The DHCPv4 client running on this interface, if any.
+    pub dhcp: Option<crate::autoconf::Dhcp>,
+    /// Whether the driver watches the link's descriptor.
+    pub watched: bool,
 }
 
 /// An explicit route (prefix routes are derived from addresses).
@@ -63,11 +67,25 @@ pub(crate) struct StackRoute {
     pub metric: u32,
 }
 
+/// A closed smoltcp socket kept until its work is done.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Closing {
+    pub slot: usize,
+    pub handle: SocketHandle,
+    /// For UDP: when to give up on unsent datagrams (µs); None for TCP.
+    pub udp_until: Option<u64>,
+}
+
+/// How long a closed UDP socket's datagrams may wait for neighbour resolution.
+pub(crate) const UDP_LINGER_MICROS: u64 = 3_000_000;
+
 /// Transport protocols that own ports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Proto {
     Tcp,
     Udp,
+    /// ICMP echo sockets: the "port" is the echo identifier.
+    Icmp,
 }
 
 struct Binding {
@@ -87,8 +105,10 @@ pub(crate) struct Core {
     pub routes: Vec<StackRoute>,
     binds: Vec<Binding>,
     next_port: u16,
-    /// TCP sockets the user closed, finishing their close handshake.
-    pub closing: Vec<(usize, SocketHandle)>,
+    /// smoltcp sockets the user closed that still have work: TCP finishing its close
+    /// handshake, UDP datagrams waiting for the neighbour to answer (sent once it does, as
+    /// Linux does, or dropped at the deadline).
+    pub closing: Vec<Closing>,
     /// Scratch transmit buffer for link devices.
     tx: Box<[u8; ETH_FRAME]>,
     /// Ids of listeners, visited after every ingress packet.
@@ -161,6 +181,8 @@ impl Core {
             up: true,
             mtu: 65536,
             mac: [0; 6],
+            dhcp: None,
+            watched: false,
             addrs: vec![
                 (IpAddr::V4(Ipv4Addr::LOCALHOST), 8),
                 (IpAddr::V6(Ipv6Addr::LOCALHOST), 128),
@@ -229,6 +251,8 @@ impl Core {
             mtu,
             mac,
             addrs: Vec::new(),
+            dhcp: None,
+            watched: true,
         };
         if slot >= self.ifaces.len() {
             self.ifaces.resize_with(slot + 1, || None);
@@ -480,7 +504,7 @@ impl Core {
                 && b.sock != me
                 && b.addr.is_ipv4() == addr.is_ipv4()
                 && (b.addr == addr || b.addr.is_unspecified() || addr.is_unspecified())
-                && !(reuse && b.reuse && (proto == Proto::Udp || !b.listening))
+                && !(reuse && b.reuse && (proto != Proto::Tcp || !b.listening))
         })
     }
 
@@ -546,18 +570,12 @@ impl Core {
         let now = smol_now();
         let mut changed = false;
         let mut batch = batch;
-        let slots: Vec<usize> = match slot {
-            Some(s) => vec![s as usize],
-            None => self.slots().collect(),
-        };
-        for s in slots {
-            if s == 0 {
-                continue;
-            }
-            changed |= self.poll_link(s, now, batch.as_deref_mut());
-        }
-        for s in self.slots().filter(|&s| s != 0).collect::<Vec<_>>() {
-            changed |= self.poll_link(s, now, None);
+        // Ingress on the interface that has frames (every link on a timer), then egress on
+        // every link. Slots are walked by index: nothing is allocated per call.
+        for s in 1..self.ifaces.len() {
+            let ingress = slot.is_none_or(|want| want as usize == s);
+            let b = if ingress { batch.as_deref_mut() } else { None };
+            changed |= self.poll_link(s, now, b);
         }
         changed |= self.poll_lo(now);
         self.after_poll(changed);
@@ -568,7 +586,7 @@ impl Core {
     pub(crate) fn flush(&mut self) -> u64 {
         let now = smol_now();
         let mut changed = false;
-        for s in self.slots().filter(|&s| s != 0).collect::<Vec<_>>() {
+        for s in 1..self.ifaces.len() {
             changed |= self.poll_link(s, now, None);
         }
         changed |= self.poll_lo(now);
@@ -587,6 +605,7 @@ impl Core {
             tx,
             listeners,
             socks,
+            driver,
             ..
         } = self;
         let Some(f) = ifaces.get_mut(s).and_then(Option::as_mut) else {
@@ -597,6 +616,13 @@ impl Core {
         };
         let mut changed = false;
         let mut pos;
+        if f.watched && batch.is_some() && !link.is_up() {
+            // The peer went away: the descriptor would stay readable forever. Stop watching
+            // it; the interface reports no carrier (no IFF_RUNNING) from now on.
+            log::warn!("{}: link {} is down", f.name, link.vnl());
+            driver.unwatch(std::os::fd::AsRawFd::as_raw_fd(link));
+            f.watched = false;
+        }
         if !f.up {
             // A down interface drops what arrives and sends nothing.
             if let Some(b) = batch {
@@ -693,24 +719,36 @@ impl Core {
             }
         }
         if !self.closing.is_empty() {
-            // Finishing closes are reaped at least every second.
-            next = next.min(now_micros() + 1_000_000);
+            // Finishing closes are reaped at least every 100 ms.
+            next = next.min(now_micros() + 100_000);
         }
         next
     }
 
-    /// Reaps finished closes and updates every socket's descriptor.
+    /// Reaps finished closes, applies what protocol engines learned, and updates every
+    /// socket's descriptor.
     fn after_poll(&mut self, changed: bool) {
+        let changed = changed | self.run_autoconf();
         let Core {
             ifaces, closing, ..
         } = self;
-        closing.retain(|&(s, h)| {
-            let Some(f) = ifaces.get_mut(s).and_then(Option::as_mut) else {
+        let now = now_micros();
+        closing.retain(|c| {
+            let Some(f) = ifaces.get_mut(c.slot).and_then(Option::as_mut) else {
                 return false;
             };
-            let done = f.sockets.get::<tcp::Socket>(h).state() == tcp::State::Closed;
+            let done = match c.udp_until {
+                None => f.sockets.get::<tcp::Socket>(c.handle).state() == tcp::State::Closed,
+                Some(until) => {
+                    now >= until
+                        || f.sockets
+                            .get::<smoltcp::socket::udp::Socket>(c.handle)
+                            .send_queue()
+                            == 0
+                }
+            };
             if done {
-                f.sockets.remove(h);
+                f.sockets.remove(c.handle);
             }
             !done
         });
@@ -743,7 +781,7 @@ impl Core {
                 rec.detach(slot);
             }
         }
-        self.closing.retain(|&(s, _)| s != slot);
+        self.closing.retain(|c| c.slot != slot);
     }
 }
 

@@ -42,6 +42,9 @@ pub(crate) struct DriverThread {
 struct Inner {
     timers: BinaryHeap<Reverse<(u64, u64)>>,
     stacks: HashMap<u64, Weak<Shared>>,
+    /// Stacks nobody holds any more that still finish closing connections, with the time
+    /// they are given up at.
+    orphans: Vec<(Arc<Shared>, u64)>,
 }
 
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
@@ -136,6 +139,7 @@ impl DriverThread {
             inner: Mutex::new(Inner {
                 timers: BinaryHeap::new(),
                 stacks: HashMap::new(),
+                orphans: Vec::new(),
             }),
             planned: AtomicU64::new(0),
         };
@@ -159,6 +163,12 @@ impl DriverThread {
     /// Serves `stack` under `key` (unique, non-zero).
     pub(crate) fn add_stack(&self, key: u64, stack: Weak<Shared>) {
         self.inner().stacks.insert(key, stack);
+    }
+
+    /// Keeps a stack that its user dropped alive until its closing connections finish (as the
+    /// kernel keeps orphaned sockets), at most until `until` (µs).
+    pub(crate) fn adopt(&self, stack: Arc<Shared>, until: u64) {
+        self.inner().orphans.push((stack, until));
     }
 
     /// Forgets the stack `key`.
@@ -256,6 +266,22 @@ impl DriverThread {
                     }
                 }
             }
+            // Orphaned stacks go once their connections have closed (or their time is up).
+            let released: Vec<Arc<Shared>> = {
+                let mut inner = self.inner();
+                let mut gone = Vec::new();
+                let mut i = 0;
+                while i < inner.orphans.len() {
+                    let (stack, until) = &inner.orphans[i];
+                    if now >= *until || !stack.has_closing() {
+                        gone.push(inner.orphans.swap_remove(i).0);
+                    } else {
+                        i += 1;
+                    }
+                }
+                gone
+            };
+            drop(released);
             for &key in &due {
                 let stack = self.inner().stacks.get(&key).and_then(Weak::upgrade);
                 if let Some(stack) = stack {

@@ -19,6 +19,7 @@
 //! Linked into a program the backend is found by name (write `use ioth_smoltcp as _;` if the
 //! program names it only by string); the crate's cdylib is the plugin `ioth_smoltcp.so`.
 
+mod autoconf;
 mod core;
 mod device;
 mod driver;

@@ -140,7 +140,7 @@ pub(crate) fn get(
     let rec = core.sock(id)?;
     let b = |v: bool| c_int::from(v);
     let ty = match rec.kind {
-        Kind::Udp(_) => libc::SOCK_DGRAM,
+        Kind::Udp(_) | Kind::Icmp(_) => libc::SOCK_DGRAM,
         Kind::Tcp(_) | Kind::Listener(_) => libc::SOCK_STREAM,
         Kind::Netlink(_) => libc::SOCK_RAW,
     };
@@ -170,6 +170,7 @@ pub(crate) fn get(
             out,
             match rec.kind {
                 Kind::Udp(_) => libc::IPPROTO_UDP,
+                Kind::Icmp(_) => libc::IPPROTO_ICMP,
                 Kind::Tcp(_) | Kind::Listener(_) => libc::IPPROTO_TCP,
                 Kind::Netlink(_) => libc::NETLINK_ROUTE,
             },
@@ -225,7 +226,7 @@ pub(crate) fn ioctl(core: &mut Core, id: usize, request: Ioctl<'_>) -> io::Resul
                 Ok(0)
             }
             libc::TIOCOUTQ => {
-                *value = 0;
+                *value = c_int::try_from(core.unsent_bytes(id)?).unwrap_or(c_int::MAX);
                 Ok(0)
             }
             0x8905 /* SIOCATMARK */ => {

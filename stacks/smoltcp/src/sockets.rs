@@ -14,10 +14,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use smoltcp::iface::{SocketHandle, SocketSet};
-use smoltcp::socket::{tcp, udp};
+use smoltcp::socket::{icmp, tcp, udp};
 use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
-use crate::core::{Core, Iface, Proto};
+use crate::core::{Closing, Core, Iface, Proto};
 use crate::readiness::{Readiness, Ready};
 
 fn err(e: i32) -> io::Error {
@@ -26,9 +26,10 @@ fn err(e: i32) -> io::Error {
 
 /// Default TCP buffer sizes (each direction).
 pub(crate) const TCP_BUF: usize = 64 * 1024;
-/// Default UDP buffer: payload bytes and datagrams.
-const UDP_BUF: usize = 64 * 1024;
-const UDP_SLOTS: usize = 64;
+/// Default UDP buffer: payload bytes (Linux's default rmem) and datagrams. Untouched pages of
+/// these buffers cost no memory until traffic fills them.
+const UDP_BUF: usize = 208 * 1024;
+const UDP_SLOTS: usize = 512;
 /// How long a connect waits for an answer before ETIMEDOUT.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(75);
 
@@ -89,6 +90,16 @@ pub(crate) struct Udp {
     next: usize,
 }
 
+/// An ICMP echo ("ping") socket, as Linux's `SOCK_DGRAM`/`IPPROTO_ICMP`: the application
+/// sends echo requests (ICMP header and payload) and receives the replies to its identifier.
+pub(crate) struct Icmp {
+    /// The bound address and echo identifier, once bound (explicitly or by the first send).
+    pub local: Option<SocketAddr>,
+    /// One smoltcp ICMP socket per interface used so far.
+    pub subs: Vec<(usize, SocketHandle)>,
+    pub peer: Option<IpAddr>,
+}
+
 /// A netlink socket answered by the stack itself.
 pub(crate) struct Netlink {
     pub ep: nlconf::server::NlEndpoint,
@@ -97,6 +108,7 @@ pub(crate) struct Netlink {
 /// What kind of socket a record is.
 pub(crate) enum Kind {
     Udp(Udp),
+    Icmp(Icmp),
     Tcp(Tcp),
     Listener(Listener),
     Netlink(Netlink),
@@ -273,7 +285,7 @@ impl SockRec {
                         let Some(f) = get_iface(ifaces, s) else {
                             return;
                         };
-                        let sock = f.sockets.get::<tcp::Socket>(h);
+                        let sock = f.sockets.get_mut::<tcp::Socket>(h);
                         let st = sock.state();
                         match t.phase {
                             Phase::Connecting(since) => {
@@ -291,6 +303,9 @@ impl SockRec {
                                     tcp::State::SynSent | tcp::State::SynReceived
                                 ) {
                                     t.phase = Phase::Open;
+                                    // The connect timeout was for the handshake only: an
+                                    // established connection waits as long as Linux's does.
+                                    sock.set_timeout(None);
                                 }
                             }
                             Phase::Open
@@ -342,6 +357,14 @@ impl SockRec {
                 readable: !l.ready.is_empty(),
                 ..Ready::default()
             },
+            Kind::Icmp(i) => Ready {
+                readable: i.subs.iter().any(|&(s, h)| {
+                    get_iface(ifaces, s)
+                        .is_some_and(|f| f.sockets.get::<icmp::Socket>(h).can_recv())
+                }),
+                writable: true,
+                ..Ready::default()
+            },
             Kind::Netlink(n) => Ready {
                 readable: n.ep.readable(),
                 writable: true,
@@ -355,6 +378,7 @@ impl SockRec {
     pub(crate) fn detach(&mut self, slot: usize) {
         match &mut self.kind {
             Kind::Udp(u) => u.subs.retain(|&(s, _)| s != slot),
+            Kind::Icmp(i) => i.subs.retain(|&(s, _)| s != slot),
             Kind::Tcp(t) => {
                 if t.conn.is_some_and(|(s, _)| s == slot) {
                     t.conn = None;
@@ -391,6 +415,41 @@ fn scatter(bufs: &mut [IoSliceMut<'_>], data: &[u8]) -> usize {
         off += n;
     }
     off
+}
+
+/// The next ICMP echo identifier of the process (never 0).
+fn next_icmp_ident() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        let mut b = [0u8; 2];
+        crate::core::random_bytes(&mut b);
+        NEXT.store(u16::from_ne_bytes(b), Ordering::Relaxed);
+    });
+    loop {
+        let v = NEXT.fetch_add(1, Ordering::Relaxed);
+        if v != 0 {
+            return v;
+        }
+    }
+}
+
+/// The Internet checksum (RFC 1071) of `data`.
+fn internet_checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for c in data.chunks(2) {
+        let w = if c.len() == 2 {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from_be_bytes([c[0], 0])
+        };
+        sum += u32::from(w);
+    }
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
 }
 
 fn total_len(bufs: &[IoSlice<'_>]) -> usize {
@@ -435,6 +494,13 @@ impl Core {
                     peer_fin: false,
                     last: tcp::State::Closed,
                 }),
+                (libc::SOCK_DGRAM, libc::IPPROTO_ICMP) if domain == libc::AF_INET => {
+                    Kind::Icmp(Icmp {
+                        local: None,
+                        subs: Vec::new(),
+                        peer: None,
+                    })
+                }
                 (libc::SOCK_DGRAM | libc::SOCK_STREAM, _) => {
                     return Err(err(libc::EPROTONOSUPPORT));
                 }
@@ -479,13 +545,26 @@ impl Core {
             Kind::Udp(u) => (Proto::Udp, u.local.is_some()),
             Kind::Tcp(t) => (Proto::Tcp, t.bound.is_some() || t.conn.is_some()),
             Kind::Listener(_) => (Proto::Tcp, true),
+            Kind::Icmp(i) => (Proto::Icmp, i.local.is_some()),
             Kind::Netlink(_) => return Ok(()),
         };
         if already {
             return Err(err(libc::EINVAL));
         }
+        let addr = if proto == Proto::Icmp && addr.port() == 0 {
+            // Echo identifiers come from one sequence for the whole process, so that stacks
+            // of one process that ping each other do not share identifiers.
+            SocketAddr::new(addr.ip(), next_icmp_ident())
+        } else {
+            addr
+        };
         let bound = self.bind_port(proto, addr, reuse, id)?;
         match proto {
+            Proto::Icmp => {
+                if let Kind::Icmp(i) = &mut self.sock(id)?.kind {
+                    i.local = Some(bound);
+                }
+            }
             Proto::Udp => {
                 if let Err(e) = self.udp_attach(id, bound) {
                     self.unbind_sock(id);
@@ -611,6 +690,12 @@ impl Core {
                 Err(err(libc::EINPROGRESS))
             }
             Kind::Listener(_) => Err(err(libc::EISCONN)),
+            Kind::Icmp(_) => {
+                if let Kind::Icmp(i) = &mut self.sock(id)?.kind {
+                    i.peer = Some(addr.ip());
+                }
+                Ok(())
+            }
             Kind::Netlink(_) => Ok(()),
         }
     }
@@ -753,6 +838,7 @@ impl Core {
                 }
             }
             Kind::Listener(l) => Some(l.local),
+            Kind::Icmp(i) => Some(i.local.unwrap_or_else(any)),
             Kind::Netlink(_) => None,
         })
     }
@@ -774,6 +860,10 @@ impl Core {
             .ok_or_else(|| err(libc::EBADF))?;
         match &rec.kind {
             Kind::Udp(u) => u.peer.ok_or_else(|| err(libc::ENOTCONN)),
+            Kind::Icmp(i) => i
+                .peer
+                .map(|p| SocketAddr::new(p, 0))
+                .ok_or_else(|| err(libc::ENOTCONN)),
             Kind::Tcp(t) if t.phase == Phase::Open => {
                 let (s, h) = t.conn.ok_or_else(|| err(libc::ENOTCONN))?;
                 get_iface(ifaces, s)
@@ -921,6 +1011,44 @@ impl Core {
                 Err(err(libc::EAGAIN))
             }
             Kind::Listener(_) => Err(err(libc::ENOTCONN)),
+            Kind::Icmp(i) => {
+                if peek {
+                    // smoltcp's ICMP sockets cannot look ahead.
+                    return Err(err(libc::EOPNOTSUPP));
+                }
+                for &(s, h) in &i.subs {
+                    let Some(f) = get_iface(ifaces, s) else {
+                        continue;
+                    };
+                    let sock = f.sockets.get_mut::<icmp::Socket>(h);
+                    while let Ok((data, from)) = sock.recv() {
+                        let from = IpAddr::from(from);
+                        // Like Linux's ping sockets: echo replies only (a request that happens
+                        // to carry our identifier is the stack's to answer, not ours).
+                        if data.first() != Some(&0) || i.peer.is_some_and(|p| p != from) {
+                            continue;
+                        }
+                        let copied = scatter(bufs, data);
+                        return Ok(Received {
+                            len: if flags & libc::MSG_TRUNC != 0 {
+                                data.len()
+                            } else {
+                                copied
+                            },
+                            from: Some(SocketAddr::new(from, 0)),
+                            truncated: copied < data.len(),
+                        });
+                    }
+                }
+                if shut_rd {
+                    return Ok(Received {
+                        len: 0,
+                        from: None,
+                        truncated: false,
+                    });
+                }
+                Err(err(libc::EAGAIN))
+            }
             Kind::Netlink(n) => {
                 let b = bufs.iter_mut().find(|b| !b.is_empty());
                 let mut empty = [];
@@ -1062,6 +1190,14 @@ impl Core {
                 Ok(total)
             }
             Kind::Listener(_) => Err(err(libc::ENOTCONN)),
+            Kind::Icmp(i) => {
+                let dst = match (dst, i.peer) {
+                    (Some(d), _) => d.ip(),
+                    (None, Some(p)) => p,
+                    (None, None) => return Err(err(libc::EDESTADDRREQ)),
+                };
+                self.icmp_send(id, bufs, dst)
+            }
             Kind::Netlink(_) => {
                 let mut data = Vec::with_capacity(total_len(bufs));
                 for b in bufs {
@@ -1110,6 +1246,100 @@ impl Core {
         })
     }
 
+    /// Sends one ICMP echo request (header and payload as the application wrote them; the
+    /// identifier becomes the socket's and the checksum is recomputed, as Linux does).
+    fn icmp_send(&mut self, id: usize, bufs: &[IoSlice<'_>], dst: IpAddr) -> io::Result<usize> {
+        let len = total_len(bufs);
+        if !dst.is_ipv4() {
+            return Err(err(libc::EAFNOSUPPORT));
+        }
+        if !(8..=65507).contains(&len) {
+            return Err(err(libc::EINVAL));
+        }
+        if matches!(&self.sock(id)?.kind, Kind::Icmp(i) if i.local.is_none()) {
+            self.autobind(id)?;
+        }
+        let slot = self.route(dst)?;
+        let Core { ifaces, socks, .. } = self;
+        let rec = socks
+            .get_mut(id)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| err(libc::EBADF))?;
+        let ttl = rec.opts.ttl;
+        let Kind::Icmp(i) = &mut rec.kind else {
+            return Err(err(libc::EINVAL));
+        };
+        let ident = i.local.map_or(0, |l| l.port());
+        let f = get_iface(ifaces, slot).ok_or_else(|| err(libc::ENETUNREACH))?;
+        let h = match i.subs.iter().find(|(s, _)| *s == slot) {
+            Some(&(_, h)) => h,
+            None => {
+                let mut sock = icmp::Socket::new(
+                    icmp::PacketBuffer::new(
+                        vec![icmp::PacketMetadata::EMPTY; 64],
+                        vec![0; 64 * 1024],
+                    ),
+                    icmp::PacketBuffer::new(
+                        vec![icmp::PacketMetadata::EMPTY; 64],
+                        vec![0; 64 * 1024],
+                    ),
+                );
+                sock.bind(icmp::Endpoint::Ident(ident))
+                    .map_err(|_| err(libc::EINVAL))?;
+                let h = f.sockets.add(sock);
+                i.subs.push((slot, h));
+                h
+            }
+        };
+        let sock = f.sockets.get_mut::<icmp::Socket>(h);
+        sock.set_hop_limit(ttl);
+        let buf = sock.send(len, dst.into()).map_err(|e| match e {
+            icmp::SendError::BufferFull => err(libc::EAGAIN),
+            icmp::SendError::Unaddressable => err(libc::EINVAL),
+        })?;
+        let mut off = 0;
+        for b in bufs {
+            buf[off..off + b.len()].copy_from_slice(b);
+            off += b.len();
+        }
+        if buf[0] != 8 {
+            // Only echo requests, as Linux's ping sockets (the queued bytes are harmless: they
+            // are overwritten into a valid echo request below so that nothing malformed leaves).
+            buf[0] = 8;
+        }
+        buf[1] = 0;
+        buf[4..6].copy_from_slice(&ident.to_be_bytes());
+        buf[2..4].copy_from_slice(&[0, 0]);
+        let sum = internet_checksum(buf);
+        buf[2..4].copy_from_slice(&sum.to_be_bytes());
+        Ok(len)
+    }
+
+    /// Bytes written but not yet acknowledged (TCP) or not yet sent (UDP): SIOCOUTQ.
+    pub(crate) fn unsent_bytes(&mut self, id: usize) -> io::Result<usize> {
+        let Core { ifaces, socks, .. } = self;
+        let rec = socks
+            .get_mut(id)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| err(libc::EBADF))?;
+        Ok(match &rec.kind {
+            Kind::Tcp(t) => t
+                .conn
+                .and_then(|(s, h)| {
+                    get_iface(ifaces, s).map(|f| f.sockets.get::<tcp::Socket>(h).send_queue())
+                })
+                .unwrap_or(0),
+            Kind::Udp(u) => u
+                .subs
+                .iter()
+                .filter_map(|&(s, h)| {
+                    get_iface(ifaces, s).map(|f| f.sockets.get::<udp::Socket>(h).send_queue())
+                })
+                .sum(),
+            _ => 0,
+        })
+    }
+
     /// `shutdown(2)`.
     pub(crate) fn shutdown(&mut self, id: usize, how: libc::c_int) -> io::Result<()> {
         let (rd, wr) = match how {
@@ -1147,14 +1377,36 @@ impl Core {
     }
 
     /// Closes socket `id`: TCP connections finish their close in the background (or reset
-    /// with SO_LINGER 0); everything else goes at once.
-    pub(crate) fn close(&mut self, id: usize) {
+    /// with SO_LINGER 0); UDP datagrams still waiting for the neighbour stay queued until they
+    /// leave (at most `UDP_LINGER_MICROS`); everything else goes at once. Returns the UDP
+    /// sockets kept for that, so that the caller can wait for them.
+    pub(crate) fn close(&mut self, id: usize) -> (Vec<SocketHandle>, Duration) {
+        let mut lingering = Vec::new();
+        let mut wait = Duration::from_micros(crate::core::UDP_LINGER_MICROS);
         let Some(rec) = self.remove_sock(id) else {
-            return;
+            return (lingering, wait);
         };
         match rec.kind {
             Kind::Udp(u) => {
+                let until = crate::driver::now_micros() + crate::core::UDP_LINGER_MICROS;
                 for (s, h) in u.subs {
+                    if let Some(f) = get_iface(&mut self.ifaces, s) {
+                        if f.sockets.get::<udp::Socket>(h).send_queue() == 0 {
+                            f.sockets.remove(h);
+                        } else {
+                            // Datagrams still queued (waiting for ARP/NDP) go out first.
+                            lingering.push(h);
+                            self.closing.push(Closing {
+                                slot: s,
+                                handle: h,
+                                udp_until: Some(until),
+                            });
+                        }
+                    }
+                }
+            }
+            Kind::Icmp(i) => {
+                for (s, h) in i.subs {
                     if let Some(f) = get_iface(&mut self.ifaces, s) {
                         f.sockets.remove(h);
                     }
@@ -1169,8 +1421,17 @@ impl Core {
                         sock.abort();
                     } else {
                         sock.close();
+                        if let Some(secs) = rec.opts.linger.filter(|s| *s > 0) {
+                            // SO_LINGER: close() waits until the data is acknowledged.
+                            lingering.push(h);
+                            wait = Duration::from_secs(u64::try_from(secs).unwrap_or(0));
+                        }
                     }
-                    self.closing.push((s, h));
+                    self.closing.push(Closing {
+                        slot: s,
+                        handle: h,
+                        udp_until: None,
+                    });
                 }
             }
             Kind::Listener(l) => {
@@ -1182,12 +1443,33 @@ impl Core {
                 for (s, h) in l.embryos.into_iter().chain(l.ready) {
                     if let Some(f) = get_iface(&mut self.ifaces, s) {
                         f.sockets.get_mut::<tcp::Socket>(h).abort();
-                        self.closing.push((s, h));
+                        self.closing.push(Closing {
+                            slot: s,
+                            handle: h,
+                            udp_until: None,
+                        });
                     }
                 }
             }
             Kind::Netlink(_) => {}
         }
+        (lingering, wait)
+    }
+
+    /// Whether none of `handles` (closed sockets) still has data to send or to have
+    /// acknowledged.
+    pub(crate) fn flushed(&self, handles: &[SocketHandle]) -> bool {
+        !self.closing.iter().any(|c| {
+            handles.contains(&c.handle)
+                && match c.udp_until {
+                    Some(_) => true,
+                    None => self
+                        .ifaces
+                        .get(c.slot)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|f| f.sockets.get::<tcp::Socket>(c.handle).send_queue() > 0),
+                }
+        })
     }
 
     /// Re-applies options that live in smoltcp sockets.
@@ -1213,6 +1495,7 @@ impl Core {
                 }
             }
             Kind::Listener(l) => l.opts = opts,
+            Kind::Icmp(_) => {}
             Kind::Udp(u) => {
                 for &(s, h) in &u.subs {
                     if let Some(f) = get_iface(ifaces, s) {

@@ -51,6 +51,11 @@ impl Shared {
         self.lock().drive(slot, Some(batch))
     }
 
+    /// Whether closed connections are still finishing.
+    pub(crate) fn has_closing(&self) -> bool {
+        !self.lock().closing.is_empty()
+    }
+
     /// The driver popped this stack's timer.
     pub(crate) fn timer_fired(&self) {
         self.scheduled.store(NEVER, Ordering::Release);
@@ -89,7 +94,60 @@ pub(crate) struct SmolStack {
     pub(crate) shared: Arc<Shared>,
 }
 
+/// How long a dropped stack may keep finishing its closing connections.
+const ORPHAN_LINGER_MICROS: u64 = 60_000_000;
+
+impl Drop for SmolStack {
+    fn drop(&mut self) {
+        // Connections closed but not finished (data in flight, FIN not acknowledged) outlive
+        // the stack handle, as orphaned sockets outlive their process's descriptor on Linux.
+        if self.shared.has_closing() {
+            let until = crate::driver::now_micros() + ORPHAN_LINGER_MICROS;
+            self.shared.driver.adopt(self.shared.clone(), until);
+        }
+    }
+}
+
 impl StackOps for SmolStack {
+    fn autoconf_start(
+        &self,
+        protocol: ioth::backend::AutoConfProtocol,
+        ifindex: u32,
+        _fqdn: Option<&str>,
+        _slaac: bool,
+    ) -> io::Result<()> {
+        match protocol {
+            ioth::backend::AutoConfProtocol::Dhcp4 => self.shared.call(|c| c.dhcp_start(ifindex)),
+            _ => Err(err(libc::ENOSYS)),
+        }
+    }
+
+    fn autoconf_stop(
+        &self,
+        protocol: ioth::backend::AutoConfProtocol,
+        ifindex: u32,
+    ) -> io::Result<()> {
+        match protocol {
+            ioth::backend::AutoConfProtocol::Dhcp4 => self.shared.call(|c| c.dhcp_stop(ifindex)),
+            _ => Err(err(libc::ENOSYS)),
+        }
+    }
+
+    fn autoconf_learned(
+        &self,
+        protocol: ioth::backend::AutoConfProtocol,
+        ifindex: u32,
+    ) -> Option<(Vec<std::net::IpAddr>, Vec<String>)> {
+        match protocol {
+            ioth::backend::AutoConfProtocol::Dhcp4 => self
+                .shared
+                .lock()
+                .dhcp_dns(ifindex)
+                .map(|d| (d, Vec::new())),
+            _ => None,
+        }
+    }
+
     fn socket(&self, domain: c_int, ty: c_int, protocol: c_int) -> io::Result<Box<dyn SocketOps>> {
         let (id, fd) = self.shared.call(|core| -> io::Result<(usize, RawFd)> {
             let id = core.open(domain, ty, protocol)?;
@@ -228,7 +286,17 @@ impl SmolSocket {
 impl Drop for SmolSocket {
     fn drop(&mut self) {
         let id = self.id;
-        self.shared.call(|core| core.close(id));
+        let (lingering, wait) = self.shared.call(|core| core.close(id));
+        // The kernel keeps a closed UDP socket's datagrams until the neighbour answers; a
+        // user-space stack may end with the process right after close(), so close() waits
+        // for them instead (bounded). With SO_LINGER, a TCP close waits for the
+        // acknowledgement of its data, as on Linux.
+        if !lingering.is_empty() {
+            let until = Instant::now() + wait;
+            while Instant::now() < until && !self.shared.lock().flushed(&lingering) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
     }
 }
 

@@ -1,0 +1,148 @@
+//! `stack=smoltcp,vnl=...,eth,dhcp` against a real dnsmasq serving a kernel TAP in a
+//! namespace on the same vde_switch: the stack gets its address, default route and DNS server
+//! from the lease, the kernel reaches it at that address, and the lease is renewed.
+
+use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use ioth::Stack;
+use ioth_tests::peers::{KernelOnTap, Peer, VdeSwitch, require_tool};
+
+fn leased_addr(stack: &Stack) -> Option<Ipv4Addr> {
+    stack
+        .getifaddrs()
+        .ok()?
+        .into_iter()
+        .find_map(|i| match i.addr {
+            ioth::config::IfaAddress::Ip(IpAddr::V4(a))
+                if i.name == "vde0" && (50..=99).contains(&a.octets()[3]) =>
+            {
+                Some(a)
+            }
+            _ => None,
+        })
+}
+
+#[test]
+fn a_smoltcp_stack_leases_its_address_from_dnsmasq_and_renews_it() {
+    ioth_tests::init_logging();
+    let _ = ioth_smoltcp::NAME;
+    if !require_tool("dnsmasq", "the DHCP test") || !require_tool("ping", "the DHCP test") {
+        return;
+    }
+    let Some(sw) = VdeSwitch::start() else { return };
+    let Some(kernel) = KernelOnTap::join(&sw.vnl(), &["10.44.0.1/24"]) else {
+        return;
+    };
+    let log_path = sw.dir().join("dnsmasq.log");
+    let mut cmd = kernel.ns().command("dnsmasq");
+    cmd.args([
+        "--no-daemon",
+        "--conf-file=/dev/null",
+        "--interface=tap0",
+        "--bind-interfaces",
+        "--port=0",
+        "--dhcp-range=10.44.0.50,10.44.0.99,255.255.255.0,2m",
+        "--dhcp-option=option:router,10.44.0.1",
+        "--dhcp-option=option:dns-server,10.44.0.53",
+        "--user=root",
+        "--group=root",
+        "--log-dhcp",
+        "--log-facility=-",
+    ])
+    .arg(format!(
+        "--dhcp-leasefile={}",
+        sw.dir().join("leases").display()
+    ))
+    .arg(format!(
+        "--pid-file={}",
+        sw.dir().join("dnsmasq.pid").display()
+    ))
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(File::create(&log_path).unwrap());
+    let _dnsmasq = Peer::spawn(cmd, "dnsmasq");
+
+    let (stack, report) = Stack::from_config(&format!("stack=smoltcp vnl={} eth dhcp", sw.vnl()))
+        .expect("stack from a configuration string");
+    assert!(
+        report.eth && report.dhcp,
+        "eth and dhcp started: {report:?}"
+    );
+    let mac = stack
+        .link_mac(stack.if_nametoindex("vde0").unwrap())
+        .unwrap();
+    let mac_text = mac.map(|b| format!("{b:02x}")).join(":");
+
+    // The lease arrives: address in the range, default route through the router, DNS server.
+    let start = Instant::now();
+    let addr = loop {
+        if let Some(a) = leased_addr(&stack) {
+            break a;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no lease within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let routes = stack.netlink().unwrap().routes().unwrap();
+    assert!(
+        routes.iter().any(
+            |r| r.prefix_len == 0 && r.gateway == Some(IpAddr::V4(Ipv4Addr::new(10, 44, 0, 1)))
+        ),
+        "default route from the lease: {routes:?}"
+    );
+    let idx = stack.if_nametoindex("vde0").unwrap();
+    let resolv = stack.resolv_conf(idx);
+    assert!(resolv.contains("nameserver 10.44.0.53"), "{resolv}");
+
+    // The kernel reaches the stack at its leased address. The kernel learned our MAC from the
+    // DHCP exchange, but we may not know its own yet: smoltcp drops an automatic echo reply
+    // while it resolves the neighbour (Linux would queue it), so one warm-up ping may go
+    // unanswered.
+    let a = addr.to_string();
+    let _ = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            kernel.ns().name(),
+            "ping",
+            "-c",
+            "1",
+            "-W",
+            "2",
+            &a,
+        ])
+        .output();
+    let out = kernel
+        .ns()
+        .exec(&["ping", "-c", "3", "-i", "0.2", "-W", "5", &a]);
+    assert!(out.contains("3 received"), "{out}");
+
+    // dnsmasq's shortest lease is 2 minutes: the client renews at T1, one minute in.
+    let acked = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("DHCPACK") && l.contains(&mac_text))
+            .count()
+    };
+    let start = Instant::now();
+    loop {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if acked(&log) >= 2 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(100),
+            "the lease was not renewed within 100 s; dnsmasq said:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(
+        leased_addr(&stack),
+        Some(addr),
+        "the renewal kept the address"
+    );
+}

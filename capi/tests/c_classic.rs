@@ -106,8 +106,6 @@ fn kernel_on_hub(what: &str) -> Option<KernelOnHub> {
 /// linksetupdown, msocket(AF_INET, SOCK_DGRAM), sendto "ciao\n" to 10.0.0.2:5000, close: the
 /// kernel behind a TAP on the same hub receives it.
 #[test]
-#[ignore = "ioth-smoltcp (issue 4) drops a datagram still waiting for ARP when its socket is \
-            closed right after sendto; Linux sends it once the neighbour answers"]
 fn classic_program_reaches_a_kernel_through_a_vde_hub() {
     let Some(k) = kernel_on_hub("the classic C program test") else {
         return;

@@ -73,6 +73,33 @@ macro_rules! socket_wrapper {
                 self.0.set_nonblocking(nonblocking)
             }
 
+            /// Sets `SO_RCVTIMEO`: a blocking receive gives up with `EAGAIN` after `timeout`
+            /// (`None`: wait forever; zero is refused, as in std).
+            pub fn set_read_timeout(
+                &self,
+                timeout: Option<std::time::Duration>,
+            ) -> std::io::Result<()> {
+                self.0.set_read_timeout(timeout)
+            }
+
+            /// Sets `SO_SNDTIMEO`, like `set_read_timeout`.
+            pub fn set_write_timeout(
+                &self,
+                timeout: Option<std::time::Duration>,
+            ) -> std::io::Result<()> {
+                self.0.set_write_timeout(timeout)
+            }
+
+            /// `SO_RCVTIMEO` (`None`: receives wait forever).
+            pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+                self.0.read_timeout()
+            }
+
+            /// `SO_SNDTIMEO` (`None`: sends wait forever).
+            pub fn write_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+                self.0.write_timeout()
+            }
+
             /// Takes the pending socket error (`SO_ERROR`).
             pub fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
                 self.0.take_error()

@@ -163,26 +163,6 @@ impl TcpStream {
         self.0.recv(buf, libc::MSG_PEEK)
     }
 
-    /// Sets `SO_RCVTIMEO` (`None`: wait forever).
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.0.set_read_timeout(timeout)
-    }
-
-    /// Sets `SO_SNDTIMEO` (`None`: wait forever).
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.0.set_write_timeout(timeout)
-    }
-
-    /// `SO_RCVTIMEO`.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        self.0.read_timeout()
-    }
-
-    /// `SO_SNDTIMEO`.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        self.0.write_timeout()
-    }
-
     /// Sets `TCP_NODELAY` (no Nagle coalescing).
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.0.set_option(

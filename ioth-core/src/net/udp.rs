@@ -3,7 +3,6 @@
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
-use std::time::Duration;
 
 use super::{each_addr, socket_for, socket_wrapper, std_addr};
 use crate::defaults::current_stack;
@@ -87,26 +86,6 @@ impl UdpSocket {
     /// Another handle on the same socket.
     pub fn try_clone(&self) -> io::Result<UdpSocket> {
         Ok(UdpSocket(self.0.try_clone()?))
-    }
-
-    /// Sets `SO_RCVTIMEO` (`None`: wait forever).
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.0.set_read_timeout(timeout)
-    }
-
-    /// Sets `SO_SNDTIMEO` (`None`: wait forever).
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.0.set_write_timeout(timeout)
-    }
-
-    /// `SO_RCVTIMEO`.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        self.0.read_timeout()
-    }
-
-    /// `SO_SNDTIMEO`.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        self.0.write_timeout()
     }
 
     /// Sets `SO_BROADCAST`: without it, sending to a broadcast address fails with `EACCES`.

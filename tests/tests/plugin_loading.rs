@@ -39,7 +39,13 @@ fn plugins_are_found_on_the_search_path_and_licences_are_enforced() {
         .env(CHILD, "1")
         .env(
             "IOTH_PLUGIN_PATH",
-            format!("{}::{}", empty.path().display(), path_dir.path().display()),
+            format!(
+                "{}::{}:{}",
+                empty.path().display(),
+                path_dir.path().display(),
+                // The workspace's own plugins, ioth_kernel.so and ioth_smoltcp.so.
+                ioth_tests::fixtures::plugin_dir().display()
+            ),
         )
         .env("HOME", home.path())
         .status()
@@ -73,6 +79,18 @@ fn child() {
     ioth::set_license(Some("SPDX-License-Identifier: GPL-3.0-or-later"));
     Stack::new("cgpl", &[]).expect("GPL-3.0-or-later program loads a GPL-3.0-or-later plugin");
     ioth::set_license(None);
+
+    // Our smoltcp stack, found as ioth_smoltcp.so through IOTH_PLUGIN_PATH (the search path,
+    // not the copy linked into this program), serves sockets.
+    let backend = ioth::plugin::load("smoltcp").expect("ioth_smoltcp.so on IOTH_PLUGIN_PATH");
+    let s = Stack::with_backend(backend.as_ref(), &[], "").unwrap();
+    let a = s.udp_bind("127.0.0.1:0").unwrap();
+    let b = s.udp_bind("127.0.0.1:0").unwrap();
+    a.send_to(b"through the plugin", b.local_addr().unwrap())
+        .unwrap();
+    let mut buf = [0u8; 32];
+    let (n, _) = b.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"through the plugin");
 
     // Options after the comma reach the plugin, VNLs too (this one refuses VNLs with EINVAL).
     assert_errno(

@@ -281,6 +281,26 @@ impl Core {
             .filter_map(|(i, f)| f.as_ref().map(|_| i))
     }
 
+    /// The links the driver watches (up to `out.len()`), as (slot, descriptor); returns how
+    /// many were written.
+    pub(crate) fn watched_links(&self, out: &mut [(u32, std::os::fd::RawFd)]) -> usize {
+        let mut n = 0;
+        for (slot, f) in self.ifaces.iter().enumerate() {
+            if let Some(f) = f
+                && f.watched
+                && f.up
+                && let Attachment::Link(l) = &f.attach
+            {
+                if n == out.len() {
+                    break;
+                }
+                out[n] = (slot as u32, std::os::fd::AsRawFd::as_raw_fd(l));
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Whether `addr` is one of this stack's addresses (unspecified counts as local).
     pub(crate) fn is_local(&self, addr: IpAddr) -> bool {
         addr.is_unspecified()

@@ -97,6 +97,84 @@ pub fn duration(tv: libc::timeval) -> Option<Duration> {
     Some(Duration::from_secs(secs) + Duration::from_micros(u64::from(micros)))
 }
 
+/// Runs a `recvmsg(2)`-like `call` on a `msghdr` describing `bufs`, `control` and room for
+/// the sender's address, and returns what it received. `call` returns the byte count and may
+/// also update the header's `msg_namelen`, `msg_controllen` and `msg_flags`, as the kernel
+/// does.
+pub fn recv_with_msghdr(
+    bufs: &mut [std::io::IoSliceMut<'_>],
+    control: &mut [u8],
+    call: impl FnOnce(&mut libc::msghdr) -> io::Result<usize>,
+) -> io::Result<crate::backend::RecvMeta> {
+    // SAFETY: both are plain data; all zero is a valid (empty) value.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    // SAFETY: as above.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_name = (&mut storage as *mut libc::sockaddr_storage).cast();
+    msg.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // IoSliceMut is documented ABI-compatible with iovec on Unix.
+    msg.msg_iov = bufs.as_mut_ptr().cast();
+    msg.msg_iovlen = bufs.len();
+    if !control.is_empty() {
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = control.len();
+    }
+    let len = call(&mut msg)?;
+    let addr = if msg.msg_namelen > 0 {
+        let n = (msg.msg_namelen as usize).min(mem::size_of_val(&storage));
+        // SAFETY: the call filled the first n bytes of storage (bounded by its size), which
+        // are copied into the zeroed storage try_init hands us, with that length.
+        let ((), a) = unsafe {
+            crate::backend::SockAddr::try_init(|out, out_len| {
+                std::ptr::copy_nonoverlapping(
+                    (&storage as *const libc::sockaddr_storage).cast::<u8>(),
+                    out.cast::<u8>(),
+                    n,
+                );
+                *out_len = n as libc::socklen_t;
+                Ok(())
+            })
+        }?;
+        Some(a)
+    } else {
+        None
+    };
+    Ok(crate::backend::RecvMeta {
+        len,
+        addr,
+        control_len: if control.is_empty() {
+            0
+        } else {
+            msg.msg_controllen
+        },
+        flags: msg.msg_flags,
+    })
+}
+
+/// Runs a `sendmsg(2)`-like `call` on a `msghdr` describing `bufs`, the destination `addr`
+/// (none: the connected peer) and `control`.
+pub fn send_with_msghdr(
+    bufs: &[std::io::IoSlice<'_>],
+    addr: Option<&crate::backend::SockAddr>,
+    control: &[u8],
+    call: impl FnOnce(&libc::msghdr) -> io::Result<usize>,
+) -> io::Result<usize> {
+    // SAFETY: msghdr is plain data; all zero is a valid (empty) value.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    if let Some(a) = addr {
+        msg.msg_name = a.as_ptr() as *mut libc::c_void;
+        msg.msg_namelen = a.len();
+    }
+    // IoSlice is documented ABI-compatible with iovec on Unix; the callee only reads.
+    msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = bufs.len();
+    if !control.is_empty() {
+        msg.msg_control = control.as_ptr() as *mut libc::c_void;
+        msg.msg_controllen = control.len();
+    }
+    call(&msg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

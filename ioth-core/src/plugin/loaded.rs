@@ -392,50 +392,32 @@ impl SocketOps for PluginSocket {
         flags: c_int,
     ) -> io::Result<RecvMeta> {
         let fns = self.shared.enter();
-        let (mut st, len) = storage();
-        // SAFETY: msghdr is plain data.
-        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-        msg.msg_name = (&mut st as *mut libc::sockaddr_storage).cast();
-        msg.msg_namelen = len;
-        // IoSliceMut is ABI-compatible with iovec on Unix (documented by std).
-        msg.msg_iov = bufs.as_mut_ptr().cast();
-        msg.msg_iovlen = bufs.len();
-        msg.msg_control = if control.is_empty() {
-            std::ptr::null_mut()
-        } else {
-            control.as_mut_ptr().cast()
-        };
-        msg.msg_controllen = control.len();
-        let n = if let Some(recvmsg) = fns.recvmsg {
-            // SAFETY: msg describes valid buffers for the call.
-            cvt_size(unsafe { recvmsg(self.fd, &mut msg, flags) })?
-        } else if let (Some(recvfrom), [buf]) = (fns.recvfrom, &mut *bufs) {
-            // SAFETY: buf and the address storage are valid for the call.
-            let n = cvt_size(unsafe {
-                recvfrom(
-                    self.fd,
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    flags,
-                    msg.msg_name.cast(),
-                    &mut msg.msg_namelen,
-                )
-            })?;
-            msg.msg_controllen = 0;
-            n
-        } else {
-            return Err(errno(libc::ENOSYS));
-        };
-        let addr = if msg.msg_namelen > 0 {
-            Some(addr_from(st, msg.msg_namelen)?)
-        } else {
-            None
-        };
-        Ok(RecvMeta {
-            len: n,
-            addr,
-            control_len: msg.msg_controllen,
-            flags: msg.msg_flags,
+        let fd = self.fd;
+        crate::sys::recv_with_msghdr(bufs, control, |msg| {
+            if let Some(recvmsg) = fns.recvmsg {
+                // SAFETY: msg describes valid buffers for the call.
+                return cvt_size(unsafe { recvmsg(fd, msg, flags) });
+            }
+            match fns.recvfrom {
+                // libioth's fallback: recvfrom into a single buffer, no control data.
+                Some(recvfrom) if msg.msg_iovlen == 1 => {
+                    // SAFETY: msg_iov points at one valid iovec (from bufs).
+                    let iov = unsafe { *msg.msg_iov };
+                    msg.msg_controllen = 0;
+                    // SAFETY: the iovec's buffer and the address room are valid for the call.
+                    cvt_size(unsafe {
+                        recvfrom(
+                            fd,
+                            iov.iov_base,
+                            iov.iov_len,
+                            flags,
+                            msg.msg_name.cast(),
+                            &mut msg.msg_namelen,
+                        )
+                    })
+                }
+                _ => Err(errno(libc::ENOSYS)),
+            }
         })
     }
 
@@ -448,21 +430,11 @@ impl SocketOps for PluginSocket {
     ) -> io::Result<usize> {
         let fns = self.shared.enter();
         if let Some(sendmsg) = fns.sendmsg {
-            // SAFETY: msghdr is plain data.
-            let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-            if let Some(a) = addr {
-                msg.msg_name = a.as_ptr() as *mut c_void;
-                msg.msg_namelen = a.len();
-            }
-            // IoSlice is ABI-compatible with iovec on Unix (documented by std).
-            msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
-            msg.msg_iovlen = bufs.len();
-            if !control.is_empty() {
-                msg.msg_control = control.as_ptr() as *mut c_void;
-                msg.msg_controllen = control.len();
-            }
-            // SAFETY: msg describes valid buffers; the plugin only reads them.
-            return cvt_size(unsafe { sendmsg(self.fd, &msg, flags) });
+            let fd = self.fd;
+            return crate::sys::send_with_msghdr(bufs, addr, control, |msg| {
+                // SAFETY: msg describes valid buffers; the plugin only reads them.
+                cvt_size(unsafe { sendmsg(fd, msg, flags) })
+            });
         }
         match (fns.sendto, bufs, addr) {
             (Some(sendto), [buf], Some(a)) if control.is_empty() => {

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ioth::{Backend, Ioctl, RecvMeta, SockAddr, SocketOps, StackOps, errno, errno_with};
-use libc::{c_int, c_long, c_void, socklen_t};
+use libc::{c_int, c_long, socklen_t};
 
 /// The implementation name.
 pub const NAME: &str = "kernel";
@@ -133,14 +133,6 @@ impl StackOps for KernelStack {
 /// A kernel socket: the descriptor itself.
 struct KernelSocket {
     fd: OwnedFd,
-}
-
-fn storage() -> (libc::sockaddr_storage, socklen_t) {
-    // SAFETY: sockaddr_storage is plain data; all zero is valid.
-    (
-        unsafe { mem::zeroed() },
-        mem::size_of::<libc::sockaddr_storage>() as socklen_t,
-    )
 }
 
 /// Runs a call that fills a socket address, as getsockname/accept do.
@@ -283,43 +275,10 @@ impl SocketOps for KernelSocket {
         control: &mut [u8],
         flags: c_int,
     ) -> io::Result<RecvMeta> {
-        let (mut st, len) = storage();
-        // SAFETY: msghdr is plain data.
-        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-        msg.msg_name = (&mut st as *mut libc::sockaddr_storage).cast::<c_void>();
-        msg.msg_namelen = len;
-        // IoSliceMut is documented ABI-compatible with iovec on Unix.
-        msg.msg_iov = bufs.as_mut_ptr().cast();
-        msg.msg_iovlen = bufs.len();
-        if !control.is_empty() {
-            msg.msg_control = control.as_mut_ptr().cast();
-            msg.msg_controllen = control.len();
-        }
-        // SAFETY: msg describes valid buffers for the call.
-        let n = cvt_size(unsafe { libc::recvmsg(self.as_raw_fd(), &mut msg, flags) })?;
-        let addr = if msg.msg_namelen > 0 {
-            // SAFETY: the kernel filled msg_namelen bytes of st (bounded by its size).
-            let ((), a) = unsafe {
-                SockAddr::try_init(|out, out_len| {
-                    let n = (msg.msg_namelen as usize).min(mem::size_of_val(&st));
-                    std::ptr::copy_nonoverlapping(
-                        (&st as *const libc::sockaddr_storage).cast::<u8>(),
-                        out.cast::<u8>(),
-                        n,
-                    );
-                    *out_len = n as socklen_t;
-                    Ok(())
-                })
-            }?;
-            Some(a)
-        } else {
-            None
-        };
-        Ok(RecvMeta {
-            len: n,
-            addr,
-            control_len: msg.msg_controllen,
-            flags: msg.msg_flags,
+        let fd = self.as_raw_fd();
+        ioth::sys::recv_with_msghdr(bufs, control, |msg| {
+            // SAFETY: msg describes valid buffers for the call.
+            cvt_size(unsafe { libc::recvmsg(fd, msg, flags) })
         })
     }
 
@@ -330,21 +289,11 @@ impl SocketOps for KernelSocket {
         control: &[u8],
         flags: c_int,
     ) -> io::Result<usize> {
-        // SAFETY: msghdr is plain data.
-        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-        if let Some(a) = addr {
-            msg.msg_name = a.as_ptr() as *mut c_void;
-            msg.msg_namelen = a.len();
-        }
-        // IoSlice is documented ABI-compatible with iovec on Unix.
-        msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
-        msg.msg_iovlen = bufs.len();
-        if !control.is_empty() {
-            msg.msg_control = control.as_ptr() as *mut c_void;
-            msg.msg_controllen = control.len();
-        }
-        // SAFETY: msg describes valid buffers that the kernel only reads.
-        cvt_size(unsafe { libc::sendmsg(self.as_raw_fd(), &msg, flags | libc::MSG_NOSIGNAL) })
+        let fd = self.as_raw_fd();
+        ioth::sys::send_with_msghdr(bufs, addr, control, |msg| {
+            // SAFETY: msg describes valid buffers that the kernel only reads.
+            cvt_size(unsafe { libc::sendmsg(fd, msg, flags | libc::MSG_NOSIGNAL) })
+        })
     }
 
     fn recv(&self, buf: &mut [u8], flags: c_int) -> io::Result<usize> {

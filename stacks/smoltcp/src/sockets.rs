@@ -567,7 +567,7 @@ impl Core {
             }
             Proto::Udp => {
                 if let Err(e) = self.udp_attach(id, bound) {
-                    self.unbind_sock(id);
+                    self.unbind(id);
                     return Err(e);
                 }
             }
@@ -578,10 +578,6 @@ impl Core {
             }
         }
         Ok(())
-    }
-
-    fn unbind_sock(&mut self, id: usize) {
-        self.unbind(id);
     }
 
     /// Creates the smoltcp UDP sockets of a bound UDP socket.

@@ -17,7 +17,6 @@ use libc::{c_int, c_long};
 
 use crate::core::Core;
 use crate::driver::{DriverThread, NEVER};
-use crate::sockets::Kind;
 
 fn err(e: i32) -> io::Error {
     io::Error::from_raw_os_error(e)
@@ -157,6 +156,7 @@ impl StackOps for SmolStack {
             shared: self.shared.clone(),
             id,
             fd,
+            netlink: domain == libc::AF_NETLINK,
         };
         if ty & libc::SOCK_CLOEXEC == 0 {
             sock.set_cloexec(false)?;
@@ -191,6 +191,8 @@ pub(crate) struct SmolSocket {
     shared: Arc<Shared>,
     id: usize,
     fd: RawFd,
+    /// An `AF_NETLINK` socket (fixed at creation; accepted sockets are TCP).
+    netlink: bool,
 }
 
 fn ip_addr(addr: &SockAddr) -> io::Result<SocketAddr> {
@@ -353,14 +355,6 @@ impl SmolSocket {
             }
         }
     }
-
-    fn is_netlink(&self) -> bool {
-        self.shared.call(|c| {
-            c.sock(self.id)
-                .map(|r| matches!(r.kind, Kind::Netlink(_)))
-                .unwrap_or(false)
-        })
-    }
 }
 
 impl Drop for SmolSocket {
@@ -386,7 +380,7 @@ impl SocketOps for SmolSocket {
     }
 
     fn bind(&self, addr: &SockAddr) -> io::Result<()> {
-        if self.is_netlink() {
+        if self.netlink {
             return Ok(());
         }
         let a = ip_addr(addr)?;
@@ -394,7 +388,7 @@ impl SocketOps for SmolSocket {
     }
 
     fn connect(&self, addr: &SockAddr) -> io::Result<()> {
-        if self.is_netlink() {
+        if self.netlink {
             return Ok(());
         }
         let a = ip_addr(addr)?;
@@ -447,6 +441,7 @@ impl SocketOps for SmolSocket {
             shared: self.shared.clone(),
             id: nid,
             fd,
+            netlink: false,
         };
         if flags & libc::SOCK_CLOEXEC == 0 {
             sock.set_cloexec(false)?;
@@ -462,7 +457,7 @@ impl SocketOps for SmolSocket {
     }
 
     fn peer_addr(&self) -> io::Result<SockAddr> {
-        if self.is_netlink() {
+        if self.netlink {
             return netlink_addr(0);
         }
         Ok(self.shared.call(|c| c.peer_addr(self.id))?.into())
@@ -520,7 +515,7 @@ impl SocketOps for SmolSocket {
         _control: &mut [u8],
         flags: c_int,
     ) -> io::Result<RecvMeta> {
-        let netlink = self.is_netlink();
+        let netlink = self.netlink;
         let waitall = flags & libc::MSG_WAITALL != 0 && !netlink;
         let want: usize = bufs.iter().map(|b| b.len()).sum();
         let dontwait = flags & libc::MSG_DONTWAIT != 0;
@@ -577,7 +572,7 @@ impl SocketOps for SmolSocket {
         flags: c_int,
     ) -> io::Result<usize> {
         let dst = match addr {
-            Some(a) if !self.is_netlink() => Some(ip_addr(a)?),
+            Some(a) if !self.netlink => Some(ip_addr(a)?),
             _ => None,
         };
         let dontwait = flags & libc::MSG_DONTWAIT != 0;

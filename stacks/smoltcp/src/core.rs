@@ -794,6 +794,28 @@ impl Core {
             .collect()
     }
 
+    /// Closes every interface's link now (the stack is going away): a served hub's directory
+    /// and a switch port are released before the deleting call returns, not whenever the
+    /// last reference to the stack happens to drop (a driver thread may hold one briefly,
+    /// and a process may exit right after deleting its stack).
+    pub(crate) fn release_links(&mut self) {
+        for slot in 0..self.ifaces.len() {
+            let is_link = matches!(
+                self.ifaces[slot].as_ref().map(|f| &f.attach),
+                Some(Attachment::Link(_))
+            );
+            if !is_link {
+                continue;
+            }
+            if let Some(f) = self.ifaces[slot].take() {
+                if let Attachment::Link(l) = &f.attach {
+                    self.driver.unwatch(std::os::fd::AsRawFd::as_raw_fd(l));
+                }
+                self.detach_sockets(slot);
+            }
+        }
+    }
+
     /// Ends every socket that uses interface `slot` (it is being removed).
     pub(crate) fn detach_sockets(&mut self, slot: usize) {
         for id in self.sock_ids() {

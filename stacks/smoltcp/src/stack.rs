@@ -100,7 +100,11 @@ impl Drop for SmolStack {
     fn drop(&mut self) {
         // Connections closed but not finished (data in flight, FIN not acknowledged) outlive
         // the stack handle, as orphaned sockets outlive their process's descriptor on Linux.
-        if self.shared.has_closing() {
+        let mut core = self.shared.lock();
+        if core.closing.is_empty() {
+            core.release_links();
+        } else {
+            drop(core);
             let until = crate::driver::now_micros() + ORPHAN_LINGER_MICROS;
             self.shared.driver.adopt(self.shared.clone(), until);
         }

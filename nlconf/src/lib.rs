@@ -12,6 +12,7 @@
 //!   socket, in-process processor, a stack's netlink socket).
 //! - [`iothconf`]: configuration strings and their application.
 //! - [`dhcp`]: DHCPv4 messages and client state machine.
+//! - [`ndisc`]: IPv6 router discovery and SLAAC: advertisements and the engine.
 //! - [`ioctl`]: SIOCGIFINDEX and friends answered from the tables.
 //! - [`hashaddr`]: hash-based IPv6 addresses and MACs, EUI-64, One-Time-IP.
 
@@ -21,5 +22,6 @@ pub mod hashaddr;
 pub mod ioctl;
 pub mod iothconf;
 pub mod model;
+pub mod ndisc;
 pub mod rtnl;
 pub mod server;

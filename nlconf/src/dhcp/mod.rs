@@ -2,8 +2,8 @@
 //! format and a transport-independent client state machine whose leases are installed
 //! through the client helpers.
 //!
-//! Not here yet: DHCPv6, router discovery and SLAAC engines (a stack plugs its own in through
-//! [`crate::iothconf::AutoConf`]).
+//! Router discovery and SLAAC live in [`crate::ndisc`]; a stack plugs engines in through
+//! [`crate::iothconf::AutoConf`].
 
 mod client;
 mod message;

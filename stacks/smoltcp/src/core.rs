@@ -50,8 +50,9 @@ pub(crate) struct Iface {
     pub mac: [u8; 6],
     /// Addresses configured on this interface (what netlink reports), in order.
     pub addrs: Vec<(IpAddr, u8)>,
-    /// The DHCPv4 client running on this interface, if any.
-    pub dhcp: Option<crate::autoconf::Dhcp>,
+    /// The configuration protocols running on this interface (DHCPv4, router discovery,
+    /// DHCPv6).
+    pub autoconf: crate::autoconf::Engines,
     /// Whether the driver watches the link's descriptor.
     pub watched: bool,
 }
@@ -181,7 +182,7 @@ impl Core {
             up: true,
             mtu: 65536,
             mac: [0; 6],
-            dhcp: None,
+            autoconf: crate::autoconf::Engines::default(),
             watched: false,
             addrs: vec![
                 (IpAddr::V4(Ipv4Addr::LOCALHOST), 8),
@@ -251,7 +252,7 @@ impl Core {
             mtu,
             mac,
             addrs: Vec::new(),
-            dhcp: None,
+            autoconf: crate::autoconf::Engines::default(),
             watched: true,
         };
         if slot >= self.ifaces.len() {
@@ -738,6 +739,7 @@ impl Core {
                 next = next.min(at);
             }
         }
+        next = next.min(self.autoconf_deadline());
         if !self.closing.is_empty() {
             // Finishing closes are reaped at least every 100 ms.
             next = next.min(now_micros() + 100_000);

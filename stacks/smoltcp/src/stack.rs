@@ -116,13 +116,11 @@ impl StackOps for SmolStack {
         &self,
         protocol: ioth::backend::AutoConfProtocol,
         ifindex: u32,
-        _fqdn: Option<&str>,
-        _slaac: bool,
+        fqdn: Option<&str>,
+        slaac: bool,
     ) -> io::Result<()> {
-        match protocol {
-            ioth::backend::AutoConfProtocol::Dhcp4 => self.shared.call(|c| c.dhcp_start(ifindex)),
-            _ => Err(err(libc::ENOSYS)),
-        }
+        self.shared
+            .call(|c| c.autoconf_start(protocol, ifindex, fqdn, slaac))
     }
 
     fn autoconf_stop(
@@ -130,10 +128,7 @@ impl StackOps for SmolStack {
         protocol: ioth::backend::AutoConfProtocol,
         ifindex: u32,
     ) -> io::Result<()> {
-        match protocol {
-            ioth::backend::AutoConfProtocol::Dhcp4 => self.shared.call(|c| c.dhcp_stop(ifindex)),
-            _ => Err(err(libc::ENOSYS)),
-        }
+        self.shared.call(|c| c.autoconf_stop(protocol, ifindex))
     }
 
     fn autoconf_learned(
@@ -141,14 +136,7 @@ impl StackOps for SmolStack {
         protocol: ioth::backend::AutoConfProtocol,
         ifindex: u32,
     ) -> Option<(Vec<std::net::IpAddr>, Vec<String>)> {
-        match protocol {
-            ioth::backend::AutoConfProtocol::Dhcp4 => self
-                .shared
-                .lock()
-                .dhcp_dns(ifindex)
-                .map(|d| (d, Vec::new())),
-            _ => None,
-        }
+        self.shared.lock().autoconf_learned(protocol, ifindex)
     }
 
     fn socket(&self, domain: c_int, ty: c_int, protocol: c_int) -> io::Result<Box<dyn SocketOps>> {

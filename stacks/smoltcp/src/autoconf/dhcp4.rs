@@ -1,4 +1,4 @@
-//! Dynamic configuration engines: DHCPv4 on an interface.
+//! DHCPv4 on an interface.
 //!
 //! The client is smoltcp's DHCPv4 socket (discover, request, renewal at T1, rebinding, lease
 //! expiry); what it learns is installed through the stack's own tables, so netlink reports a
@@ -12,6 +12,8 @@ use smoltcp::iface::SocketHandle;
 use smoltcp::socket::dhcpv4;
 
 use crate::core::{Attachment, Core, StackRoute};
+
+use super::err;
 
 /// A DHCPv4 client on one interface, and the lease it installed.
 pub(crate) struct Dhcp {
@@ -27,10 +29,6 @@ struct Lease {
     dns: Vec<Ipv4Addr>,
 }
 
-fn err(e: i32) -> io::Error {
-    io::Error::from_raw_os_error(e)
-}
-
 impl Core {
     /// Starts (or restarts) DHCPv4 on interface `index`.
     pub(crate) fn dhcp_start(&mut self, index: u32) -> io::Result<()> {
@@ -40,7 +38,7 @@ impl Core {
             return Err(err(libc::EOPNOTSUPP));
         }
         let handle = f.sockets.add(dhcpv4::Socket::new());
-        f.dhcp = Some(Dhcp {
+        f.autoconf.dhcp4 = Some(Dhcp {
             handle,
             lease: None,
         });
@@ -50,7 +48,7 @@ impl Core {
     /// Stops DHCPv4 on interface `index` and removes what it installed.
     pub(crate) fn dhcp_stop(&mut self, index: u32) -> io::Result<()> {
         let f = self.iface_mut(index).ok_or_else(|| err(libc::ENODEV))?;
-        let Some(d) = f.dhcp.take() else {
+        let Some(d) = f.autoconf.dhcp4.take() else {
             return Ok(());
         };
         f.sockets.remove(d.handle);
@@ -62,16 +60,18 @@ impl Core {
 
     /// The DNS servers the lease on `index` gave.
     pub(crate) fn dhcp_dns(&self, index: u32) -> Option<Vec<IpAddr>> {
-        let lease = self.iface(index)?.dhcp.as_ref()?.lease.as_ref()?;
+        let lease = self.iface(index)?.autoconf.dhcp4.as_ref()?.lease.as_ref()?;
         Some(lease.dns.iter().map(|a| IpAddr::V4(*a)).collect())
     }
 
     /// Collects the DHCP clients' events and applies them; true when the configuration
     /// changed.
-    pub(crate) fn run_autoconf(&mut self) -> bool {
+    pub(crate) fn run_dhcp4(&mut self) -> bool {
         let mut changes = Vec::new();
         for f in self.ifaces.iter_mut().flatten() {
-            let Some(d) = f.dhcp.as_mut() else { continue };
+            let Some(d) = f.autoconf.dhcp4.as_mut() else {
+                continue;
+            };
             let sock = f.sockets.get_mut::<dhcpv4::Socket>(d.handle);
             while let Some(event) = sock.poll() {
                 let new = match event {

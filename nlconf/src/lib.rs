@@ -12,12 +12,14 @@
 //!   socket, in-process processor, a stack's netlink socket).
 //! - [`iothconf`]: configuration strings and their application.
 //! - [`dhcp`]: DHCPv4 messages and client state machine.
+//! - [`dhcp6`]: DHCPv6 messages and client state machine (stateful and stateless).
 //! - [`ndisc`]: IPv6 router discovery and SLAAC: advertisements and the engine.
 //! - [`ioctl`]: SIOCGIFINDEX and friends answered from the tables.
 //! - [`hashaddr`]: hash-based IPv6 addresses and MACs, EUI-64, One-Time-IP.
 
 pub mod client;
 pub mod dhcp;
+pub mod dhcp6;
 pub mod hashaddr;
 pub mod ioctl;
 pub mod iothconf;

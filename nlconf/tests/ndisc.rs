@@ -26,7 +26,7 @@ fn prefix(p: &str, autonomous: bool, valid: u32, preferred: u32) -> PrefixInfo {
     PrefixInfo {
         prefix: ip(p),
         prefix_len: 64,
-        on_link: true,
+        on_link: false,
         autonomous,
         valid_lifetime: valid,
         preferred_lifetime: preferred,
@@ -280,6 +280,46 @@ fn an_advert_cannot_cut_a_valid_lifetime_below_two_hours() {
         &advert(0, vec![prefix("fd00:1::", true, 4000, 60)]),
     );
     assert_eq!(rd.next_deadline(), Some(secs(4020)));
+}
+
+#[test]
+fn on_link_prefixes_are_reported_and_expire_without_slaac_too() {
+    let mut rd = started(None, false);
+    let mut p = prefix("fd00:7:0:0:ffff::", false, 100, 100);
+    p.on_link = true;
+    p.prefix_len = 48;
+    let on_link = Action::OnLink {
+        prefix: ip("fd00:7::"),
+        prefix_len: 48,
+    };
+    assert_eq!(
+        rd.receive(secs(0), router(), 255, &advert(0, vec![p.clone()])),
+        vec![on_link.clone()],
+        "host bits cleared"
+    );
+    assert_eq!(rd.on_link_prefixes(), vec![(ip("fd00:7::"), 48)]);
+    assert_eq!(rd.on_link_prefix_len(ip("fd00:7:0:1::5")), Some(48));
+    assert_eq!(rd.on_link_prefix_len(ip("fd00:8::5")), None);
+    // Refreshed, not repeated; then it expires.
+    assert!(
+        rd.receive(secs(50), router(), 255, &advert(0, vec![p.clone()]))
+            .is_empty()
+    );
+    assert_eq!(rd.next_deadline(), Some(secs(150)));
+    let off_link = Action::OffLink {
+        prefix: ip("fd00:7::"),
+        prefix_len: 48,
+    };
+    assert_eq!(rd.poll(secs(150)), vec![off_link.clone()]);
+    // A valid lifetime of 0 withdraws it at once.
+    rd.receive(secs(200), router(), 255, &advert(0, vec![p.clone()]));
+    p.valid_lifetime = 0;
+    p.preferred_lifetime = 0;
+    assert_eq!(
+        rd.receive(secs(201), router(), 255, &advert(0, vec![p])),
+        vec![off_link]
+    );
+    assert!(rd.on_link_prefixes().is_empty());
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //! one hour until a valid advertisement arrives (RFC 7559). Default routers, SLAAC addresses,
 //! DNS servers and search domains live as long as their advertised lifetimes and are renewed
 //! by later advertisements; when the last router and address have expired, soliciting starts
-//! again. A SLAAC address is formed for a /64 prefix with the A flag (or for any /64 prefix
+//! again. On-link prefixes (L flag) are reported too, for addresses configured by other means
+//! (DHCPv6) that fall inside them. A SLAAC address is formed for a /64 prefix with the A flag (or for any /64 prefix
 //! when the node has a name, as iothconf does: the address is then the name's hash, which
 //! DNS can compute too); its host part is the hash of the name, else the EUI-64 of the MAC.
 
@@ -43,6 +44,21 @@ pub enum Action {
     },
     /// The router advertised a link MTU (at least 1280): set it.
     SetMtu(u32),
+    /// A prefix is on this link (L flag): addresses in it are reached directly. Addresses
+    /// configured by other means (DHCPv6) inside it take its length.
+    OnLink {
+        /// The prefix, host bits cleared.
+        prefix: Ipv6Addr,
+        /// Its length.
+        prefix_len: u8,
+    },
+    /// An on-link prefix expired or was withdrawn.
+    OffLink {
+        /// The prefix, host bits cleared.
+        prefix: Ipv6Addr,
+        /// Its length.
+        prefix_len: u8,
+    },
 }
 
 /// The first solicitation interval after the initial one (RTR_SOLICITATION_INTERVAL).
@@ -80,6 +96,7 @@ pub struct RouterDiscovery {
     interval: Duration,
     jitter: u32,
     routers: Vec<Timed<Ipv6Addr>>,
+    on_link: Vec<Timed<(Ipv6Addr, u8)>>,
     addrs: Vec<SlaacAddr>,
     dns: Vec<Timed<Ipv6Addr>>,
     domains: Vec<Timed<String>>,
@@ -97,7 +114,14 @@ fn expired(until: Option<Duration>, now: Duration) -> bool {
 }
 
 fn prefix64(a: Ipv6Addr) -> Ipv6Addr {
-    Ipv6Addr::from(u128::from(a) & !u128::from(u64::MAX))
+    mask(a, 64)
+}
+
+/// `a` with the bits past `len` cleared.
+fn mask(a: Ipv6Addr, len: u8) -> Ipv6Addr {
+    let len = u32::from(len.min(128));
+    let bits = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+    Ipv6Addr::from(u128::from(a) & bits)
 }
 
 fn is_link_local(a: Ipv6Addr) -> bool {
@@ -121,6 +145,7 @@ impl RouterDiscovery {
             interval: FIRST_INTERVAL,
             jitter,
             routers: Vec::new(),
+            on_link: Vec::new(),
             addrs: Vec::new(),
             dns: Vec::new(),
             domains: Vec::new(),
@@ -149,6 +174,12 @@ impl RouterDiscovery {
         }
         for r in self.routers.drain(..) {
             out.push(Action::RemoveRouter(r.value));
+        }
+        for p in self.on_link.drain(..) {
+            out.push(Action::OffLink {
+                prefix: p.value.0,
+                prefix_len: p.value.1,
+            });
         }
         self.dns.clear();
         self.domains.clear();
@@ -240,6 +271,35 @@ impl RouterDiscovery {
             out.push(Action::SetMtu(mtu));
         }
 
+        for p in ra.prefixes.iter().filter(|p| p.on_link) {
+            if is_link_local(p.prefix) {
+                continue;
+            }
+            let key = (mask(p.prefix, p.prefix_len), p.prefix_len);
+            let known = self.on_link.iter().position(|t| t.value == key);
+            match (p.valid_lifetime, known) {
+                (0, Some(i)) => {
+                    self.on_link.remove(i);
+                    out.push(Action::OffLink {
+                        prefix: key.0,
+                        prefix_len: key.1,
+                    });
+                }
+                (0, None) => {}
+                (secs, Some(i)) => self.on_link[i].until = until(now, secs),
+                (secs, None) => {
+                    self.on_link.push(Timed {
+                        value: key,
+                        until: until(now, secs),
+                    });
+                    out.push(Action::OnLink {
+                        prefix: key.0,
+                        prefix_len: key.1,
+                    });
+                }
+            }
+        }
+
         for p in &ra.prefixes {
             if !self.slaac
                 || p.prefix_len != 64
@@ -324,6 +384,16 @@ impl RouterDiscovery {
             }
             !gone
         });
+        self.on_link.retain(|p| {
+            let gone = expired(p.until, now);
+            if gone {
+                out.push(Action::OffLink {
+                    prefix: p.value.0,
+                    prefix_len: p.value.1,
+                });
+            }
+            !gone
+        });
         self.dns.retain(|d| !expired(d.until, now));
         self.domains.retain(|d| !expired(d.until, now));
         if had_any && self.routers.is_empty() && self.addrs.is_empty() {
@@ -345,6 +415,7 @@ impl RouterDiscovery {
             }
         };
         self.routers.iter().for_each(|r| consider(r.until));
+        self.on_link.iter().for_each(|p| consider(p.until));
         self.addrs.iter().for_each(|a| consider(a.valid_until));
         self.dns.iter().for_each(|d| consider(d.until));
         self.domains.iter().for_each(|d| consider(d.until));
@@ -354,6 +425,20 @@ impl RouterDiscovery {
     /// The default routers known now (link-local addresses), oldest first.
     pub fn routers(&self) -> Vec<Ipv6Addr> {
         self.routers.iter().map(|r| r.value).collect()
+    }
+
+    /// The prefixes advertised as on this link and not expired, host bits cleared.
+    pub fn on_link_prefixes(&self) -> Vec<(Ipv6Addr, u8)> {
+        self.on_link.iter().map(|p| p.value).collect()
+    }
+
+    /// The length of the longest on-link prefix holding `addr`, if any.
+    pub fn on_link_prefix_len(&self, addr: Ipv6Addr) -> Option<u8> {
+        self.on_link
+            .iter()
+            .filter(|p| mask(addr, p.value.1) == p.value.0)
+            .map(|p| p.value.1)
+            .max()
     }
 
     /// The SLAAC addresses configured now (each with prefix length 64).

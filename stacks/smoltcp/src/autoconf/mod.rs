@@ -8,6 +8,7 @@
 //! driver wakes the stack when a solicitation or renewal is due (no thread, no tick).
 
 mod dhcp4;
+mod dhcp6;
 mod rd;
 
 use std::io;
@@ -28,6 +29,7 @@ pub(crate) fn err(e: i32) -> io::Error {
 pub(crate) struct Engines {
     pub dhcp4: Option<dhcp4::Dhcp>,
     pub rd: Option<rd::Rd>,
+    pub dhcp6: Option<dhcp6::Dhcp6>,
 }
 
 /// The engines' clock: the driver's monotonic clock.
@@ -51,7 +53,7 @@ impl Core {
         match protocol {
             AutoConfProtocol::Dhcp4 => self.dhcp_start(index),
             AutoConfProtocol::Rd => self.rd_start(index, fqdn, slaac),
-            AutoConfProtocol::Dhcp6 => Err(err(libc::ENOSYS)),
+            AutoConfProtocol::Dhcp6 => self.dhcp6_start(index, fqdn),
         }
     }
 
@@ -64,7 +66,7 @@ impl Core {
         match protocol {
             AutoConfProtocol::Dhcp4 => self.dhcp_stop(index),
             AutoConfProtocol::Rd => self.rd_stop(index),
-            AutoConfProtocol::Dhcp6 => Err(err(libc::ENOSYS)),
+            AutoConfProtocol::Dhcp6 => self.dhcp6_stop(index),
         }
     }
 
@@ -77,7 +79,7 @@ impl Core {
         match protocol {
             AutoConfProtocol::Dhcp4 => self.dhcp_dns(index).map(|d| (d, Vec::new())),
             AutoConfProtocol::Rd => self.rd_learned(index),
-            AutoConfProtocol::Dhcp6 => None,
+            AutoConfProtocol::Dhcp6 => self.dhcp6_learned(index),
         }
     }
 
@@ -86,7 +88,8 @@ impl Core {
     pub(crate) fn run_autoconf(&mut self) -> bool {
         let dhcp4 = self.run_dhcp4();
         let rd = self.run_rd();
-        dhcp4 | rd
+        let dhcp6 = self.run_dhcp6();
+        dhcp4 | rd | dhcp6
     }
 
     /// When an engine next needs to run (driver clock, µs), or NEVER.
@@ -94,7 +97,11 @@ impl Core {
         self.ifaces
             .iter()
             .flatten()
-            .filter_map(|f| f.autoconf.rd.as_ref()?.next_deadline())
+            .flat_map(|f| {
+                let rd = f.autoconf.rd.as_ref().and_then(|r| r.next_deadline());
+                let dhcp6 = f.autoconf.dhcp6.as_ref().and_then(|d| d.next_deadline());
+                rd.into_iter().chain(dhcp6)
+            })
             .map(to_micros)
             .min()
             .unwrap_or(NEVER)

@@ -5,7 +5,9 @@
 //! neighbour solicitations and echo requests itself); router advertisements whose checksum
 //! verifies go to the engine with the hop limit and source of their IPv6 header. What the
 //! engine asks is done in the stack's tables: default routes through routers (`proto ra`,
-//! metric 1024 as Linux), SLAAC addresses (/64), the link MTU. Solicitations leave from the
+//! metric 1024 as Linux), SLAAC addresses (/64), the link MTU. On-link prefixes give their
+//! length to DHCPv6 addresses inside them (smoltcp knows on-link only from address prefixes;
+//! Linux would add a prefix route next to a /128 address, with the same effect). Solicitations leave from the
 //! interface's link-local address with hop limit 255.
 
 use std::io;
@@ -115,6 +117,12 @@ impl Core {
         Ok(())
     }
 
+    /// The length of the longest prefix advertised as on-link on `index` that holds `addr`.
+    pub(crate) fn rd_on_link_prefix_len(&self, index: u32, addr: Ipv6Addr) -> Option<u8> {
+        let rd = self.iface(index)?.autoconf.rd.as_ref()?;
+        rd.engine.on_link_prefix_len(addr)
+    }
+
     /// The DNS servers and search domains advertised on `index`.
     pub(crate) fn rd_learned(&self, index: u32) -> Option<(Vec<IpAddr>, Vec<String>)> {
         let rd = self.iface(index)?.autoconf.rd.as_ref()?;
@@ -189,6 +197,10 @@ impl Core {
                 Action::RemoveAddress { addr, prefix_len } => {
                     log::info!("interface {index}: SLAAC address {addr}/{prefix_len} removed");
                     addrs |= self.engine_remove_addr(index, IpAddr::V6(addr), prefix_len);
+                }
+                Action::OnLink { prefix, prefix_len } | Action::OffLink { prefix, prefix_len } => {
+                    log::debug!("interface {index}: on-link prefix {prefix}/{prefix_len} changed");
+                    addrs |= self.dhcp6_fit_prefixes(index);
                 }
                 Action::SetMtu(mtu) => {
                     if let Some(f) = self.iface_mut(index) {

@@ -4,13 +4,13 @@
 //! The client asks for one IA_NA (its IAID is the interface index) and for DNS servers and
 //! the domain search list; leased addresses are installed with the length of the on-link
 //! prefix router discovery learned for them, else as /128 (DHCPv6 says nothing of prefixes),
-//! and removed when the lease ends or the client stops, which releases the lease with the
-//! server.
+//! and removed when the lease ends or the client stops; a stopped client keeps sending its
+//! Release until the server answers (RFC 8415's four tries), then goes.
 
 use std::io;
 use std::net::{IpAddr, Ipv6Addr};
 
-use nlconf::dhcp6::{Action, CLIENT_PORT, Dhcp6Client, Lease6, Mode, SERVER_PORT};
+use nlconf::dhcp6::{Action, CLIENT_PORT, Dhcp6Client, Lease6, Mode, SERVER_PORT, State};
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::udp;
 use smoltcp::wire::IpListenEndpoint;
@@ -23,6 +23,9 @@ pub(crate) struct Dhcp6 {
     handle: SocketHandle,
     client: Dhcp6Client,
     lease: Option<Lease6>,
+    /// Stopped by the user: its addresses are gone and its Release is being retransmitted
+    /// until the server answers (or the client gives up); then it is removed.
+    releasing: bool,
 }
 
 impl Dhcp6 {
@@ -46,9 +49,11 @@ fn udp_socket() -> io::Result<udp::Socket<'static>> {
 
 impl Core {
     /// Starts DHCPv6 (addresses, DNS servers, domains) on interface `index`, sending `fqdn`
-    /// as the client's name when given.
+    /// as the client's name when given. A client still releasing an earlier lease there is
+    /// dropped.
     pub(crate) fn dhcp6_start(&mut self, index: u32, fqdn: Option<&str>) -> io::Result<()> {
         self.dhcp6_stop(index)?;
+        self.dhcp6_remove(index);
         let f = self.iface_mut(index).ok_or_else(|| err(libc::ENODEV))?;
         if !matches!(f.attach, Attachment::Link(_)) {
             return Err(err(libc::EOPNOTSUPP));
@@ -68,21 +73,42 @@ impl Core {
             handle,
             client,
             lease: None,
+            releasing: false,
         });
         self.dhcp6_apply(index, actions);
         Ok(())
     }
 
-    /// Stops DHCPv6 on `index`: the lease is released and its addresses removed.
+    /// Stops DHCPv6 on `index`: its addresses are removed at once and the lease is released
+    /// with the server in the background.
     pub(crate) fn dhcp6_stop(&mut self, index: u32) -> io::Result<()> {
         let f = self.iface_mut(index).ok_or_else(|| err(libc::ENODEV))?;
         let Some(d) = f.autoconf.dhcp6.as_mut() else {
             return Ok(());
         };
+        if d.releasing {
+            return Ok(());
+        }
+        d.releasing = true;
         let actions = d.client.stop(engine_now());
         self.dhcp6_apply(index, actions);
-        // The Release has been queued: flush it before the socket goes.
-        self.flush();
+        self.dhcp6_reap(index);
+        Ok(())
+    }
+
+    /// Removes the client of `index` and its socket if it has finished releasing.
+    fn dhcp6_reap(&mut self, index: u32) {
+        let done = self
+            .iface(index)
+            .and_then(|f| f.autoconf.dhcp6.as_ref())
+            .is_some_and(|d| d.releasing && d.client.state() == State::Idle);
+        if done {
+            self.dhcp6_remove(index);
+        }
+    }
+
+    /// Removes the client of `index` and its socket, whatever it was doing.
+    fn dhcp6_remove(&mut self, index: u32) {
         if let Some(f) = self.iface_mut(index)
             && let Some(d) = f.autoconf.dhcp6.take()
         {
@@ -91,7 +117,6 @@ impl Core {
                 self.dhcp6_uninstall(index, &lease);
             }
         }
-        Ok(())
     }
 
     /// The DNS servers and domains of the lease on `index`.
@@ -108,6 +133,7 @@ impl Core {
     pub(crate) fn run_dhcp6(&mut self) -> bool {
         let now = engine_now();
         let mut work = Vec::new();
+        let mut releasing = Vec::new();
         for f in self.ifaces.iter_mut().flatten() {
             let Some(d) = f.autoconf.dhcp6.as_mut() else {
                 continue;
@@ -125,10 +151,16 @@ impl Core {
             if !actions.is_empty() {
                 work.push((f.index, actions));
             }
+            if d.releasing {
+                releasing.push(f.index);
+            }
         }
         let mut changed = false;
         for (index, actions) in work {
             changed |= self.dhcp6_apply(index, actions);
+        }
+        for index in releasing {
+            self.dhcp6_reap(index);
         }
         changed
     }

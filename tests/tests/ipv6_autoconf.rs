@@ -269,3 +269,45 @@ fn a_smoltcp_stack_leases_an_address_from_dnsmasq_over_dhcpv6_and_releases_it() 
     assert!(stack.configure("-rd").expect("-rd").failed.is_empty());
     assert_eq!(stack.resolv_conf(idx), "");
 }
+
+#[test]
+fn on_a_stateless_network_dhcp6_follows_the_routers_flags_and_asks_for_information_only() {
+    ioth_tests::init_logging();
+    let _ = ioth_smoltcp::NAME;
+    if !require_tool("dnsmasq", "the stateless DHCPv6 test") {
+        return;
+    }
+    let Some(sw) = VdeSwitch::start() else { return };
+    let Some(kernel) = KernelOnTap::join(&sw.vnl(), &["fd00:44::1/64"]) else {
+        return;
+    };
+    let log_path = sw.dir().join("dnsmasq.log");
+    // SLAAC for addresses, DHCPv6 for the rest: the advertisement carries O but not M.
+    let _dnsmasq = dnsmasq(&kernel, &sw, &["--dhcp-range=fd00:44::,ra-stateless,64,1h"]);
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+
+    let (stack, report) = Stack::from_config(&format!(
+        "stack=smoltcp vnl={} eth rd slaac dhcp6 fqdn=node7",
+        sw.vnl()
+    ))
+    .expect("stack from a configuration string");
+    assert!(report.rd && report.dhcp6, "{report:?}");
+    let slaac = hashaddr(PREFIX, "node7", None, 0);
+    wait_for("the SLAAC address", || v6_addrs(&stack).contains(&slaac));
+    wait_for("an Information-request answered by dnsmasq", || {
+        log().contains("DHCPINFORMATION-REQUEST")
+    });
+    let idx = stack.if_nametoindex("vde0").expect("vde0");
+    wait_for("the DNS server in resolv.conf", || {
+        stack.resolv_conf(idx).contains("nameserver fd00:44::53")
+    });
+    // No address from DHCPv6: only the SLAAC one and the link-local one.
+    let addrs = v6_addrs(&stack);
+    assert!(
+        addrs
+            .iter()
+            .all(|a| *a == slaac || a.segments()[0] == 0xfe80),
+        "{addrs:?}\n{}",
+        log()
+    );
+}

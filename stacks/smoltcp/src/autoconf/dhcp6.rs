@@ -2,7 +2,8 @@
 //! in the interface's socket set.
 //!
 //! The client asks for one IA_NA (its IAID is the interface index) and for DNS servers and
-//! the domain search list; leased addresses are installed with the length of the on-link
+//! the domain search list; when router discovery runs on the interface, the advertised M/O
+//! flags choose between that and a stateless Information-request; leased addresses are installed with the length of the on-link
 //! prefix router discovery learned for them, else as /128 (DHCPv6 says nothing of prefixes),
 //! and removed when the lease ends or the client stops; a stopped client keeps sending its
 //! Release until the server answers (RFC 8415's four tries), then goes.
@@ -21,6 +22,7 @@ use crate::core::{Attachment, Core, random_bytes};
 /// A DHCPv6 client on one interface, and the lease it installed.
 pub(crate) struct Dhcp6 {
     handle: SocketHandle,
+    fqdn: Option<String>,
     client: Dhcp6Client,
     lease: Option<Lease6>,
     /// Stopped by the user: its addresses are gone and its Release is being retransmitted
@@ -52,6 +54,10 @@ impl Core {
     /// as the client's name when given. A client still releasing an earlier lease there is
     /// dropped.
     pub(crate) fn dhcp6_start(&mut self, index: u32, fqdn: Option<&str>) -> io::Result<()> {
+        self.dhcp6_start_mode(index, fqdn, Mode::Stateful)
+    }
+
+    fn dhcp6_start_mode(&mut self, index: u32, fqdn: Option<&str>, mode: Mode) -> io::Result<()> {
         self.dhcp6_stop(index)?;
         self.dhcp6_remove(index);
         let f = self.iface_mut(index).ok_or_else(|| err(libc::ENODEV))?;
@@ -66,17 +72,42 @@ impl Core {
             index,
             u32::from_ne_bytes(seed),
             fqdn.map(String::from),
-            Mode::Stateful,
+            mode,
         );
         let actions = client.start(engine_now());
         f.autoconf.dhcp6 = Some(Dhcp6 {
             handle,
+            fqdn: fqdn.map(String::from),
             client,
             lease: None,
             releasing: false,
         });
         self.dhcp6_apply(index, actions);
         Ok(())
+    }
+
+    /// Follows the M and O flags of a router advertisement on `index`, as Linux hosts'
+    /// DHCPv6 clients do: M asks for addresses (stateful), O alone for configuration only
+    /// (stateless, Information-request). A client holding addresses is left alone; neither
+    /// flag leaves the client the user started as it is.
+    pub(crate) fn dhcp6_follow_flags(&mut self, index: u32, managed: bool, other: bool) {
+        let want = match (managed, other) {
+            (true, _) => Mode::Stateful,
+            (false, true) => Mode::Stateless,
+            (false, false) => return,
+        };
+        let Some(d) = self.iface(index).and_then(|f| f.autoconf.dhcp6.as_ref()) else {
+            return;
+        };
+        let holds_addresses = d.lease.as_ref().is_some_and(|l| !l.addrs.is_empty());
+        if d.releasing || d.client.mode() == want || holds_addresses {
+            return;
+        }
+        let fqdn = d.fqdn.clone();
+        log::info!("interface {index}: the router advertises DHCPv6 mode {want:?}");
+        if let Err(e) = self.dhcp6_start_mode(index, fqdn.as_deref(), want) {
+            log::warn!("interface {index}: restarting DHCPv6: {e}");
+        }
     }
 
     /// Stops DHCPv6 on `index`: its addresses are removed at once and the lease is released

@@ -141,6 +141,7 @@ impl Core {
     pub(crate) fn run_rd(&mut self) -> bool {
         let now = engine_now();
         let mut work = Vec::new();
+        let mut advertised = Vec::new();
         for f in self.ifaces.iter_mut().flatten() {
             let Some(rd) = f.autoconf.rd.as_mut() else {
                 continue;
@@ -150,6 +151,7 @@ impl Core {
             while let Ok(packet) = sock.recv() {
                 if let Some((src, hop_limit, msg)) = advertisement(packet) {
                     actions.extend(rd.engine.receive(now, src, hop_limit, msg));
+                    advertised.push((f.index, rd.engine.dhcp6_flags()));
                 }
             }
             if rd.engine.next_deadline().is_some_and(|d| d <= now) {
@@ -162,6 +164,9 @@ impl Core {
         let mut changed = false;
         for (index, actions) in work {
             changed |= self.rd_apply(index, actions);
+        }
+        for (index, (managed, other)) in advertised {
+            self.dhcp6_follow_flags(index, managed, other);
         }
         changed
     }

@@ -796,17 +796,18 @@ impl Core {
             .collect()
     }
 
-    /// Closes every interface's link now (the stack is going away): a served hub's directory
-    /// and a switch port are released before the deleting call returns, not whenever the
-    /// last reference to the stack happens to drop (a driver thread may hold one briefly,
-    /// and a process may exit right after deleting its stack).
-    pub(crate) fn release_links(&mut self) {
+    /// Takes every link interface out of the stack (the stack is going away), so the caller
+    /// can close the links before the deleting call returns (a served hub's directory, a
+    /// switch port), not whenever the last reference to the stack happens to drop (a driver
+    /// thread may hold one briefly; a process may exit right after deleting its stack).
+    /// Dropping them may join a hub's thread: do it after releasing the stack's lock.
+    pub(crate) fn take_links(&mut self) -> Vec<Iface> {
+        let mut taken = Vec::new();
         for slot in 0..self.ifaces.len() {
-            let is_link = matches!(
+            if !matches!(
                 self.ifaces[slot].as_ref().map(|f| &f.attach),
                 Some(Attachment::Link(_))
-            );
-            if !is_link {
+            ) {
                 continue;
             }
             if let Some(f) = self.ifaces[slot].take() {
@@ -814,8 +815,10 @@ impl Core {
                     self.driver.unwatch(std::os::fd::AsRawFd::as_raw_fd(l));
                 }
                 self.detach_sockets(slot);
+                taken.push(f);
             }
         }
+        taken
     }
 
     /// Ends every socket that uses interface `slot` (it is being removed).
@@ -829,7 +832,7 @@ impl Core {
     }
 }
 
-fn is_link_local(a: IpAddr) -> bool {
+pub(crate) fn is_link_local(a: IpAddr) -> bool {
     match a {
         IpAddr::V4(a) => a.is_link_local(),
         IpAddr::V6(a) => a.segments()[0] & 0xffc0 == 0xfe80,

@@ -102,7 +102,9 @@ impl Drop for SmolStack {
         // the stack handle, as orphaned sockets outlive their process's descriptor on Linux.
         let mut core = self.shared.lock();
         if core.closing.is_empty() {
-            core.release_links();
+            let links = core.take_links();
+            drop(core);
+            drop(links);
         } else {
             drop(core);
             let until = crate::driver::now_micros() + ORPHAN_LINGER_MICROS;

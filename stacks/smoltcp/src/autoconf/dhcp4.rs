@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::dhcpv4;
 
-use crate::core::{Attachment, Core, StackRoute};
+use crate::core::{Attachment, Core};
 
 use super::err;
 
@@ -107,32 +107,20 @@ impl Core {
     }
 
     fn install(&mut self, index: u32, lease: &Lease) -> io::Result<()> {
-        let f = self.iface_mut(index).ok_or_else(|| err(libc::ENODEV))?;
-        let a = (IpAddr::V4(lease.addr), lease.prefix);
-        if !f.addrs.contains(&a) {
-            f.addrs.push(a);
-        }
+        self.iface(index).ok_or_else(|| err(libc::ENODEV))?;
+        self.engine_add_addr(index, IpAddr::V4(lease.addr), lease.prefix);
         if let Some(gw) = lease.router {
-            self.routes.push(StackRoute {
-                dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                prefix: 0,
-                gateway: Some(IpAddr::V4(gw)),
-                oif: index,
-                protocol: nlconf::model::RTPROT_DHCP,
-                metric: 0,
-            });
+            self.engine_add_default_route(index, IpAddr::V4(gw), nlconf::model::RTPROT_DHCP, 0);
         }
         self.sync_addrs()?;
         self.sync_routes()
     }
 
     fn uninstall(&mut self, index: u32, lease: &Lease) -> io::Result<()> {
-        if let Some(f) = self.iface_mut(index) {
-            f.addrs
-                .retain(|&(a, p)| !(a == IpAddr::V4(lease.addr) && p == lease.prefix));
+        self.engine_remove_addr(index, IpAddr::V4(lease.addr), lease.prefix);
+        if let Some(gw) = lease.router {
+            self.engine_remove_default_route(index, IpAddr::V4(gw), nlconf::model::RTPROT_DHCP);
         }
-        self.routes
-            .retain(|r| !(r.oif == index && r.protocol == nlconf::model::RTPROT_DHCP));
         self.sync_addrs()?;
         self.sync_routes()
     }

@@ -107,7 +107,8 @@ impl Core {
             .unwrap_or(NEVER)
     }
 
-    /// Adds `addr/prefix` to interface `index` unless present; true when added.
+    /// Adds `addr/prefix` to interface `index` unless present; true when added. The caller
+    /// syncs the tables.
     fn engine_add_addr(&mut self, index: u32, addr: IpAddr, prefix: u8) -> bool {
         let Some(f) = self.iface_mut(index) else {
             return false;

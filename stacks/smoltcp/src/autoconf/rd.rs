@@ -19,7 +19,7 @@ use smoltcp::socket::raw;
 use smoltcp::wire::{IpProtocol, IpVersion, Ipv6Packet};
 
 use super::{engine_now, err};
-use crate::core::{Attachment, Core};
+use crate::core::{Attachment, Core, is_link_local};
 
 /// Metric of routes learned from advertisements (Linux's default for them).
 const RA_METRIC: u32 = 1024;
@@ -236,8 +236,8 @@ impl Core {
         let src = f
             .addrs
             .iter()
-            .find_map(|(a, _)| match a {
-                IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80 => Some(*v6),
+            .find_map(|&(a, _)| match a {
+                IpAddr::V6(v6) if is_link_local(a) => Some(v6),
                 _ => None,
             })
             .unwrap_or(Ipv6Addr::UNSPECIFIED);

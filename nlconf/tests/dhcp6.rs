@@ -590,6 +590,21 @@ fn advertises_without_addresses_are_ignored() {
             ia_option(300, 200, &[(ADDR, 400, 500)]),
             Dhcp6Option::Preference(255),
         ],
+        // addresses no host can hold (a rogue server leasing ff02::1 used to stop the stack)
+        vec![
+            ia_option(
+                0,
+                0,
+                &[
+                    (Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1), 300, 400),
+                    (Ipv6Addr::UNSPECIFIED, 300, 400),
+                    (Ipv6Addr::LOCALHOST, 300, 400),
+                    (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 5), 300, 400),
+                    (Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0x0a00, 1), 300, 400),
+                ],
+            ),
+            Dhcp6Option::Preference(255),
+        ],
     ] {
         let adv = answer(&solicit, MessageType::Advertise, SERVER, options.clone());
         assert!(c.receive(ms(100), &adv).is_empty(), "{options:?}");

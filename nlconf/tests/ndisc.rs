@@ -460,3 +460,40 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn prefixes_that_cannot_hold_host_addresses_are_ignored() {
+    // A crafted advertisement (RFC 4862 5.5.3 ignores the link-local prefix; multicast,
+    // unspecified, loopback and IPv4-mapped prefixes cannot hold unicast addresses): no
+    // address and no on-link prefix from them, the valid prefix beside them is used.
+    let mut rd = started(None, true);
+    let mut bad: Vec<PrefixInfo> = ["ff02::", "::", "fe80::", "::1", "::ffff:10.0.0.0"]
+        .iter()
+        .map(|p| {
+            let mut p = prefix(p, true, 3600, 1800);
+            p.on_link = true;
+            p
+        })
+        .collect();
+    let mut good = prefix("2001:db8:7::", true, 3600, 1800);
+    good.on_link = true;
+    bad.push(good);
+    let actions = rd.receive(secs(1), router(), 255, &advert(0, bad));
+    let want = eui64(ip("2001:db8:7::"), MAC);
+    let addrs: Vec<Ipv6Addr> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::AddAddress { addr, .. } => Some(*addr),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(addrs, vec![want], "{actions:?}");
+    let on_link: Vec<Ipv6Addr> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::OnLink { prefix, .. } => Some(*prefix),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(on_link, vec![ip("2001:db8:7::")], "{actions:?}");
+}

@@ -627,6 +627,7 @@ impl Dhcp6Client {
             .filter(|a| {
                 a.valid > 0
                     && a.preferred <= a.valid
+                    && unicast(a.addr)
                     && a.status().is_none_or(|s| s.code == status::SUCCESS)
             })
             .collect();
@@ -824,4 +825,15 @@ impl Dhcp6Client {
         }
         actions
     }
+}
+
+/// Whether a leased address can be a host's unicast address: a server leasing a multicast,
+/// unspecified, loopback, link-local or IPv4-mapped address is ignored (as if it had offered
+/// nothing), not installed.
+fn unicast(a: Ipv6Addr) -> bool {
+    !(a.is_multicast()
+        || a.is_unspecified()
+        || a.is_loopback()
+        || a.segments()[0] & 0xffc0 == 0xfe80
+        || a.to_ipv4_mapped().is_some())
 }

@@ -124,6 +124,18 @@ fn mask(a: Ipv6Addr, len: u8) -> Ipv6Addr {
     Ipv6Addr::from(u128::from(a) & bits)
 }
 
+/// Whether an advertised prefix can be on-link or autoconfigured: RFC 4862 §5.5.3 (b)
+/// ignores the link-local prefix; multicast, unspecified, loopback and IPv4-mapped prefixes
+/// cannot hold unicast host addresses at all (a crafted RA with `ff02::/64` must not reach
+/// the stack as an address).
+fn usable_prefix(p: Ipv6Addr) -> bool {
+    !(is_link_local(p)
+        || p.is_multicast()
+        || p.is_unspecified()
+        || p.is_loopback()
+        || p.to_ipv4_mapped().is_some())
+}
+
 fn is_link_local(a: Ipv6Addr) -> bool {
     a.segments()[0] & 0xffc0 == 0xfe80
 }
@@ -272,7 +284,8 @@ impl RouterDiscovery {
         }
 
         for p in ra.prefixes.iter().filter(|p| p.on_link) {
-            if is_link_local(p.prefix) {
+            if !usable_prefix(p.prefix) {
+                log::debug!("router advertisement: on-link prefix {} ignored", p.prefix);
                 continue;
             }
             let key = (mask(p.prefix, p.prefix_len), p.prefix_len);
@@ -304,7 +317,7 @@ impl RouterDiscovery {
             if !self.slaac
                 || p.prefix_len != 64
                 || !(p.autonomous || self.fqdn.is_some())
-                || is_link_local(p.prefix)
+                || !usable_prefix(p.prefix)
                 || p.preferred_lifetime > p.valid_lifetime
             {
                 continue;

@@ -154,6 +154,42 @@ fn smol_config(hw: HardwareAddress) -> Config {
     c
 }
 
+/// Whether `addr/prefix` may be configured on an interface (`on_lo`: the loopback
+/// interface), as Linux decides; the errno Linux gives otherwise. smoltcp panics on any
+/// address that is not unicast, so nothing reaches its tables without passing here.
+///
+/// IPv6 follows Linux exactly (`EADDRNOTAVAIL` for `::`, multicast, and `::1` off `lo`).
+/// IPv4: Linux accepts multicast, `0.0.0.0` and `255.255.255.255` as interface addresses,
+/// which a smoltcp interface cannot hold: those give `EINVAL`.
+pub(crate) fn check_iface_addr(addr: IpAddr, prefix: u8, on_lo: bool) -> Result<(), i32> {
+    match addr {
+        IpAddr::V4(a) => {
+            if prefix > 32 || a.is_unspecified() || a.is_broadcast() || a.is_multicast() {
+                return Err(libc::EINVAL);
+            }
+        }
+        IpAddr::V6(a) => {
+            if prefix > 128 {
+                return Err(libc::EINVAL);
+            }
+            if a.is_unspecified() || a.is_multicast() || (a.is_loopback() && !on_lo) {
+                return Err(libc::EADDRNOTAVAIL);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `gw` can be a route's gateway (a unicast neighbour), as Linux checks it: the
+/// unspecified address, multicast and the limited broadcast give `EINVAL`.
+pub(crate) fn check_gateway(gw: IpAddr) -> Result<(), i32> {
+    let bad = match gw {
+        IpAddr::V4(a) => a.is_unspecified() || a.is_broadcast() || a.is_multicast(),
+        IpAddr::V6(a) => a.is_unspecified() || a.is_multicast(),
+    };
+    if bad { Err(libc::EINVAL) } else { Ok(()) }
+}
+
 pub(crate) fn is_loopback(a: IpAddr) -> bool {
     a.is_loopback()
 }
@@ -228,6 +264,10 @@ impl Core {
             return Err(io::Error::from_raw_os_error(libc::ENOSPC));
         }
         let mac = mac.unwrap_or_else(random_mac);
+        if !EthernetAddress(mac).is_unicast() || mac == [0; 6] {
+            // smoltcp panics on a multicast or zero MAC; Linux refuses one with EADDRNOTAVAIL.
+            return Err(io::Error::from_raw_os_error(libc::EADDRNOTAVAIL));
+        }
         let mtu = 1500u32;
         let iface = {
             let mut port = LinkPort {
@@ -420,6 +460,15 @@ impl Core {
         let mut mirror: Vec<IpCidr> = Vec::new();
         for s in self.slots().collect::<Vec<_>>() {
             let f = self.ifaces[s].as_mut().expect("slot exists");
+            // Every way in checks addresses; this keeps smoltcp safe from any that slipped by.
+            let lo = s == 0;
+            f.addrs.retain(|&(a, p)| {
+                let ok = check_iface_addr(a, p, lo).is_ok();
+                if !ok {
+                    log::error!("{}: address {a}/{p} dropped: not a unicast address", f.name);
+                }
+                ok
+            });
             let cidrs: Vec<IpCidr> = f
                 .addrs
                 .iter()
@@ -433,7 +482,6 @@ impl Core {
                 );
             }
             let mut full = false;
-            let lo = s == 0;
             f.iface.update_ip_addrs(|list| {
                 list.clear();
                 for c in &cidrs {
@@ -588,6 +636,15 @@ impl Core {
     /// Advances the stack: ingress on `slot` (or every interface) with the lent batch, egress
     /// everywhere, loopback to quiescence, then socket descriptors. Returns the next deadline.
     pub(crate) fn drive(&mut self, slot: Option<u32>, batch: Option<&mut vde::FrameBatch>) -> u64 {
+        // Unit tests of failure containment: once armed, frames reaching an interface named
+        // `panic0` panic here, as a bug in smoltcp would while polling.
+        #[cfg(test)]
+        if slot.is_some()
+            && crate::stack::tests::PANIC_ARMED.load(std::sync::atomic::Ordering::SeqCst)
+            && self.ifaces.iter().flatten().any(|f| f.name == "panic0")
+        {
+            panic!("injected failure while polling (test)");
+        }
         let now = smol_now();
         let mut changed = false;
         let mut batch = batch;
@@ -819,6 +876,28 @@ impl Core {
             }
         }
         taken
+    }
+
+    /// After a failure (a panic while the stack was worked on): stop watching the links, so
+    /// the driver does not spin on them, and make every socket's descriptor show hang-up, so
+    /// threads blocked on them wake and get the stack's error. Touches only the descriptors
+    /// and the driver, not smoltcp's state, which may be inconsistent.
+    pub(crate) fn stop_after_failure(&mut self) {
+        for f in self.ifaces.iter_mut().flatten() {
+            if let Attachment::Link(l) = &f.attach {
+                self.driver.unwatch(std::os::fd::AsRawFd::as_raw_fd(l));
+            }
+            f.watched = false;
+        }
+        let all = crate::readiness::Ready {
+            readable: true,
+            writable: true,
+            rdhup: true,
+            hup: true,
+        };
+        for rec in self.socks.iter_mut().flatten() {
+            rec.ready.show(all);
+        }
     }
 
     /// Ends every socket that uses interface `slot` (it is being removed).

@@ -229,6 +229,11 @@ impl Tables for Core {
             if !matches!(f.attach, Attachment::Link(_)) {
                 return Err(err(libc::EOPNOTSUPP));
             }
+            if !EthernetAddress(mac).is_unicast() || mac == [0; 6] {
+                // Linux: a multicast or all-zero MAC is not a valid station address.
+                log::info!("{}: MAC {mac:02x?} refused: not a unicast address", f.name);
+                return Err(err(libc::EADDRNOTAVAIL));
+            }
             let old_ll = IpAddr::V6(link_local(f.mac));
             f.mac = mac;
             f.iface
@@ -259,6 +264,18 @@ impl Tables for Core {
         let f = self
             .iface_mut(addr.index)
             .ok_or_else(|| err(libc::ENODEV))?;
+        crate::core::check_iface_addr(addr.addr, addr.prefix_len, f.index == LO_INDEX).map_err(
+            |e| {
+                // Netlink carries only the errno: say which address was refused here.
+                log::info!(
+                    "{}: address {}/{} refused: not a unicast address",
+                    f.name,
+                    addr.addr,
+                    addr.prefix_len
+                );
+                err(e)
+            },
+        )?;
         f.addrs.push((addr.addr, addr.prefix_len));
         if let Err(e) = self.sync_addrs() {
             if let Some(f) = self.iface_mut(addr.index) {
@@ -302,6 +319,9 @@ impl Tables for Core {
     fn add_route(&mut self, route: &Route) -> io::Result<()> {
         let oif = route.oif.ok_or_else(|| err(libc::ENODEV))?;
         self.link_of(oif)?;
+        if let Some(gw) = route.gateway {
+            crate::core::check_gateway(gw).map_err(err)?;
+        }
         self.routes.push(StackRoute {
             dst: route.dst,
             prefix: route.prefix_len,

@@ -8,7 +8,8 @@
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,17 @@ pub(crate) struct Shared {
     driver: Arc<DriverThread>,
     /// The earliest deadline already queued with the driver.
     scheduled: AtomicU64,
+    /// Set once a panic while working on this stack stopped it (see [`Shared::with`]).
+    failed: AtomicBool,
+}
+
+/// The text of a panic's payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown panic")
 }
 
 impl Shared {
@@ -38,21 +50,72 @@ impl Shared {
             key,
             driver,
             scheduled: AtomicU64::new(NEVER),
+            failed: AtomicBool::new(false),
         })
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Core> {
+    /// The stack's state, even after a failure (for teardown).
+    fn lock(&self) -> MutexGuard<'_, Core> {
         self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The error every call on a failed stack gives.
+    fn failed_error(&self) -> io::Error {
+        ioth::errno_with(
+            libc::EIO,
+            format!(
+                "smoltcp stack #{} stopped after an internal failure (logged when it happened)",
+                self.key
+            ),
+        )
+    }
+
+    /// Whether a failure stopped this stack.
+    pub(crate) fn is_failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    /// Runs `f` on the stack's state. Defence in depth: a panic inside (smoltcp asserts its
+    /// invariants by panicking) stops this stack alone. It is marked failed and logged once,
+    /// its descriptors show hang-up so that blocked callers wake, its links are no longer
+    /// watched, and every later call on it gives `EIO` naming the stack; the driver thread
+    /// and every other stack go on.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Core) -> R) -> io::Result<R> {
+        if self.is_failed() {
+            return Err(self.failed_error());
+        }
+        let mut core = self.lock();
+        if self.is_failed() {
+            return Err(self.failed_error());
+        }
+        match std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut core))) {
+            Ok(r) => Ok(r),
+            Err(payload) => {
+                self.failed.store(true, Ordering::Release);
+                log::error!(
+                    "smoltcp stack #{}: internal failure ({}): this stack is stopped, the \
+                     process and its other stacks go on",
+                    self.key,
+                    panic_text(payload.as_ref())
+                );
+                if std::panic::catch_unwind(AssertUnwindSafe(|| core.stop_after_failure())).is_err()
+                {
+                    log::error!("smoltcp stack #{}: stopping it failed too", self.key);
+                }
+                Err(self.failed_error())
+            }
+        }
     }
 
     /// Driver entry: advance with frames from interface `slot` (or on a timer).
     pub(crate) fn drive(&self, slot: Option<u32>, batch: &mut vde::FrameBatch) -> u64 {
-        self.lock().drive(slot, Some(batch))
+        self.with(|core| core.drive(slot, Some(batch)))
+            .unwrap_or(NEVER)
     }
 
     /// Whether closed connections are still finishing.
     pub(crate) fn has_closing(&self) -> bool {
-        !self.lock().closing.is_empty()
+        self.with(|core| !core.closing.is_empty()).unwrap_or(false)
     }
 
     /// The driver popped this stack's timer.
@@ -71,14 +134,15 @@ impl Shared {
         }
     }
 
-    /// Runs an application call on the stack, then flushes egress and reschedules.
-    pub(crate) fn call<R>(&self, f: impl FnOnce(&mut Core) -> R) -> R {
-        let mut core = self.lock();
-        let r = f(&mut core);
-        let deadline = core.flush();
-        drop(core);
+    /// Runs an application call on the stack, then flushes egress and reschedules (`EIO`
+    /// if the stack failed, see [`Shared::with`]).
+    pub(crate) fn call<R>(&self, f: impl FnOnce(&mut Core) -> R) -> io::Result<R> {
+        let (r, deadline) = self.with(|core| {
+            let r = f(core);
+            (r, core.flush())
+        })?;
         self.request(deadline);
-        r
+        Ok(r)
     }
 }
 
@@ -101,8 +165,9 @@ impl Drop for SmolStack {
         // Connections closed but not finished (data in flight, FIN not acknowledged) outlive
         // the stack handle, as orphaned sockets outlive their process's descriptor on Linux.
         let mut core = self.shared.lock();
-        if core.closing.is_empty() {
-            let links = core.take_links();
+        if core.closing.is_empty() || self.shared.is_failed() {
+            let links = std::panic::catch_unwind(AssertUnwindSafe(|| core.take_links()))
+                .unwrap_or_default();
             drop(core);
             drop(links);
         } else {
@@ -122,7 +187,7 @@ impl StackOps for SmolStack {
         slaac: bool,
     ) -> io::Result<()> {
         self.shared
-            .call(|c| c.autoconf_start(protocol, ifindex, fqdn, slaac))
+            .call(|c| c.autoconf_start(protocol, ifindex, fqdn, slaac))?
     }
 
     fn autoconf_stop(
@@ -130,7 +195,7 @@ impl StackOps for SmolStack {
         protocol: ioth::backend::AutoConfProtocol,
         ifindex: u32,
     ) -> io::Result<()> {
-        self.shared.call(|c| c.autoconf_stop(protocol, ifindex))
+        self.shared.call(|c| c.autoconf_stop(protocol, ifindex))?
     }
 
     fn autoconf_learned(
@@ -138,14 +203,17 @@ impl StackOps for SmolStack {
         protocol: ioth::backend::AutoConfProtocol,
         ifindex: u32,
     ) -> Option<(Vec<std::net::IpAddr>, Vec<String>)> {
-        self.shared.lock().autoconf_learned(protocol, ifindex)
+        self.shared
+            .with(|c| c.autoconf_learned(protocol, ifindex))
+            .ok()
+            .flatten()
     }
 
     fn socket(&self, domain: c_int, ty: c_int, protocol: c_int) -> io::Result<Box<dyn SocketOps>> {
         let (id, fd) = self.shared.call(|core| -> io::Result<(usize, RawFd)> {
             let id = core.open(domain, ty, protocol)?;
             Ok((id, core.sock(id)?.ready.user_fd()))
-        })?;
+        })??;
         let sock = SmolSocket {
             shared: self.shared.clone(),
             id,
@@ -246,7 +314,7 @@ impl SmolSocket {
                     Ok(rec) => (r, rec.nonblocking, timeout(&rec.opts)),
                     Err(e) => (Err(e), true, None),
                 }
-            });
+            })?;
             match r {
                 Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && !nonblocking && !dontwait => {
                     let d = *deadline.get_or_insert_with(|| t.map(|t| Instant::now() + t));
@@ -264,7 +332,7 @@ impl SmolSocket {
     fn wait_or_ingress(&self, events: i16, deadline: Option<Instant>) -> io::Result<()> {
         const MAX_LINKS: usize = 4;
         let mut links = [(0u32, -1 as RawFd); MAX_LINKS];
-        let n_links = self.shared.lock().watched_links(&mut links);
+        let n_links = self.shared.with(|c| c.watched_links(&mut links))?;
         if n_links == 0 {
             return self.wait(events, deadline);
         }
@@ -354,14 +422,18 @@ impl SmolSocket {
 impl Drop for SmolSocket {
     fn drop(&mut self) {
         let id = self.id;
-        let (lingering, wait) = self.shared.call(|core| core.close(id));
+        let Ok((lingering, wait)) = self.shared.call(|core| core.close(id)) else {
+            return;
+        };
         // The kernel keeps a closed UDP socket's datagrams until the neighbour answers; a
         // user-space stack may end with the process right after close(), so close() waits
         // for them instead (bounded). With SO_LINGER, a TCP close waits for the
         // acknowledgement of its data, as on Linux.
         if !lingering.is_empty() {
             let until = Instant::now() + wait;
-            while Instant::now() < until && !self.shared.lock().flushed(&lingering) {
+            while Instant::now() < until
+                && !self.shared.with(|c| c.flushed(&lingering)).unwrap_or(true)
+            {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
@@ -378,7 +450,7 @@ impl SocketOps for SmolSocket {
             return Ok(());
         }
         let a = ip_addr(addr)?;
-        self.shared.call(|c| c.bind(self.id, a))
+        self.shared.call(|c| c.bind(self.id, a))?
     }
 
     fn connect(&self, addr: &SockAddr) -> io::Result<()> {
@@ -393,7 +465,7 @@ impl SocketOps for SmolSocket {
                 .map(|rec| (rec.nonblocking, rec.opts.sndtimeo))
                 .unwrap_or((true, None));
             (r, nb, t)
-        });
+        })?;
         match r {
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) && !nonblocking => {
                 let deadline = timeout.map(|t| Instant::now() + t);
@@ -405,7 +477,7 @@ impl SocketOps for SmolSocket {
                             e
                         });
                     }
-                    match self.shared.call(|c| c.connect_status(self.id)) {
+                    match self.shared.call(|c| c.connect_status(self.id))? {
                         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => continue,
                         other => return other,
                     }
@@ -416,7 +488,7 @@ impl SocketOps for SmolSocket {
     }
 
     fn listen(&self, backlog: c_int) -> io::Result<()> {
-        self.shared.call(|c| c.listen(self.id, backlog))
+        self.shared.call(|c| c.listen(self.id, backlog))?
     }
 
     fn accept(&self, flags: c_int) -> io::Result<(Box<dyn SocketOps>, SockAddr)> {
@@ -444,9 +516,9 @@ impl SocketOps for SmolSocket {
     }
 
     fn local_addr(&self) -> io::Result<SockAddr> {
-        match self.shared.call(|c| c.local_addr(self.id))? {
+        match self.shared.call(|c| c.local_addr(self.id))?? {
             Some(a) => Ok(a.into()),
-            None => netlink_addr(self.shared.call(|c| c.netlink_pid(self.id))?),
+            None => netlink_addr(self.shared.call(|c| c.netlink_pid(self.id))??),
         }
     }
 
@@ -454,26 +526,26 @@ impl SocketOps for SmolSocket {
         if self.netlink {
             return netlink_addr(0);
         }
-        Ok(self.shared.call(|c| c.peer_addr(self.id))?.into())
+        Ok(self.shared.call(|c| c.peer_addr(self.id))??.into())
     }
 
     fn setsockopt(&self, level: c_int, name: c_int, value: &[u8]) -> io::Result<()> {
         self.shared
-            .call(|c| crate::options::set(c, self.id, level, name, value))
+            .call(|c| crate::options::set(c, self.id, level, name, value))?
     }
 
     fn getsockopt(&self, level: c_int, name: c_int, value: &mut [u8]) -> io::Result<usize> {
         self.shared
-            .call(|c| crate::options::get(c, self.id, level, name, value))
+            .call(|c| crate::options::get(c, self.id, level, name, value))?
     }
 
     fn shutdown(&self, how: c_int) -> io::Result<()> {
-        self.shared.call(|c| c.shutdown(self.id, how))
+        self.shared.call(|c| c.shutdown(self.id, how))?
     }
 
     fn ioctl(&self, request: Ioctl<'_>) -> io::Result<c_int> {
         self.shared
-            .call(|c| crate::options::ioctl(c, self.id, request))
+            .call(|c| crate::options::ioctl(c, self.id, request))?
     }
 
     fn fcntl(&self, cmd: c_int, arg: c_long) -> io::Result<c_int> {
@@ -485,11 +557,11 @@ impl SocketOps for SmolSocket {
                     } else {
                         0
                     })
-            }),
+            })?,
             libc::F_SETFL => self.shared.call(|c| {
                 c.sock(self.id)?.nonblocking = arg & c_long::from(libc::O_NONBLOCK) != 0;
                 Ok(0)
-            }),
+            })?,
             libc::F_GETFD | libc::F_SETFD => {
                 // SAFETY: fcntl on our socket's descriptor with an integer argument.
                 let r = unsafe { libc::fcntl(self.fd, cmd, arg) };
@@ -581,5 +653,85 @@ impl SocketOps for SmolSocket {
     fn close(self: Box<Self>) -> io::Result<()> {
         drop(self);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    use ioth::Stack;
+
+    /// Arms the injected failure of `panic0` interfaces (see `Core::drive`).
+    pub(crate) static PANIC_ARMED: AtomicBool = AtomicBool::new(false);
+
+    fn threads() -> usize {
+        std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
+    }
+
+    fn node(vnl: &str, ifname: &str, ip: [u8; 4]) -> Stack {
+        let stack = Stack::new("smoltcp", &[vnl]).expect("smoltcp stack");
+        let idx = stack.if_nametoindex(ifname).expect("interface");
+        stack.link_set_up(idx, true).expect("up");
+        stack
+            .ipaddr_add(IpAddr::from(ip), 24, idx)
+            .expect("address");
+        stack
+    }
+
+    /// A panic while a driver polls one stack (injected: frames reaching `panic0`) stops that
+    /// stack alone: its calls and its blocked reader get EIO naming it, the driver threads
+    /// live on, and stacks on the same drivers keep exchanging datagrams.
+    #[test]
+    fn a_panic_while_polling_stops_that_stack_alone() {
+        let hub = format!("hub://@panic-test-{}", std::process::id());
+        // Several healthy stacks, so that some share the failing stack's driver thread.
+        let bad = node(&format!("panic0:{hub}"), "panic0", [10, 91, 0, 1]);
+        let a = node(&hub, "vde0", [10, 91, 0, 2]);
+        let b = node(&hub, "vde0", [10, 91, 0, 3]);
+        let c = node(&hub, "vde0", [10, 91, 0, 4]);
+        // The trigger has a stack of its own: its interface keeps asking for the failed
+        // stack's MAC, which would delay its other lookups (smoltcp resolves one neighbour
+        // per second per interface).
+        let trigger = node(&hub, "vde0", [10, 91, 0, 5]);
+        let blocked = bad
+            .udp_bind("10.91.0.1:9")
+            .expect("bind on the stack to fail");
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 16];
+            blocked.recv_from(&mut buf)
+        });
+        let before = threads();
+        PANIC_ARMED.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Traffic towards the bad stack reaches its interface: ARP for 10.91.0.1.
+        let sa = trigger.udp_bind("10.91.0.5:0").expect("bind");
+        sa.send_to(b"hello", "10.91.0.1:9").expect("send");
+        let got = reader.join().expect("reader thread");
+        let e = got.expect_err("the blocked reader wakes with an error");
+        assert_eq!(ioth::errno_of(&e), libc::EIO, "{e}");
+        assert!(e.to_string().contains("smoltcp stack #"), "{e}");
+        let e = bad
+            .udp_bind("10.91.0.1:10")
+            .expect_err("calls on a failed stack fail");
+        assert_eq!(ioth::errno_of(&e), libc::EIO, "{e}");
+        assert_eq!(threads(), before - 1, "only the reader thread ended");
+        // The others, whichever driver serves them, go on.
+        for (from, to, to_ip) in [(&a, &b, 3u8), (&b, &c, 4), (&c, &a, 2)] {
+            let rx = to
+                .udp_bind(format!("10.91.0.{to_ip}:7000"))
+                .expect("bind receiver");
+            rx.set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            let tx = from.udp_bind("0.0.0.0:0").expect("bind sender");
+            tx.send_to(b"ping", (Ipv4Addr::new(10, 91, 0, to_ip), 7000))
+                .expect("send");
+            let mut buf = [0u8; 8];
+            let (n, _) = rx
+                .recv_from(&mut buf)
+                .expect("healthy stacks still deliver");
+            assert_eq!(&buf[..n], b"ping");
+        }
     }
 }

@@ -116,6 +116,16 @@ impl Core {
         if f.addrs.iter().any(|&(a, _)| a == addr) {
             return false;
         }
+        if let Err(e) = crate::core::check_iface_addr(addr, prefix, false) {
+            // A rogue server or router must not be able to configure what smoltcp cannot
+            // hold (and Linux refuses): the lease or prefix is ignored, the stack goes on.
+            log::warn!(
+                "{}: learned address {addr}/{prefix} ignored: {}",
+                f.name,
+                io::Error::from_raw_os_error(e)
+            );
+            return false;
+        }
         f.addrs.push((addr, prefix));
         true
     }
@@ -139,6 +149,10 @@ impl Core {
         protocol: u8,
         metric: u32,
     ) -> bool {
+        if crate::core::check_gateway(gateway).is_err() {
+            log::warn!("interface {index}: learned default router {gateway} ignored");
+            return false;
+        }
         let dst = match gateway {
             IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
             IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),

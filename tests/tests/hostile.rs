@@ -1,0 +1,248 @@
+//! Hostile input against smoltcp stacks (issue 10): nothing a frame or an API call carries may
+//! stop a driver thread or a stack.
+//!
+//! - Addresses that are not unicast (multicast, broadcast, unspecified, `::1` off `lo`), MACs
+//!   that are not unicast and gateways that cannot be neighbours are refused with Linux's
+//!   errno, and the stack goes on working.
+//! - A crafted router advertisement whose prefix is `ff02::/64` (it used to panic the driver
+//!   thread inside smoltcp, "is not unicast", and every stack on that thread stopped) is
+//!   ignored while the valid prefix next to it is used; the driver threads all live.
+//!
+//! Everything runs on in-process hubs: no root, no traffic outside the process.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant};
+
+use ioth::Stack;
+use ioth::config::IfaAddress;
+use ioth_tests::fixtures::unique_hub;
+use nlconf::ndisc::message::icmpv6_checksum;
+use nlconf::ndisc::{PrefixInfo, RouterAdvert};
+
+/// Live smoltcp driver threads of this process (by name: tests run in parallel threads).
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, |d| {
+        d.flatten()
+            .filter(|t| {
+                std::fs::read_to_string(t.path().join("comm"))
+                    .is_ok_and(|c| c.starts_with("ioth-smoltcp-"))
+            })
+            .count()
+    })
+}
+
+fn stack_on(hub: &str, ip: Option<[u8; 4]>) -> Stack {
+    let _ = ioth_smoltcp::NAME;
+    let stack = Stack::new("smoltcp", &[hub]).expect("smoltcp stack");
+    let idx = stack.if_nametoindex("vde0").expect("vde0");
+    stack.link_set_up(idx, true).expect("up");
+    if let Some(ip) = ip {
+        stack
+            .ipaddr_add(IpAddr::from(ip), 24, idx)
+            .expect("address");
+    }
+    stack
+}
+
+/// A datagram from `from` reaches `to` at `to_ip` (the stacks both work).
+fn udp_reaches(from: &Stack, to: &Stack, to_ip: Ipv4Addr) {
+    let rx = to.udp_bind((to_ip, 7100)).expect("bind receiver");
+    rx.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let tx = from.udp_bind("0.0.0.0:0").expect("bind sender");
+    tx.send_to(b"still here", (to_ip, 7100)).expect("send");
+    let mut buf = [0u8; 32];
+    let (n, _) = rx.recv_from(&mut buf).expect("datagram delivered");
+    assert_eq!(&buf[..n], b"still here");
+}
+
+fn errno(r: std::io::Result<()>) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => ioth::errno_of(&e),
+    }
+}
+
+#[test]
+fn addresses_macs_and_gateways_that_are_not_unicast_are_refused_and_the_stack_goes_on() {
+    ioth_tests::init_logging();
+    let hub = unique_hub();
+    let a = stack_on(&hub, Some([10, 93, 0, 1]));
+    let b = stack_on(&hub, Some([10, 93, 0, 2]));
+    let idx = a.if_nametoindex("vde0").expect("vde0");
+    let lo = a.if_nametoindex("lo").expect("lo");
+    let cases: [(IpAddr, u8, u32, i32); 8] = [
+        (Ipv4Addr::new(224, 0, 0, 1).into(), 24, idx, libc::EINVAL),
+        (Ipv4Addr::BROADCAST.into(), 24, idx, libc::EINVAL),
+        (Ipv4Addr::UNSPECIFIED.into(), 8, idx, libc::EINVAL),
+        (Ipv4Addr::new(10, 93, 0, 9).into(), 33, idx, libc::EINVAL),
+        (
+            "ff02::1".parse::<Ipv6Addr>().expect("v6").into(),
+            64,
+            idx,
+            libc::EADDRNOTAVAIL,
+        ),
+        (Ipv6Addr::UNSPECIFIED.into(), 64, idx, libc::EADDRNOTAVAIL),
+        (Ipv6Addr::LOCALHOST.into(), 128, idx, libc::EADDRNOTAVAIL),
+        (
+            "ff05::2".parse::<Ipv6Addr>().expect("v6").into(),
+            16,
+            lo,
+            libc::EADDRNOTAVAIL,
+        ),
+    ];
+    for (addr, prefix, index, want) in cases {
+        assert_eq!(
+            errno(a.ipaddr_add(addr, prefix, index)),
+            want,
+            "ipaddr_add {addr}/{prefix} on interface {index}"
+        );
+    }
+    assert_eq!(
+        errno(a.link_set_mac(idx, [0x01, 0x00, 0x5e, 0, 0, 1])),
+        libc::EADDRNOTAVAIL,
+        "a multicast MAC"
+    );
+    assert_eq!(
+        errno(a.link_set_mac(idx, [0; 6])),
+        libc::EADDRNOTAVAIL,
+        "the zero MAC"
+    );
+    for gw in [
+        IpAddr::from(Ipv4Addr::new(224, 0, 0, 9)),
+        IpAddr::from(Ipv4Addr::BROADCAST),
+        IpAddr::from("ff02::2".parse::<Ipv6Addr>().expect("v6")),
+    ] {
+        // Linux refuses these as unreachable (no connected prefix holds them) or invalid.
+        let e = errno(a.iproute_add(None, Some(gw), Some(idx)));
+        assert!(
+            [libc::EINVAL, libc::ENETUNREACH, libc::EHOSTUNREACH].contains(&e),
+            "default route via {gw}: errno {e}"
+        );
+    }
+    // None of it reached smoltcp: the stack works, later changes still succeed.
+    udp_reaches(&a, &b, Ipv4Addr::new(10, 93, 0, 2));
+    udp_reaches(&b, &a, Ipv4Addr::new(10, 93, 0, 1));
+    a.ipaddr_add(Ipv4Addr::new(10, 93, 1, 1).into(), 24, idx)
+        .expect("a valid address after the refused ones");
+    a.link_set_mac(idx, [0x02, 0, 0, 0x93, 0, 1])
+        .expect("a valid MAC after the refused ones");
+    let shown: Vec<IpAddr> = a
+        .getifaddrs()
+        .expect("getifaddrs")
+        .into_iter()
+        .filter_map(|i| match i.addr {
+            IfaAddress::Ip(ip) => Some(ip),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        shown.contains(&Ipv4Addr::new(10, 93, 1, 1).into()),
+        "{shown:?}"
+    );
+    assert!(!shown.iter().any(IpAddr::is_multicast), "{shown:?}");
+}
+
+/// An Ethernet frame carrying a router advertisement from `fe80::1` (MAC `mac`) to all
+/// nodes, checksum filled in.
+fn ra_frame(mac: [u8; 6], ra: &RouterAdvert) -> Vec<u8> {
+    let src: Ipv6Addr = "fe80::1".parse().expect("v6");
+    let dst: Ipv6Addr = "ff02::1".parse().expect("v6");
+    let mut icmp = ra.emit();
+    icmp[2] = 0;
+    icmp[3] = 0;
+    let sum = icmpv6_checksum(src, dst, &icmp);
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    let mut f = Vec::with_capacity(14 + 40 + icmp.len());
+    f.extend_from_slice(&[0x33, 0x33, 0, 0, 0, 1]);
+    f.extend_from_slice(&mac);
+    f.extend_from_slice(&[0x86, 0xdd]);
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&u16::try_from(icmp.len()).expect("short").to_be_bytes());
+    f.extend_from_slice(&[58, 255]);
+    f.extend_from_slice(&src.octets());
+    f.extend_from_slice(&dst.octets());
+    f.extend_from_slice(&icmp);
+    f
+}
+
+fn v6_on_vde0(stack: &Stack) -> Vec<Ipv6Addr> {
+    stack
+        .getifaddrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|i| match i.addr {
+            IfaAddress::Ip(IpAddr::V6(a)) if i.name == "vde0" => Some(a),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_router_advertisement_for_a_multicast_prefix_is_ignored_and_no_driver_dies() {
+    ioth_tests::init_logging();
+    let hub = unique_hub();
+    // Stacks with and without router discovery on the same hub (and so, with two drivers,
+    // on both driver threads).
+    let (rd, _) = Stack::from_config(&format!("stack=smoltcp vnl={hub} eth rd slaac"))
+        .expect("stack with router discovery");
+    let plain = stack_on(&hub, Some([10, 94, 0, 2]));
+    let other = stack_on(&hub, Some([10, 94, 0, 3]));
+    let rd_idx = rd.if_nametoindex("vde0").expect("vde0");
+    rd.ipaddr_add(Ipv4Addr::new(10, 94, 0, 1).into(), 24, rd_idx)
+        .expect("address");
+    // The pool's threads name themselves as they start: wait until all of them have.
+    let before = ioth_smoltcp::driver_threads();
+    let start = Instant::now();
+    while threads() < before && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let router = vde::open(&hub).expect("a raw member of the hub");
+    let good: Ipv6Addr = "2001:db8:94::".parse().expect("v6");
+    let prefix = |p: Ipv6Addr| PrefixInfo {
+        prefix: p,
+        prefix_len: 64,
+        on_link: true,
+        autonomous: true,
+        valid_lifetime: 86400,
+        preferred_lifetime: 14400,
+    };
+    let ra = RouterAdvert {
+        cur_hop_limit: 64,
+        router_lifetime: 1800,
+        source_mac: Some([0x02, 0, 0, 0, 0x94, 1]),
+        prefixes: vec![
+            prefix("ff02::".parse().expect("v6")),
+            prefix("::".parse().expect("v6")),
+            prefix("fe80::".parse().expect("v6")),
+            prefix(good),
+        ],
+        ..RouterAdvert::default()
+    };
+    let frame = ra_frame([0x02, 0, 0, 0, 0x94, 1], &ra);
+    let start = Instant::now();
+    loop {
+        router.send(&frame).expect("send the advertisement");
+        let addrs = v6_on_vde0(&rd);
+        if addrs
+            .iter()
+            .any(|a| a.segments()[..4] == good.segments()[..4])
+        {
+            assert!(
+                !addrs.iter().any(|a| a.is_multicast() || a.is_unspecified()),
+                "{addrs:?}"
+            );
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the valid prefix was not used: {addrs:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(before > 0, "driver threads are named");
+    assert_eq!(threads(), before, "every driver thread is alive");
+    udp_reaches(&plain, &other, Ipv4Addr::new(10, 94, 0, 3));
+    udp_reaches(&other, &rd, Ipv4Addr::new(10, 94, 0, 1));
+    udp_reaches(&rd, &plain, Ipv4Addr::new(10, 94, 0, 2));
+}

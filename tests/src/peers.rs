@@ -220,6 +220,13 @@ impl VdeSwitch {
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+
+    /// Kills the switch with SIGKILL (as a crash would) and reaps it; its files stay.
+    pub fn kill(&mut self) {
+        let child = self._peer.child();
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
 
 /// Waits (bounded) until `path` exists.

@@ -29,7 +29,7 @@ macro_rules! socket_suite {
             poll_readiness_udp, poll_readiness_tcp, poll_hup_after_peer_closes,
             bind_foreign_address_is_eaddrnotavail, port_in_use_is_eaddrinuse,
             calls_on_foreign_descriptors_are_ebadf, fionread_and_fcntl, getpeername_unconnected,
-            std_types_round_trip, delete_stack_with_sockets_is_ebusy);
+            std_types_round_trip, delete_stack_with_sockets_is_ebusy, tcp_liveness_options);
     };
     (@tests $fixture:expr; $($name:ident),* $(,)?) => {
         $(
@@ -576,6 +576,40 @@ pub fn fionread_and_fcntl(f: &dyn Fixture) {
         EAGAIN,
         "drained nonblocking socket",
     );
+}
+
+/// TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT and TCP_USER_TIMEOUT keep what is set within
+/// Linux's ranges and refuse the rest with EINVAL.
+pub fn tcp_liveness_options(f: &dyn Fixture) {
+    use libc::{IPPROTO_TCP, TCP_KEEPCNT, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_USER_TIMEOUT, c_int};
+    let (client, _server) = tcp_pair(f);
+    let s = client.socket();
+    for (name, good, bad) in [
+        (TCP_KEEPIDLE, [1, 600, 32767], [0, -1, 32768]),
+        (TCP_KEEPINTVL, [1, 30, 32767], [0, -5, 32768]),
+        (TCP_KEEPCNT, [1, 5, 127], [0, -1, 128]),
+        (
+            TCP_USER_TIMEOUT,
+            [0, 1500, 1 << 30],
+            [-1, -1000, c_int::MIN],
+        ),
+    ] {
+        for v in good {
+            s.set_option::<c_int>(IPPROTO_TCP, name, v).unwrap();
+            assert_eq!(
+                s.option::<c_int>(IPPROTO_TCP, name).unwrap(),
+                v,
+                "option {name}"
+            );
+        }
+        for v in bad {
+            assert_errno(
+                s.set_option::<c_int>(IPPROTO_TCP, name, v),
+                libc::EINVAL,
+                "an option out of Linux's range",
+            );
+        }
+    }
 }
 
 /// getpeername on an unconnected socket is ENOTCONN.

@@ -105,7 +105,6 @@ pub(crate) struct Core {
     free_socks: Vec<usize>,
     pub routes: Vec<StackRoute>,
     binds: Vec<Binding>,
-    next_port: u16,
     /// smoltcp sockets the user closed that still have work: TCP finishing its close
     /// handshake, UDP datagrams waiting for the neighbour to answer (sent once it does, as
     /// Linux does, or dropped at the deadline).
@@ -119,6 +118,8 @@ pub(crate) struct Core {
     /// The driver thread serving this stack, and the stack's key there.
     pub driver: Arc<DriverThread>,
     pub key: u64,
+    /// The earliest timer of an open TCP connection (see `sockets::Liveness`), µs.
+    tcp_timer: u64,
 }
 
 /// smoltcp's clock, from the driver clock.
@@ -231,13 +232,13 @@ impl Core {
             free_socks: Vec::new(),
             routes: Vec::new(),
             binds: Vec::new(),
-            next_port: 32768,
             closing: Vec::new(),
             tx: Box::new([0u8; ETH_FRAME]),
             listeners: Vec::new(),
             next_nl_pid: 1,
             driver,
             key,
+            tcp_timer: NEVER,
         })
     }
 
@@ -606,12 +607,18 @@ impl Core {
         Ok(SocketAddr::new(addr.ip(), port))
     }
 
+    /// An ephemeral port for `proto` on `addr`: RFC 6056's simple randomization (algorithm
+    /// 1), a random start in Linux's range 32768..=60999 and the next free one from there,
+    /// so successive runs (and stacks) do not reuse each other's four-tuples.
     fn ephemeral(&mut self, proto: Proto, addr: IpAddr, me: usize) -> io::Result<u16> {
         const LOW: u16 = 32768;
         const HIGH: u16 = 60999;
-        for _ in 0..=(HIGH - LOW) {
-            let p = self.next_port;
-            self.next_port = if p >= HIGH { LOW } else { p + 1 };
+        let span = u32::from(HIGH - LOW) + 1;
+        let mut r = [0u8; 4];
+        random_bytes(&mut r);
+        let start = u32::from_ne_bytes(r) % span;
+        for i in 0..span {
+            let p = LOW + u16::try_from((start + i) % span).unwrap_or(0);
             if !self.bind_conflict(proto, addr, p, false, me) {
                 return Ok(p);
             }
@@ -726,6 +733,11 @@ impl Core {
             let mut processed = 0usize;
             loop {
                 crate::sockets::refill_listeners(listeners, socks, s, &mut f.sockets);
+                if !listeners.is_empty()
+                    && let Some(frame) = port.peek()
+                {
+                    crate::sockets::clear_stale_tuple(&mut f.sockets, frame);
+                }
                 match f.iface.poll_ingress_single(now, &mut port, &mut f.sockets) {
                     PollIngressSingleResult::None => break,
                     PollIngressSingleResult::PacketProcessed => {}
@@ -797,6 +809,14 @@ impl Core {
             }
         }
         next = next.min(self.autoconf_deadline());
+        self.tcp_timer = self
+            .socks
+            .iter()
+            .flatten()
+            .filter_map(SockRec::timer)
+            .min()
+            .unwrap_or(NEVER);
+        next = next.min(self.tcp_timer);
         if !self.closing.is_empty() {
             // Finishing closes are reaped at least every 100 ms.
             next = next.min(now_micros() + 100_000);
@@ -831,7 +851,8 @@ impl Core {
             }
             !done
         });
-        if changed {
+        // A TCP timer that came due is run by the refresh.
+        if changed || now >= self.tcp_timer {
             for id in 0..self.socks.len() {
                 self.refresh(id);
             }

@@ -47,6 +47,21 @@ impl phy::TxToken for FrameTx<'_> {
     }
 }
 
+impl LinkPort<'_> {
+    /// The frame the next receive returns, reading a new batch from the link when the
+    /// current one is used up; None when nothing is waiting (or no batch is lent).
+    pub(crate) fn peek(&mut self) -> Option<&[u8]> {
+        let (batch, pos) = self.rx.as_mut()?;
+        if **pos >= batch.len() {
+            **pos = 0;
+            if self.link.recv_batch(batch).is_err() {
+                return None;
+            }
+        }
+        batch.get(**pos)
+    }
+}
+
 impl phy::Device for LinkPort<'_> {
     type RxToken<'b>
         = FrameRx<'b>
@@ -58,13 +73,8 @@ impl phy::Device for LinkPort<'_> {
         Self: 'b;
 
     fn receive(&mut self, _: Instant) -> Option<(FrameRx<'_>, FrameTx<'_>)> {
+        self.peek()?;
         let (batch, pos) = self.rx.as_mut()?;
-        if **pos >= batch.len() {
-            **pos = 0;
-            if self.link.recv_batch(batch).is_err() {
-                return None;
-            }
-        }
         let i = **pos;
         **pos += 1;
         let frame = batch.get(i)?;

@@ -48,6 +48,18 @@ fn timeval(t: Option<Duration>) -> libc::timeval {
     }
 }
 
+/// `v` if it lies in `lo..=hi`, else EINVAL.
+fn in_range(v: c_int, lo: u32, hi: u32) -> io::Result<u32> {
+    u32::try_from(v)
+        .ok()
+        .filter(|v| (lo..=hi).contains(v))
+        .ok_or_else(|| err(libc::EINVAL))
+}
+
+fn secs_int(d: Duration) -> c_int {
+    c_int::try_from(d.as_secs()).unwrap_or(c_int::MAX)
+}
+
 /// `setsockopt(2)`.
 pub(crate) fn set(
     core: &mut Core,
@@ -79,6 +91,21 @@ pub(crate) fn set(
             rec.opts.linger = (l.l_onoff != 0).then_some(l.l_linger);
         }
         (libc::IPPROTO_TCP, libc::TCP_NODELAY) => rec.opts.nodelay = int(value)? != 0,
+        // Linux's ranges: idle and interval 1..=32767 s, count 1..=127.
+        (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) => {
+            rec.opts.keepidle = Some(in_range(int(value)?, 1, 32767)?)
+        }
+        (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL) => {
+            rec.opts.keepintvl = Some(in_range(int(value)?, 1, 32767)?)
+        }
+        (libc::IPPROTO_TCP, libc::TCP_KEEPCNT) => {
+            rec.opts.keepcnt = Some(in_range(int(value)?, 1, 127)?)
+        }
+        (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) => {
+            // Milliseconds; 0 restores the system default (tcp_retries2 timing).
+            let ms = in_range(int(value)?, 0, u32::MAX)?;
+            rec.opts.user_timeout = (ms > 0).then(|| Duration::from_millis(u64::from(ms)));
+        }
         (libc::IPPROTO_IP, libc::IP_TTL) | (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) => {
             let v = int(value)?;
             rec.opts.ttl = match v {
@@ -204,6 +231,18 @@ pub(crate) fn get(
             },
         ),
         (libc::IPPROTO_TCP, libc::TCP_NODELAY) => put(out, b(rec.opts.nodelay)),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) => put(out, secs_int(rec.opts.keep_idle())),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL) => put(out, secs_int(rec.opts.keep_interval())),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPCNT) => put(
+            out,
+            c_int::try_from(rec.opts.keep_count()).unwrap_or(c_int::MAX),
+        ),
+        (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) => put(
+            out,
+            rec.opts
+                .user_timeout
+                .map_or(0, |d| c_int::try_from(d.as_millis()).unwrap_or(c_int::MAX)),
+        ),
         (libc::IPPROTO_IP, libc::IP_TTL) => put(out, c_int::from(rec.opts.ttl.unwrap_or(64))),
         (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) => {
             put(out, c_int::from(rec.opts.ttl.unwrap_or(64)))

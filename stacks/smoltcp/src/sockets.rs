@@ -32,6 +32,26 @@ const UDP_BUF: usize = 208 * 1024;
 const UDP_SLOTS: usize = 512;
 /// How long a connect waits for an answer before ETIMEDOUT.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(75);
+/// How long data may wait for an acknowledgement without progress before the connection
+/// ends in ETIMEDOUT: Linux's `tcp_retries2` = 15 with RTOs from 200 ms doubling to 120 s.
+pub(crate) const RETRIES2_TIMEOUT: Duration = Duration::from_millis(924_600);
+/// How long a half-open (SYN-RECEIVED) connection lives without hearing from its peer:
+/// Linux's `tcp_synack_retries` = 5 (1 + 2 + 4 + 8 + 16 + 32 s).
+const SYN_RECV_TIMEOUT: Duration = Duration::from_secs(63);
+/// Most half-open connections a listener keeps; past it the oldest goes (Linux answers a
+/// full SYN queue with SYN cookies: a flood of spoofed SYNs never locks clients out).
+const SYN_QUEUE_MAX: usize = 1024;
+/// How long a closed connection may go without hearing from its peer while it finishes
+/// (FIN-WAIT-2, LAST-ACK, CLOSING, data still unacknowledged): Linux's `tcp_fin_timeout`.
+pub(crate) const ORPHAN_TIMEOUT: Duration = Duration::from_secs(60);
+/// Linux's keepalive defaults: idle time, probe interval, probe count.
+const KEEPIDLE: Duration = Duration::from_secs(7200);
+const KEEPINTVL: Duration = Duration::from_secs(75);
+const KEEPCNT: u32 = 9;
+
+fn smol_duration(d: Duration) -> smoltcp::time::Duration {
+    smoltcp::time::Duration::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
 
 /// Options a socket keeps.
 #[derive(Clone, Debug, Default)]
@@ -46,6 +66,43 @@ pub(crate) struct Opts {
     pub sndtimeo: Option<Duration>,
     pub linger: Option<libc::c_int>,
     pub ttl: Option<u8>,
+    /// TCP_KEEPIDLE, TCP_KEEPINTVL (seconds) and TCP_KEEPCNT; None: Linux's defaults.
+    pub keepidle: Option<u32>,
+    pub keepintvl: Option<u32>,
+    pub keepcnt: Option<u32>,
+    /// TCP_USER_TIMEOUT; None: the `tcp_retries2` timing.
+    pub user_timeout: Option<Duration>,
+}
+
+impl Opts {
+    /// Idle time before keepalive probes start.
+    pub(crate) fn keep_idle(&self) -> Duration {
+        self.keepidle
+            .map_or(KEEPIDLE, |s| Duration::from_secs(u64::from(s)))
+    }
+
+    /// Time between keepalive probes.
+    pub(crate) fn keep_interval(&self) -> Duration {
+        self.keepintvl
+            .map_or(KEEPINTVL, |s| Duration::from_secs(u64::from(s)))
+    }
+
+    /// Unanswered probes before the connection ends.
+    pub(crate) fn keep_count(&self) -> u32 {
+        self.keepcnt.unwrap_or(KEEPCNT)
+    }
+
+    /// How long unacknowledged data may wait: TCP_USER_TIMEOUT, else `tcp_retries2`'s.
+    fn data_timeout(&self) -> Duration {
+        self.user_timeout.unwrap_or(RETRIES2_TIMEOUT)
+    }
+
+    /// How long an idle keepalive connection may go unanswered: TCP_USER_TIMEOUT, else
+    /// idle + interval x count, as Linux.
+    fn keepalive_timeout(&self) -> Duration {
+        self.user_timeout
+            .unwrap_or(self.keep_idle() + self.keep_interval() * self.keep_count())
+    }
 }
 
 /// Where a TCP connection is.
@@ -68,8 +125,55 @@ pub(crate) struct Tcp {
     pub phase: Phase,
     pub reset: bool,
     pub reset_reported: bool,
+    /// The errno a reset reports: ECONNRESET, or ETIMEDOUT when a timer ended it.
+    pub reset_errno: i32,
     pub peer_fin: bool,
     last: tcp::State,
+    live: Liveness,
+}
+
+/// The timers of an open connection that Linux has and smoltcp lacks (see
+/// [`SockRec::refresh`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Liveness {
+    /// Since when data (or a FIN) has waited for an acknowledgement with no progress (µs).
+    unacked_since: Option<u64>,
+    /// Bytes in the send queue at the last look.
+    queued: usize,
+    /// Since when a keepalive connection has been idle (µs).
+    idle_since: Option<u64>,
+}
+
+impl Liveness {
+    /// When this connection's own timer fires (µs), if one runs.
+    pub(crate) fn deadline(&self, opts: &Opts) -> Option<u64> {
+        let d = self.unacked_since?;
+        Some(d.saturating_add(u64::try_from(opts.data_timeout().as_micros()).unwrap_or(u64::MAX)))
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// A fresh TCP record (`bound`, `conn`, `phase`, the smoltcp state seen last).
+fn new_tcp(
+    bound: Option<SocketAddr>,
+    conn: Option<(usize, SocketHandle)>,
+    phase: Phase,
+    last: tcp::State,
+) -> Tcp {
+    Tcp {
+        bound,
+        conn,
+        phase,
+        reset: false,
+        reset_reported: false,
+        reset_errno: libc::ECONNRESET,
+        peer_fin: false,
+        last,
+        live: Liveness::default(),
+    }
 }
 
 /// A listening TCP socket.
@@ -144,7 +248,7 @@ fn tcp_socket(opts: &Opts) -> tcp::Socket<'static> {
     );
     s.set_nagle_enabled(!opts.nodelay);
     if opts.keepalive {
-        s.set_keep_alive(Some(smoltcp::time::Duration::from_secs(75)));
+        s.set_keep_alive(Some(smol_duration(opts.keep_interval())));
     }
     if let Some(ttl) = opts.ttl {
         s.set_hop_limit(Some(ttl));
@@ -203,15 +307,30 @@ pub(crate) fn refill_listeners(
         let Kind::Listener(l) = &mut rec.kind else {
             continue;
         };
-        // Spares that took a SYN become embryos.
+        // Spares that took a SYN become embryos, unless the accept queue is full: then the
+        // SYN is dropped unanswered (the spare goes before its SYN-ACK leaves), as Linux
+        // drops it, and the client retries. A new SYN for a connection this stack still holds
+        // in a closing state replaces it (RFC 6191's TIME-WAIT reuse; for FIN-WAIT, CLOSING
+        // and LAST-ACK the end result of Linux's challenge ACK and the client's RST); one
+        // for a synchronized connection is dropped (RFC 5961 4: no blind resets).
         let mut i = 0;
         while i < l.spares.len() {
             let (s, h) = l.spares[i];
-            if s == slot && sockets.get::<tcp::Socket>(h).state() != tcp::State::Listen {
-                l.spares.swap_remove(i);
-                l.embryos.push((s, h));
-            } else {
+            if s != slot || sockets.get::<tcp::Socket>(h).state() == tcp::State::Listen {
                 i += 1;
+                continue;
+            }
+            l.spares.swap_remove(i);
+            if l.ready.len() >= l.backlog || !take_over_stale(sockets, h) {
+                sockets.remove(h);
+                continue;
+            }
+            l.embryos.push((s, h));
+            if l.embryos.len() > SYN_QUEUE_MAX
+                && let Some(pos) = l.embryos.iter().position(|&(es, _)| es == slot)
+            {
+                let (_, oldest) = l.embryos.remove(pos);
+                sockets.remove(oldest);
             }
         }
         // Embryos that completed the handshake queue up, in order; failed ones go.
@@ -230,13 +349,17 @@ pub(crate) fn refill_listeners(
                 }
                 _ => {
                     l.embryos.remove(i);
+                    // Established: its timers are the connection's from now on.
+                    sockets.get_mut::<tcp::Socket>(h).set_timeout(None);
                     l.ready.push_back((s, h));
                 }
             }
         }
-        let pending = l.embryos.len() + l.ready.len();
-        if pending < l.backlog && !l.spares.iter().any(|&(s, _)| s == slot) {
+        if !l.spares.iter().any(|&(s, _)| s == slot) {
             let mut sock = tcp_socket(&l.opts);
+            // A half-open connection whose peer goes silent ends like Linux's after its
+            // SYN-ACK retries.
+            sock.set_timeout(Some(smol_duration(SYN_RECV_TIMEOUT)));
             if sock.listen(listen_endpoint(l.local)).is_ok() {
                 let h = sockets.add(sock);
                 l.spares.push((slot, h));
@@ -245,7 +368,183 @@ pub(crate) fn refill_listeners(
     }
 }
 
+/// Whether the new connection `fresh` (a spare that just took a SYN) may go on, given the
+/// other connections of the set: one holding the same four-tuple in TIME-WAIT or a closing
+/// state is aborted in its favour; one still synchronized keeps the tuple (false).
+fn take_over_stale(sockets: &mut SocketSet<'static>, fresh: SocketHandle) -> bool {
+    let tuple = {
+        let f = sockets.get::<tcp::Socket>(fresh);
+        (f.local_endpoint(), f.remote_endpoint())
+    };
+    let (Some(local), Some(remote)) = tuple else {
+        return true;
+    };
+    let mut stale = None;
+    for item in sockets.iter() {
+        if item.0 == fresh {
+            continue;
+        }
+        if let smoltcp::socket::Socket::Tcp(t) = item.1
+            && t.local_endpoint() == Some(local)
+            && t.remote_endpoint() == Some(remote)
+        {
+            stale = Some((item.0, t.state()));
+            break;
+        }
+    }
+    match stale {
+        None => true,
+        Some((h, state)) if replaceable(state) => {
+            log::debug!("TCP {local} <- {remote}: a new SYN replaces the {state} connection");
+            sockets.get_mut::<tcp::Socket>(h).abort();
+            true
+        }
+        Some(_) => false,
+    }
+}
+
+/// Whether a connection in `state` gives its four-tuple up to a new SYN: TIME-WAIT (RFC
+/// 6191), and the closing states, where Linux answers the SYN with a challenge ACK that the
+/// restarted client resets (RFC 5961 4), so the stale connection ends and the client's
+/// retried SYN connects. A synchronized connection keeps it (no blind resets).
+fn replaceable(state: tcp::State) -> bool {
+    matches!(
+        state,
+        tcp::State::TimeWait
+            | tcp::State::CloseWait
+            | tcp::State::FinWait1
+            | tcp::State::FinWait2
+            | tcp::State::Closing
+            | tcp::State::LastAck
+    )
+}
+
+/// A bare SYN (no ACK) in `frame` is about to be processed: a connection of `sockets` that
+/// holds its four-tuple in a state that gives it up ends first, so that the listener's spare
+/// takes the SYN. smoltcp would hand the SYN to the stale connection, which drops it
+/// silently: a client that restarted with the same port could never connect again.
+pub(crate) fn clear_stale_tuple(sockets: &mut SocketSet<'static>, frame: &[u8]) {
+    let Some((src, dst)) = bare_syn(frame) else {
+        return;
+    };
+    for item in sockets.iter_mut() {
+        if let smoltcp::socket::Socket::Tcp(t) = item.1
+            && t.remote_endpoint().map(std_endpoint) == Some(src)
+            && t.local_endpoint().map(std_endpoint) == Some(dst)
+            && replaceable(t.state())
+        {
+            log::debug!(
+                "TCP {dst} <- {src}: a new SYN replaces the {} connection",
+                t.state()
+            );
+            t.abort();
+        }
+    }
+}
+
+/// The (source, destination) of a TCP segment with SYN and without ACK in an Ethernet frame
+/// (IPv4, or IPv6 without extension headers).
+fn bare_syn(frame: &[u8]) -> Option<(SocketAddr, SocketAddr)> {
+    use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, Ipv6Packet};
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    let (src, dst, tcp): (IpAddr, IpAddr, &[u8]) = match eth.ethertype() {
+        EthernetProtocol::Ipv4 => {
+            let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+            if ip.next_header() != IpProtocol::Tcp || ip.frag_offset() != 0 {
+                return None;
+            }
+            let hl = usize::from(ip.header_len());
+            let total = usize::from(ip.total_len()).min(eth.payload().len());
+            let tcp = eth.payload().get(hl..total)?;
+            (ip.src_addr().into(), ip.dst_addr().into(), tcp)
+        }
+        EthernetProtocol::Ipv6 => {
+            let ip = Ipv6Packet::new_checked(eth.payload()).ok()?;
+            if ip.next_header() != IpProtocol::Tcp {
+                return None;
+            }
+            let tcp = eth.payload().get(40..)?;
+            (ip.src_addr().into(), ip.dst_addr().into(), tcp)
+        }
+        _ => return None,
+    };
+    if tcp.len() < 20 {
+        return None;
+    }
+    let flags = tcp[13];
+    if flags & 0x02 == 0 || flags & 0x10 != 0 || flags & 0x04 != 0 {
+        return None;
+    }
+    let sport = u16::from_be_bytes([tcp[0], tcp[1]]);
+    let dport = u16::from_be_bytes([tcp[2], tcp[3]]);
+    Some((SocketAddr::new(src, sport), SocketAddr::new(dst, dport)))
+}
+
+/// Runs an open connection's timers (Linux's, over smoltcp's socket): data or a FIN that
+/// waits for an acknowledgement with no progress for `tcp_retries2`'s time (or
+/// TCP_USER_TIMEOUT) ends the connection with ETIMEDOUT; an idle keepalive connection probes
+/// every TCP_KEEPINTVL and smoltcp ends it when its peer stays silent for idle + interval x
+/// count (or TCP_USER_TIMEOUT).
+fn keep_alive(t: &mut Tcp, sock: &mut tcp::Socket<'static>, opts: &Opts) {
+    let now = crate::driver::now_micros();
+    let st = sock.state();
+    if st == tcp::State::Closed {
+        // Ended: what ended it is read from the timers as they were.
+        return;
+    }
+    let queued = sock.send_queue();
+    let fin_waits = matches!(
+        st,
+        tcp::State::FinWait1 | tcp::State::Closing | tcp::State::LastAck
+    );
+    if queued > 0 || fin_waits {
+        let progressed = queued < t.live.queued || st != t.last;
+        if t.live.unacked_since.is_none() || progressed {
+            t.live.unacked_since = Some(now);
+        }
+        t.live.idle_since = None;
+    } else {
+        t.live.unacked_since = None;
+        if opts.keepalive && st == tcp::State::Established {
+            t.live.idle_since.get_or_insert(now);
+        } else {
+            t.live.idle_since = None;
+        }
+    }
+    t.live.queued = queued;
+    let probe = opts.keepalive.then(|| smol_duration(opts.keep_interval()));
+    if sock.keep_alive() != probe {
+        sock.set_keep_alive(probe);
+    }
+    let silence = t
+        .live
+        .idle_since
+        .map(|_| smol_duration(opts.keepalive_timeout()));
+    if sock.timeout() != silence {
+        sock.set_timeout(silence);
+    }
+    if let Some(at) = t.live.deadline(opts)
+        && now >= at
+    {
+        log::debug!(
+            "TCP connection: no acknowledgement for {:?}: timed out",
+            opts.data_timeout()
+        );
+        sock.abort();
+        t.reset = true;
+        t.reset_errno = libc::ETIMEDOUT;
+    }
+}
+
 impl SockRec {
+    /// When this socket's own TCP timer fires (µs), if one runs.
+    pub(crate) fn timer(&self) -> Option<u64> {
+        match &self.kind {
+            Kind::Tcp(t) if t.phase == Phase::Open && !t.reset => t.live.deadline(&self.opts),
+            _ => None,
+        }
+    }
+
     /// Updates the connection state and the descriptor.
     pub(crate) fn refresh(&mut self, ifaces: &mut [Option<Iface>]) {
         let want = match &mut self.kind {
@@ -286,6 +585,12 @@ impl SockRec {
                             return;
                         };
                         let sock = f.sockets.get_mut::<tcp::Socket>(h);
+                        if t.phase == Phase::Open && !t.reset {
+                            keep_alive(t, sock, &self.opts);
+                            if t.reset {
+                                self.error = t.reset_errno;
+                            }
+                        }
                         let st = sock.state();
                         match t.phase {
                             Phase::Connecting(since) => {
@@ -319,6 +624,15 @@ impl SockRec {
                                     && !self.shut_wr =>
                             {
                                 t.reset = true;
+                                // smoltcp aborts an idle keepalive connection whose peer
+                                // stopped answering: that is a timeout, not a reset.
+                                if t.live.idle_since.is_some_and(|since| {
+                                    crate::driver::now_micros().saturating_sub(since)
+                                        >= micros(self.opts.keepalive_timeout())
+                                }) {
+                                    t.reset_errno = libc::ETIMEDOUT;
+                                    self.error = libc::ETIMEDOUT;
+                                }
                             }
                             _ => {}
                         }
@@ -485,15 +799,9 @@ impl Core {
                     peer: None,
                     next: 0,
                 }),
-                (libc::SOCK_STREAM, 0 | libc::IPPROTO_TCP) => Kind::Tcp(Tcp {
-                    bound: None,
-                    conn: None,
-                    phase: Phase::Idle,
-                    reset: false,
-                    reset_reported: false,
-                    peer_fin: false,
-                    last: tcp::State::Closed,
-                }),
+                (libc::SOCK_STREAM, 0 | libc::IPPROTO_TCP) => {
+                    Kind::Tcp(new_tcp(None, None, Phase::Idle, tcp::State::Closed))
+                }
                 (libc::SOCK_DGRAM, libc::IPPROTO_ICMP) if domain == libc::AF_INET => {
                     Kind::Icmp(Icmp {
                         local: None,
@@ -783,15 +1091,12 @@ impl Core {
         let state = sock.state();
         let new = SockRec {
             ready: Readiness::new()?,
-            kind: Kind::Tcp(Tcp {
-                bound: Some(std_endpoint(local)),
-                conn: Some((s, h)),
-                phase: Phase::Open,
-                reset: false,
-                reset_reported: false,
-                peer_fin: false,
-                last: state,
-            }),
+            kind: Kind::Tcp(new_tcp(
+                Some(std_endpoint(local)),
+                Some((s, h)),
+                Phase::Open,
+                state,
+            )),
             ipv6,
             nonblocking: false,
             opts,
@@ -995,7 +1300,8 @@ impl Core {
                 }
                 if t.reset && !t.reset_reported {
                     t.reset_reported = true;
-                    return Err(err(libc::ECONNRESET));
+                    rec.error = 0;
+                    return Err(err(t.reset_errno));
                 }
                 if t.peer_fin || t.reset || !sock.may_recv() {
                     return Ok(Received {
@@ -1156,7 +1462,9 @@ impl Core {
                         && !t.reset_reported
                     {
                         t.reset_reported = true;
-                        return Err(err(libc::ECONNRESET));
+                        let e = t.reset_errno;
+                        rec.error = 0;
+                        return Err(err(e));
                     }
                     return Err(err(libc::EPIPE));
                 }
@@ -1417,6 +1725,10 @@ impl Core {
                         sock.abort();
                     } else {
                         sock.close();
+                        // An orphan whose peer goes silent ends (FIN-WAIT-2, LAST-ACK, data
+                        // to a dead peer), as Linux's orphans do.
+                        sock.set_keep_alive(None);
+                        sock.set_timeout(Some(smol_duration(ORPHAN_TIMEOUT)));
                         if let Some(secs) = rec.opts.linger.filter(|s| *s > 0) {
                             // SO_LINGER: close() waits until the data is acknowledged.
                             lingering.push(h);
@@ -1483,11 +1795,10 @@ impl Core {
                 {
                     let sock = f.sockets.get_mut::<tcp::Socket>(h);
                     sock.set_nagle_enabled(!opts.nodelay);
-                    sock.set_keep_alive(
-                        opts.keepalive
-                            .then(|| smoltcp::time::Duration::from_secs(75)),
-                    );
                     sock.set_hop_limit(opts.ttl);
+                    if t.phase == Phase::Open && !t.reset {
+                        keep_alive(t, sock, &opts);
+                    }
                 }
             }
             Kind::Listener(l) => l.opts = opts,

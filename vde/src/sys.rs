@@ -372,3 +372,55 @@ pub(crate) fn user_name(uid: u32) -> Option<String> {
         }
     }
 }
+
+/// Starts a non-blocking `connect(2)` of `fd` (which must be O_NONBLOCK) to unix path
+/// `path`. `Ok(true)`: connected; `Ok(false)`: in progress (wait for POLLOUT, then
+/// [`so_error`]). A full listen backlog is `EAGAIN`, returned as an error.
+pub(crate) fn connect_un_nonblocking(fd: &OwnedFd, path: &Path) -> io::Result<bool> {
+    match connect_un(fd, path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The uid of the process at the other end of a connected unix socket (`SO_PEERCRED`).
+pub(crate) fn peer_uid(fd: RawFd) -> io::Result<u32> {
+    // SAFETY: ucred is plain old data; all-zero is a valid value.
+    let mut cred: libc::ucred = unsafe { mem::zeroed() };
+    let mut len = mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: cred and len are valid for writes of the sizes given.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(cred.uid)
+}
+
+/// The soft limit on open files of this process (`RLIMIT_NOFILE`); `u64::MAX` if unlimited.
+pub(crate) fn nofile_limit() -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: r is valid for writes.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
+        return 1024;
+    }
+    if r.rlim_cur == libc::RLIM_INFINITY {
+        u64::MAX
+    } else {
+        r.rlim_cur
+    }
+}
+
+/// `err` with `what` (a path, usually) in front of its text, same kind. The errno text
+/// appears once.
+pub(crate) fn at(what: &Path, err: io::Error) -> io::Error {
+    io::Error::new(err.kind(), format!("{}: {err}", what.display()))
+}

@@ -1,7 +1,38 @@
-//! Pacing of things that repeat: rate-limited logging. Pure logic over
+//! Pacing of things that repeat: retry back-off and rate-limited logging. Pure logic over
 //! `Instant`s the caller passes, so it is tested without waiting.
 
 use std::time::{Duration, Instant};
+
+/// Exponential back-off: `min`, then doubled at each failure, never above `max`.
+#[derive(Clone, Debug)]
+pub(crate) struct Backoff {
+    min: Duration,
+    max: Duration,
+    cur: Duration,
+}
+
+impl Backoff {
+    /// A back-off starting at `min` and capped at `max` (`max` is raised to `min` if lower).
+    pub(crate) fn new(min: Duration, max: Duration) -> Backoff {
+        Backoff {
+            min,
+            max: max.max(min),
+            cur: min,
+        }
+    }
+
+    /// The wait before the next attempt; each call doubles the following one, up to `max`.
+    pub(crate) fn next_delay(&mut self) -> Duration {
+        let d = self.cur;
+        self.cur = (self.cur * 2).min(self.max);
+        d
+    }
+
+    /// Back to `min` (after a success).
+    pub(crate) fn reset(&mut self) {
+        self.cur = self.min;
+    }
+}
 
 /// At most one event per `period`; the ones in between are counted, not lost.
 #[derive(Clone, Debug)]
@@ -49,6 +80,29 @@ pub(crate) fn suppressed(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_resets() {
+        let ms = Duration::from_millis;
+        let mut b = Backoff::new(ms(100), ms(2000));
+        let got: Vec<Duration> = (0..7).map(|_| b.next_delay()).collect();
+        assert_eq!(
+            got,
+            vec![
+                ms(100),
+                ms(200),
+                ms(400),
+                ms(800),
+                ms(1600),
+                ms(2000),
+                ms(2000)
+            ]
+        );
+        b.reset();
+        assert_eq!(b.next_delay(), ms(100));
+        let mut odd = Backoff::new(ms(300), ms(10));
+        assert_eq!((odd.next_delay(), odd.next_delay()), (ms(300), ms(300)));
+    }
 
     #[test]
     fn rate_limit_lets_one_per_period_and_counts_the_rest() {

@@ -78,7 +78,11 @@ struct Params {
 struct Conn {
     data: OwnedFd,
     ctl: OwnedFd,
+    /// Unique in the process, so a connection is retired only by who saw it.
+    id: u64,
 }
+
+static CONN_IDS: AtomicU64 = AtomicU64::new(0);
 
 /// Removes our data socket's file when dropped (it is only a rendezvous: once both ends
 /// are connected nobody needs it, as in vdeplug4).
@@ -308,6 +312,7 @@ impl Handshake {
         Ok(Conn {
             data: self.data,
             ctl: self.ctl,
+            id: CONN_IDS.fetch_add(1, Relaxed),
         })
     }
 }
@@ -470,11 +475,14 @@ impl VdeLink {
         }
     }
 
-    /// The switch went away: the link is down (logged once), reconnection starts after the
-    /// first back-off.
-    fn went_down(&self, why: &str) {
-        if !self.up.swap(false, Relaxed) {
-            return;
+    /// The switch behind port `id` went away: the link is down (logged once), reconnection
+    /// starts after the first back-off. Nothing happens if `id` was replaced already.
+    fn went_down(&self, id: u64, why: &str) {
+        {
+            let g = self.conn();
+            if g.as_ref().is_none_or(|c| c.id != id) || !self.up.swap(false, Relaxed) {
+                return;
+            }
         }
         self.generation.fetch_add(1, Relaxed);
         let now = Instant::now();
@@ -490,9 +498,17 @@ impl VdeLink {
         );
     }
 
-    /// Closes the old port (its frames drained or given up).
-    fn retire(&self) {
-        let old = self.conn.write().unwrap_or_else(|e| e.into_inner()).take();
+    /// Closes the old port `id` (its frames drained or given up), unless it was replaced
+    /// already.
+    fn retire(&self, id: u64) {
+        let old = {
+            let mut g = self.conn.write().unwrap_or_else(|e| e.into_inner());
+            if g.as_ref().is_some_and(|c| c.id == id) {
+                g.take()
+            } else {
+                None
+            }
+        };
         if let Some(c) = old {
             self.poll.del(c.data.as_raw_fd());
             self.poll.del(c.ctl.as_raw_fd());
@@ -520,14 +536,15 @@ impl VdeLink {
         let mut b = [0u8; 8];
         let _ = sys::read(self.timer.as_raw_fd(), &mut b);
         let draining = self.conn().as_ref().map(|c| {
-            sys::poll_in(c.data.as_raw_fd(), 0).unwrap_or(false)
+            let waiting = sys::poll_in(c.data.as_raw_fd(), 0).unwrap_or(false)
                 && r.down_since
-                    .is_some_and(|t| now.saturating_duration_since(t) < DRAIN_GRACE)
+                    .is_some_and(|t| now.saturating_duration_since(t) < DRAIN_GRACE);
+            (c.id, waiting)
         });
         match draining {
             // Frames from before the departure still wait for `recv`: not yet.
-            Some(true) => return,
-            Some(false) => self.retire(),
+            Some((_, true)) => return,
+            Some((id, false)) => self.retire(id),
             None => {}
         }
         if let Some((hs, deadline)) = r.attempt.as_mut() {
@@ -596,7 +613,12 @@ impl VdeLink {
             self.poll.del(conn.ctl.as_raw_fd());
             return self.failed(r, e, now);
         }
-        *self.conn.write().unwrap_or_else(|e| e.into_inner()) = Some(conn);
+        {
+            // Under the lock, so `went_down` sees the old port with `up` false or the new one.
+            let mut g = self.conn.write().unwrap_or_else(|e| e.into_inner());
+            *g = Some(conn);
+            self.up.store(true, Relaxed);
+        }
         self.arm(None);
         let down_for = r
             .down_since
@@ -604,7 +626,6 @@ impl VdeLink {
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
         r.backoff.reset();
         self.generation.fetch_add(1, Relaxed);
-        self.up.store(true, Relaxed);
         log::info!(
             "vde {}: reconnected after {:.1} s down ({} failed attempts): link up",
             self.params.dir.display(),
@@ -616,7 +637,7 @@ impl VdeLink {
     /// Receives with `f` on the data socket; drives the departure and the reconnection.
     fn receive(&self, mut f: impl FnMut(RawFd) -> io::Result<usize>) -> io::Result<usize> {
         for _ in 0..2 {
-            let gone = {
+            let (gone, id) = {
                 let g = self.conn();
                 let Some(c) = g.as_ref() else {
                     drop(g);
@@ -638,13 +659,13 @@ impl VdeLink {
                     Err(e) => return Err(e),
                 }
                 // Nothing waits on the data socket.
-                !self.up.load(Relaxed) || Self::ctl_gone(c)
+                (!self.up.load(Relaxed) || Self::ctl_gone(c), c.id)
             };
             if !gone {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
-            self.went_down("the switch closed the control stream");
-            self.retire();
+            self.went_down(id, "the switch closed the control stream");
+            self.retire(id);
             self.advance();
             return Err(if self.up.load(Relaxed) {
                 io::ErrorKind::WouldBlock.into()
@@ -668,8 +689,11 @@ impl Endpoint for VdeLink {
             self.dropped.fetch_add(1, Relaxed);
             return Ok(());
         }
-        let r = match self.conn().as_ref() {
-            Some(c) => sys::send(c.data.as_raw_fd(), frame, libc::MSG_DONTWAIT),
+        let (r, id) = match self.conn().as_ref() {
+            Some(c) => (
+                sys::send(c.data.as_raw_fd(), frame, libc::MSG_DONTWAIT),
+                c.id,
+            ),
             None => return Err(down()),
         };
         match r {
@@ -693,7 +717,7 @@ impl Endpoint for VdeLink {
                     Some(libc::ECONNREFUSED | libc::ENOTCONN | libc::ECONNRESET)
                 ) =>
             {
-                self.went_down("the switch's data socket is gone");
+                self.went_down(id, "the switch's data socket is gone");
                 Err(down())
             }
             Err(e) => Err(e),
@@ -715,11 +739,12 @@ impl Endpoint for VdeLink {
 
     fn is_up(&self) -> bool {
         if self.up.load(Relaxed) {
-            let gone = self.conn().as_ref().is_some_and(|c| {
-                sys::poll_in(c.ctl.as_raw_fd(), 0).unwrap_or(false) && Self::ctl_gone(c)
+            let gone = self.conn().as_ref().and_then(|c| {
+                (sys::poll_in(c.ctl.as_raw_fd(), 0).unwrap_or(false) && Self::ctl_gone(c))
+                    .then_some(c.id)
             });
-            if gone {
-                self.went_down("the switch closed the control stream");
+            if let Some(id) = gone {
+                self.went_down(id, "the switch closed the control stream");
             }
         }
         if !self.up.load(Relaxed) {

@@ -5,10 +5,10 @@
 //!
 //! | VNL | what it is |
 //! |---|---|
-//! | `vde:///DIR`, `vde:///DIR[3]`, `vde:///DIR[port=3/group=g/mode=0660/timeout=MS]`, `/DIR` | client of a vde_switch (or any node speaking its protocol) at `DIR/ctl` |
+//! | `vde:///DIR`, `vde:///DIR[3]`, `vde:///DIR[port=3/group=g/mode=0660/timeout=MS]`, `/DIR` | client of a vde_switch (or any node speaking its protocol) at `DIR/ctl`; `timeout` (default 5000) bounds the whole opening, a full listen backlog included; reconnects when a switch serves `DIR` again |
 //! | `""` (empty) | the default switch: `~/.vdeplug/default`, `~/.vde2/default.switch`, then `/var/run/vde.ctl`, `/tmp/vde.ctl` |
 //! | `hub://@NAME`, `switch://@NAME` | an in-process hub/switch known by NAME in this process, no file at all |
-//! | `hub:///PATH`, `switch:///PATH[mode=0600/dirmode=/grp=/expiretime=]` | an in-process hub/switch also served at `PATH/ctl` to other processes (`vde_plug vde://PATH`) |
+//! | `hub:///PATH`, `switch:///PATH[mode=0600/dirmode=/grp=/expiretime=]` | an in-process hub/switch also served at `PATH/ctl` to other processes (`vde_plug vde://PATH`); a `PATH` a dead server left is taken over, a live one refused |
 //! | `tap://IFNAME` | a Linux TAP interface (IFF_TAP, IFF_NO_PI) |
 //! | `vxvde://GROUP/port=14789/vni=1/ttl=1` | Ethernet over UDP multicast, vdeplug4's wire format |
 //! | `null://` | drops everything, receives nothing |
@@ -25,11 +25,21 @@
 //!
 //! Guarantees: sending never blocks (a full peer queue drops the frame, as vde_switch
 //! does); receiving never blocks; the link's fd is readable when a frame or link-down is
-//! waiting; a switch that goes away makes the link report down (`ENETDOWN`), never hang or
-//! panic; frames under 14 bytes are dropped and hubs cut frames to 1518 bytes like
-//! vde_switch; frames between in-process members pass with no system call and no
-//! allocation. Errors are `std::io::Error` with the errno Linux gives (bad VNLs:
-//! `InvalidInput` with a text naming the bad part).
+//! waiting; a switch that goes away makes the link report down (`ENETDOWN` once the frames
+//! already received are drained, [`Link::is_up`] false, one log line), never hang or panic;
+//! a `vde://` link then reconnects by itself, with no thread of its own, when a switch
+//! serves its path again: attempts are paced from 100 ms to 2 s apart, made by the link's
+//! own calls, and the fd (whose number never changes) turns readable when one is due;
+//! [`Link::generation`] counts the down/up changes for upper layers. Frames under 14 bytes
+//! are dropped and hubs cut frames to 1518 bytes like vde_switch; frames between in-process
+//! members pass with no system call and no allocation; in-process members never go down.
+//! A served hub ([`Hub::serve`], `hub:///PATH`, the `vdehub` tool) closes control
+//! connections that send no request in time and bounds them in total, per user and by the
+//! process's open-file limit ([`ServeConfig`]), so idle or flooding clients cannot keep new
+//! members out, exhaust its fds, spin it or flood its log. Errors are `std::io::Error`:
+//! link errors carry the errno Linux gives (`ENETDOWN`...); errors about a file or socket
+//! (opening, serving) have the errno's kind and a text naming the path, with the errno's
+//! text once (bad VNLs: `InvalidInput` with a text naming the bad part).
 
 pub mod ctl;
 pub mod eth;
@@ -37,6 +47,7 @@ pub mod hub;
 pub mod impair;
 mod link;
 mod null;
+mod pace;
 pub mod pcap;
 mod sys;
 mod tap;
@@ -48,7 +59,10 @@ use std::io;
 use std::path::Path;
 
 pub use eth::{ETH_HEADER_LEN, MAX_FRAME_LEN};
-pub use hub::{Hub, HubConfig, HubKind, PortStats, ServeConfig};
+pub use hub::{
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_UID, Hub, HubConfig, HubKind,
+    PortStats, ServeConfig,
+};
 pub use impair::Impairment;
 pub use link::{BATCH_MAX, FrameBatch, Link};
 pub use vnl::Vnl;

@@ -30,8 +30,12 @@ pub(crate) trait Endpoint: Send + Sync {
     }
     /// The fd that is readable when a frame (or link-down) is waiting.
     fn fd(&self) -> BorrowedFd<'_>;
-    /// False once the other side went away.
+    /// False while the other side is away.
     fn is_up(&self) -> bool;
+    /// How many times the link went down or came back up since it was opened.
+    fn generation(&self) -> u64 {
+        0
+    }
     /// Largest frame carried.
     fn max_frame(&self) -> usize {
         MAX_FRAME_LEN
@@ -47,7 +51,10 @@ pub(crate) trait Endpoint: Send + Sync {
 /// Guarantees, whatever the VNL:
 /// * [`Link::fd`] (also via `AsRawFd`/`AsFd`) is readable when at least one frame can be
 ///   received or when the link went down; for in-process hub members it is readable
-///   exactly when a frame is queued.
+///   exactly when a frame is queued. The fd number stays the same for the link's life,
+///   also across the reconnections of a `vde://` link; while such a link is down its fd
+///   turns readable when the next reconnection attempt is due (calling any of its methods
+///   then makes the attempt).
 /// * [`Link::send`] never blocks. When the peer's queue is full the frame is dropped, as
 ///   vde_switch drops it, and `send` returns `Ok(())`; [`Link::dropped`] counts such frames.
 ///   Frames shorter than 14 bytes are dropped the same way.
@@ -99,10 +106,24 @@ impl Link {
         self.inner.max_frame()
     }
 
-    /// False once the other side went away (the switch closed the control stream, the
-    /// interface vanished). A down link stays down: open a new one.
+    /// False while the other side is away (the switch closed the control stream, the
+    /// interface vanished). A `vde://` link comes back up by itself when a switch serves
+    /// its path again: while down, this call and `send`/`recv`/`recv_batch` make the
+    /// reconnection attempts (paced from 100 ms to 2 s apart; a new port request with the
+    /// same options). Other kinds of link stay down once down: open a new one. In-process
+    /// hub members (`hub://`, [`crate::Hub::connect`]) never go down.
     pub fn is_up(&self) -> bool {
         self.inner.is_up()
+    }
+
+    /// A counter of the link's state changes: it grows by one each time the link goes down
+    /// and each time it comes back up, and never changes otherwise (0 for a link that never
+    /// went down). Cheap (one atomic load, no system call): an upper layer compares it with
+    /// the value it saw last to learn that the link went down and/or up in between, then
+    /// asks [`Link::is_up`] for the state now. The link only notices a change when one of
+    /// its methods runs (its fd turns readable to make a waiter call one).
+    pub fn generation(&self) -> u64 {
+        self.inner.generation()
     }
 
     /// Frames this end dropped because the peer queue was full or the frame was runt.

@@ -197,3 +197,49 @@ fn recv_timeout_batch(link: &vde::Link, batch: &mut vde::FrameBatch) -> bool {
     }
     false
 }
+
+/// Connecting to a switch whose listen backlog is full (it never accepts) honours
+/// `[timeout=MS]`: the error comes in about that time and names the path and the timeout.
+#[test]
+fn full_backlog_connect_honours_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let sw = dir.path().join("stuck");
+    std::fs::create_dir(&sw).unwrap();
+    let ctl = sw.join("ctl");
+    let l = UnixListener::bind(&ctl).unwrap();
+    // Shrink its backlog to the minimum (listen again on the listener's own fd).
+    // SAFETY: plain syscall on an fd the listener owns and keeps open.
+    let r = unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&l), 0) };
+    assert_eq!(r, 0);
+    let mut held = Vec::new();
+    loop {
+        match connect_nonblocking(&ctl) {
+            Ok(fd) => held.push(fd),
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => break,
+            Err(e) => panic!("filling the backlog: {e}"),
+        }
+        assert!(held.len() < 100, "the backlog never filled");
+    }
+    let vnl = format!("vde://{}[timeout=500]", sw.display());
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let t0 = std::time::Instant::now();
+    std::thread::spawn(move || {
+        let _ = tx.send(vde::open(&vnl).map(|_| ()));
+    });
+    let got = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("vde::open still blocked 5 s after a 500 ms timeout");
+    let took = t0.elapsed();
+    let e = got.unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains(&ctl.display().to_string()) && text.contains("500 ms"),
+        "{text}"
+    );
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_millis(1500),
+        "failed after {took:?}"
+    );
+    drop(l);
+}

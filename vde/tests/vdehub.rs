@@ -74,6 +74,9 @@ fn help_describes_the_options() {
         "--reorder",
         "--rate",
         "--port",
+        "--idle-timeout",
+        "--max-conns",
+        "--max-per-uid",
     ] {
         assert!(text.contains(opt), "{opt} missing from --help");
     }

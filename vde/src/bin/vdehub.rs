@@ -34,7 +34,15 @@ Options:
       --rate MBIT        limit the hub to MBIT megabits per second
       --port N:SPEC      impairment of frames sent by port N only, SPEC like
                          `loss=5,delay=10+2,dup=1,reorder=1,rate=100`
+      --idle-timeout MS  close a control connection that sent no port request
+                         within MS milliseconds (default 10000)
+      --max-conns N      most control connections at once (default 1024; also kept
+                         below the open-file limit)
+      --max-per-uid N    most control connections at once from one user (default 256)
   -h, --help             this text
+
+A PATH left behind by a vdehub or vde_switch that died (PATH/ctl refuses connections)
+is taken over; a PATH where a switch is alive is refused.
 
 Per-port counters are printed on SIGUSR1 and at exit (SIGINT, SIGTERM, SIGHUP).
 Impairment without --port applies to every frame; with it, to that port's frames
@@ -124,6 +132,27 @@ fn parse_args() -> io::Result<Option<Args>> {
                     .map_err(|_| usage_err(format!("--port {v:?}: {n:?} is not a port number")))?;
                 a.ports
                     .push((n, Impairment::parse_list(spec).map_err(usage_err)?));
+            }
+            "--idle-timeout" => {
+                let v = value(&opt)?;
+                let ms: u64 = v.parse().ok().filter(|ms| *ms > 0).ok_or_else(|| {
+                    usage_err(format!(
+                        "--idle-timeout {v:?} is not a number of milliseconds"
+                    ))
+                })?;
+                a.serve.idle_timeout = Duration::from_millis(ms);
+            }
+            "--max-conns" | "--max-per-uid" => {
+                let v = value(&opt)?;
+                let n: usize =
+                    v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        usage_err(format!("{opt} {v:?} is not a positive number"))
+                    })?;
+                if opt == "--max-conns" {
+                    a.serve.max_connections = n;
+                } else {
+                    a.serve.max_per_uid = n;
+                }
             }
             o if o.starts_with('-') => return Err(usage_err(format!("unknown option {o:?}"))),
             _ if path.is_none() => path = Some(PathBuf::from(arg)),

@@ -81,7 +81,14 @@ impl Default for HubConfig {
     }
 }
 
-/// Permissions of a served hub's files.
+/// How a served hub's files are made and how much its control socket takes in.
+///
+/// The limits keep a hub usable while others abuse it: a connection that sends no port
+/// request within `idle_timeout` is closed; when `max_connections` (or the room the
+/// process's open-file limit leaves: all but an eighth of it, at least 16 and at most 256
+/// kept back) or a user's `max_per_uid` is reached, the oldest connection of that kind still
+/// waiting for its request is closed to make room for the new one, and a new connection
+/// finding only members is closed. Members are never closed for a limit.
 #[derive(Clone, Debug)]
 pub struct ServeConfig {
     /// Mode of `PATH/ctl` and of each data socket (default 0600).
@@ -90,7 +97,21 @@ pub struct ServeConfig {
     pub dirmode: Option<u32>,
     /// Group owning the directory and sockets.
     pub group: Option<u32>,
+    /// How long a control connection may stay open without a complete port request
+    /// (default 10 s).
+    pub idle_timeout: Duration,
+    /// Most control connections at once, waiting or members (default 1024).
+    pub max_connections: usize,
+    /// Most control connections at once from one user, by the peer's uid (default 256).
+    pub max_per_uid: usize,
 }
+
+/// [`ServeConfig::idle_timeout`] unless told otherwise.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// [`ServeConfig::max_connections`] unless told otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// [`ServeConfig::max_per_uid`] unless told otherwise.
+pub const DEFAULT_MAX_PER_UID: usize = 256;
 
 impl Default for ServeConfig {
     fn default() -> ServeConfig {
@@ -98,6 +119,9 @@ impl Default for ServeConfig {
             mode: 0o600,
             dirmode: None,
             group: None,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_per_uid: DEFAULT_MAX_PER_UID,
         }
     }
 }
@@ -510,20 +534,33 @@ impl Hub {
     }
 
     /// Serves this hub at `path` on the VDE control protocol so other processes join it
-    /// (`vde_plug vde://PATH`, any vde_switch client). `path` is created (EEXIST if it
-    /// exists) and removed when the hub ends. One service thread handles all remote
-    /// members. Opening `hub://PATH` in this process afterwards joins this hub.
+    /// (`vde_plug vde://PATH`, any vde_switch client). `path` is created and removed when
+    /// the hub ends. A `path` left behind by a server that died (its `ctl` socket refuses
+    /// connections) is taken over, its stale sockets removed (logged); an existing empty
+    /// directory is used; anything else there, a live switch in particular, is
+    /// `AlreadyExists` with a text naming the path. Every error names the path it is about.
+    /// One service thread handles all remote members, within `cfg`'s limits. Opening
+    /// `hub://PATH` in this process afterwards joins this hub.
     pub fn serve(&self, path: &Path, cfg: &ServeConfig) -> io::Result<PathBuf> {
         let mut slot = self.shared.server.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_some() {
-            return Err(io::Error::from_raw_os_error(libc::EBUSY));
+            return Err(io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                format!("{}: this hub is already served at a path", path.display()),
+            ));
         }
         let canon = canonical_new_path(path)?;
         let key = canon.to_string_lossy().into_owned();
         let mut reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
         reg.retain(|_, w| w.strong_count() > 0);
         if reg.contains_key(&key) {
-            return Err(io::Error::from_raw_os_error(libc::EEXIST));
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "{}: another hub of this process is serving here",
+                    canon.display()
+                ),
+            ));
         }
         *slot = Some(Server::start(self.shared.core.clone(), &canon, cfg)?);
         reg.insert(key, Arc::downgrade(&self.shared));
@@ -643,14 +680,19 @@ fn registry_get_or_create(
 
 /// `realpath(dirname(p)) + "/" + basename(p)`, as vdeplug4 names a node's directory.
 fn canonical_new_path(p: &Path) -> io::Result<PathBuf> {
-    let name = p
-        .file_name()
-        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let name = p.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{}: not a path a hub can be served at", p.display()),
+        )
+    })?;
     let parent = match p.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    Ok(std::fs::canonicalize(parent)?.join(name))
+    Ok(std::fs::canonicalize(parent)
+        .map_err(|e| sys::at(parent, e))?
+        .join(name))
 }
 
 /// The path vdeplug4 serves `hub://` with no path at: `/tmp/vdenode_USER`.
@@ -704,6 +746,7 @@ pub(crate) fn open_vnl(vnl: &Vnl, text: &str) -> io::Result<Link> {
             mode: mode.unwrap_or(0o600),
             dirmode,
             group,
+            ..ServeConfig::default()
         };
         let key = canon.to_string_lossy().into_owned();
         registry_get_or_create(&key, kind, || {

@@ -8,25 +8,44 @@
 //! `PATH/NNN.FD`, gets the hub's mode (as root: owned by that user with mode & 0700, as
 //! vde_switch does) and its address is the 110-byte reply. EOF on the control stream frees
 //! the port.
+//!
+//! Under abuse (see [`ServeConfig`]): a connection that sends no request within the idle
+//! timeout is closed; connections are bounded in total, per client uid (`SO_PEERCRED`) and
+//! by the process's open-file limit, and when a bound is reached the oldest connection still
+//! waiting for its request is closed to make room (a member is never evicted; when only
+//! members hold the room, the new connection is closed instead); `accept` failing for want
+//! of file descriptors pauses accepting for 100 ms instead of spinning; each kind of
+//! repeated log line appears at most once a second, with a count of the suppressed ones.
+//!
+//! A path left behind by a server that died (its `PATH/ctl` refuses connections) is taken
+//! over; a path with a live server is `AlreadyExists` naming `PATH/ctl`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use super::{HubCore, Port, ServeConfig, Sink};
 use crate::ctl::{CtlRequest, MAX_REQUEST_LEN, PortRequest};
 use crate::eth::MAX_FRAME_LEN;
 use crate::impair::Impairment;
+use crate::pace::{RateLimit, suppressed};
 use crate::sys::{self, Epoll, MMSG_MAX};
 
 const TOKEN_STOP: u64 = 0;
 const TOKEN_LISTEN: u64 = 1;
+/// Most connections accepted in one round (then the other ready fds get their turn).
+const ACCEPT_BATCH: usize = 64;
+/// How long accepting pauses when the process (or system) is out of file descriptors.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// Length of the listen backlog of `PATH/ctl`.
+const BACKLOG: i32 = 128;
 
 /// A running service thread; dropping it stops the thread and removes the files.
 pub(crate) struct Server {
@@ -36,13 +55,23 @@ pub(crate) struct Server {
 
 enum Conn {
     /// Accepted, waiting for its request.
-    Pending(OwnedFd),
+    Pending { fd: OwnedFd, uid: u32 },
     /// A remote member.
     Active {
         ctl: OwnedFd,
         port: Arc<Port>,
         data_path: PathBuf,
+        uid: u32,
     },
+}
+
+/// One rate limit per kind of repeated log line.
+struct Logs {
+    accept: RateLimit,
+    limit: RateLimit,
+    idle: RateLimit,
+    bad: RateLimit,
+    refused: RateLimit,
 }
 
 struct State {
@@ -53,16 +82,134 @@ struct State {
     listener: OwnedFd,
     conns: HashMap<u64, Conn>,
     next_id: u64,
+    /// Pending connections in accept order (ids that became members or closed are skipped).
+    pending: VecDeque<(u64, Instant)>,
+    per_uid: HashMap<u32, usize>,
+    /// File descriptors held for connections: one per pending, two per member.
+    fds: usize,
+    /// How many `fds` the open-file limit leaves room for.
+    fd_budget: usize,
+    /// While accepting is paused (out of fds): when it resumes.
+    resume_accept: Option<Instant>,
+    logs: Logs,
 }
 
 fn set_mode(p: &Path, mode: u32) -> io::Result<()> {
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).map_err(|e| sys::at(p, e))
+}
+
+fn chgrp(p: &Path, gid: u32) -> io::Result<()> {
+    std::os::unix::fs::chown(p, None, Some(gid)).map_err(|e| sys::at(p, e))
+}
+
+fn exists(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::AlreadyExists, msg)
+}
+
+/// File descriptors the service may use for connections under an open-file limit of
+/// `nofile`: all but a reserve (an eighth, between 16 and 256) for the rest of the process.
+pub(crate) fn fd_budget(nofile: u64) -> usize {
+    let reserve = (nofile / 8).clamp(16, 256);
+    usize::try_from(nofile.saturating_sub(reserve)).unwrap_or(usize::MAX)
+}
+
+/// Is a switch listening at `ctl`? `Ok(false)` when connecting is refused (a dead one).
+fn live_switch(ctl: &Path) -> io::Result<bool> {
+    let fd = sys::unix_socket(libc::SOCK_STREAM | libc::SOCK_NONBLOCK)?;
+    match sys::connect_un_nonblocking(&fd, ctl) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Makes `dir` ready to serve: created, or taken over from a dead server (its stale `ctl`
+/// and data sockets removed), or an existing empty directory. True if it was created.
+fn prepare_dir(dir: &Path) -> io::Result<bool> {
+    match std::fs::create_dir(dir) {
+        Ok(()) => return Ok(true),
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(sys::at(dir, e)),
+        Err(_) => {}
+    }
+    if !std::fs::metadata(dir)
+        .map_err(|e| sys::at(dir, e))?
+        .is_dir()
+    {
+        return Err(exists(format!(
+            "{}: exists and is not a directory",
+            dir.display()
+        )));
+    }
+    let ctl = dir.join("ctl");
+    match std::fs::symlink_metadata(&ctl) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let empty = std::fs::read_dir(dir)
+                .map_err(|e| sys::at(dir, e))?
+                .next()
+                .is_none();
+            if empty {
+                log::info!("{}: serving in the existing empty directory", dir.display());
+                return Ok(false);
+            }
+            return Err(exists(format!(
+                "{}: exists and is not a switch directory (no ctl socket in it)",
+                dir.display()
+            )));
+        }
+        Err(e) => return Err(sys::at(&ctl, e)),
+        Ok(m) if !m.file_type().is_socket() => {
+            return Err(exists(format!(
+                "{}: exists and is not a socket",
+                ctl.display()
+            )));
+        }
+        Ok(_) => {}
+    }
+    if live_switch(&ctl).map_err(|e| sys::at(&ctl, e))? {
+        return Err(exists(format!(
+            "{}: a switch is already serving here",
+            ctl.display()
+        )));
+    }
+    std::fs::remove_file(&ctl).map_err(|e| sys::at(&ctl, e))?;
+    // The dead server's data sockets (`NNN.FD`); its clients' own sockets are theirs.
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir)
+        .map_err(|e| sys::at(dir, e))?
+        .flatten()
+    {
+        let name = entry.file_name();
+        let is_data_name = name.to_str().is_some_and(|n| {
+            n.split_once('.').is_some_and(|(a, b)| {
+                !a.is_empty()
+                    && !b.is_empty()
+                    && a.bytes().all(|c| c.is_ascii_digit())
+                    && b.bytes().all(|c| c.is_ascii_digit())
+            })
+        });
+        if is_data_name
+            && entry.file_type().is_ok_and(|t| t.is_socket())
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    log::warn!(
+        "{}: the switch that served here is gone (connection refused); removed its stale \
+         socket and {removed} data sockets, serving here",
+        ctl.display()
+    );
+    Ok(false)
 }
 
 impl Server {
-    /// Creates `dir` (which must not exist) with its `ctl` socket and starts the thread.
+    /// Creates `dir` (or takes over one a dead server left) with its `ctl` socket and
+    /// starts the thread. Errors name the path they are about.
     pub(crate) fn start(core: Arc<HubCore>, dir: &Path, cfg: &ServeConfig) -> io::Result<Server> {
-        std::fs::create_dir(dir)?;
+        let created = prepare_dir(dir)?;
+        let ctl_path = dir.join("ctl");
+        let mut bound = false;
         let made = (|| -> io::Result<(OwnedFd, Epoll, OwnedFd)> {
             let dirmode = cfg.dirmode.unwrap_or(if cfg.mode == 0o600 {
                 0o2700
@@ -70,28 +217,35 @@ impl Server {
                 0o2000 | cfg.mode | (cfg.mode & 0o444) >> 2 | (cfg.mode & 0o222) >> 1
             });
             if let Some(g) = cfg.group {
-                std::os::unix::fs::chown(dir, None, Some(g))?;
+                chgrp(dir, g)?;
             }
             set_mode(dir, dirmode)?;
-            let ctl_path = dir.join("ctl");
             let listener = sys::unix_socket(libc::SOCK_STREAM | libc::SOCK_NONBLOCK)?;
-            sys::bind_un(&listener, &ctl_path)?;
+            sys::bind_un(&listener, &ctl_path).map_err(|e| sys::at(&ctl_path, e))?;
+            bound = true;
             if let Some(g) = cfg.group {
-                std::os::unix::fs::chown(&ctl_path, None, Some(g))?;
+                chgrp(&ctl_path, g)?;
             }
             set_mode(&ctl_path, cfg.mode)?;
-            sys::listen(&listener, 128)?;
+            sys::listen(&listener, BACKLOG).map_err(|e| sys::at(&ctl_path, e))?;
             let epoll = Epoll::new()?;
             let stop = sys::eventfd()?;
             epoll.add(stop.as_raw_fd(), TOKEN_STOP)?;
             epoll.add(listener.as_raw_fd(), TOKEN_LISTEN)?;
             Ok((listener, epoll, stop))
         })();
+        let undo = |bound: bool| {
+            if bound {
+                let _ = std::fs::remove_file(dir.join("ctl"));
+            }
+            if created {
+                let _ = std::fs::remove_dir(dir);
+            }
+        };
         let (listener, epoll, stop) = match made {
             Ok(v) => v,
             Err(e) => {
-                let _ = std::fs::remove_file(dir.join("ctl"));
-                let _ = std::fs::remove_dir(dir);
+                undo(bound);
                 return Err(e);
             }
         };
@@ -103,6 +257,18 @@ impl Server {
             listener,
             conns: HashMap::new(),
             next_id: 1,
+            pending: VecDeque::new(),
+            per_uid: HashMap::new(),
+            fds: 0,
+            fd_budget: fd_budget(sys::nofile_limit()),
+            resume_accept: None,
+            logs: Logs {
+                accept: RateLimit::new(Duration::from_secs(1)),
+                limit: RateLimit::new(Duration::from_secs(1)),
+                idle: RateLimit::new(Duration::from_secs(1)),
+                bad: RateLimit::new(Duration::from_secs(1)),
+                refused: RateLimit::new(Duration::from_secs(1)),
+            },
         };
         let thread = std::thread::Builder::new()
             .name("vde-hub-serve".into())
@@ -110,9 +276,9 @@ impl Server {
                 st.run();
                 st.shutdown();
             })
-            .inspect_err(|_| {
-                let _ = std::fs::remove_file(dir.join("ctl"));
-                let _ = std::fs::remove_dir(dir);
+            .map_err(|e| {
+                undo(true);
+                sys::at(dir, e)
             })?;
         log::info!("serving a hub at {}", dir.display());
         Ok(Server {
@@ -136,8 +302,9 @@ impl State {
         let mut ready = Vec::with_capacity(64);
         let mut bufs = vec![0u8; MMSG_MAX * MAX_FRAME_LEN];
         loop {
-            if let Err(e) = self.epoll.wait(&mut ready, 64, -1) {
-                log::error!("hub service epoll: {e}");
+            let timeout = self.next_timer(Instant::now());
+            if let Err(e) = self.epoll.wait(&mut ready, 64, timeout) {
+                log::error!("hub {}: service epoll: {e}", self.dir.display());
                 return;
             }
             for &tok in &ready {
@@ -148,27 +315,204 @@ impl State {
                     t => self.data_readable(t >> 1, &mut bufs),
                 }
             }
+            let now = Instant::now();
+            self.expire_idle(now);
+            if self.resume_accept.is_some_and(|t| now >= t) {
+                match self.epoll.add(self.listener.as_raw_fd(), TOKEN_LISTEN) {
+                    Ok(()) => self.resume_accept = None,
+                    Err(e) => self.pause_accept(now, &e),
+                }
+            }
+        }
+    }
+
+    /// Milliseconds until the next idle deadline or accept resumption (-1: none).
+    fn next_timer(&mut self, now: Instant) -> i32 {
+        while let Some(&(id, _)) = self.pending.front() {
+            if matches!(self.conns.get(&id), Some(Conn::Pending { .. })) {
+                break;
+            }
+            self.pending.pop_front();
+        }
+        let idle = self
+            .pending
+            .front()
+            .map(|&(_, t)| t + self.cfg.idle_timeout);
+        let next = match (idle, self.resume_accept) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match next {
+            None => -1,
+            Some(t) => {
+                let d = t.saturating_duration_since(now);
+                // Round up: waking a little late is fine, early means a second wait.
+                (d.as_micros().div_ceil(1000)).min(i32::MAX as u128) as i32
+            }
+        }
+    }
+
+    /// Closes the connections that sent no request within the idle timeout.
+    fn expire_idle(&mut self, now: Instant) {
+        let mut closed = 0u64;
+        while let Some(&(id, since)) = self.pending.front() {
+            if !matches!(self.conns.get(&id), Some(Conn::Pending { .. })) {
+                self.pending.pop_front();
+                continue;
+            }
+            if now.saturating_duration_since(since) < self.cfg.idle_timeout {
+                break;
+            }
+            self.pending.pop_front();
+            self.close(id);
+            closed += 1;
+        }
+        if closed > 0
+            && let Some(s) = self.logs.idle.check(now)
+        {
+            log::info!(
+                "hub {}: closed {closed} control connections that sent no port request \
+                 within {} ms{}",
+                self.dir.display(),
+                self.cfg.idle_timeout.as_millis(),
+                suppressed(s)
+            );
+        }
+    }
+
+    /// Stops watching the listening socket for [`ACCEPT_PAUSE`].
+    fn pause_accept(&mut self, now: Instant, e: &io::Error) {
+        if self.resume_accept.is_none() {
+            self.epoll.del(self.listener.as_raw_fd());
+        }
+        self.resume_accept = Some(now + ACCEPT_PAUSE);
+        if let Some(s) = self.logs.accept.check(now) {
+            log::warn!(
+                "hub {}: accept: {e}; not accepting for {} ms{}",
+                self.dir.display(),
+                ACCEPT_PAUSE.as_millis(),
+                suppressed(s)
+            );
         }
     }
 
     fn accept_all(&mut self) {
-        loop {
+        for _ in 0..ACCEPT_BATCH {
             match sys::accept(self.listener.as_raw_fd()) {
-                Ok(fd) => {
-                    let id = self.next_id;
-                    self.next_id += 1;
-                    if let Err(e) = self.epoll.add(fd.as_raw_fd(), id << 1) {
-                        log::warn!("hub: cannot watch a new control connection: {e}");
-                        continue;
-                    }
-                    self.conns.insert(id, Conn::Pending(fd));
-                }
+                Ok(fd) => self.admit(fd),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if e.kind() == io::ErrorKind::Interrupted
+                        || e.raw_os_error() == Some(libc::ECONNABORTED) => {}
+                Err(e)
+                    if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+                        && self.evict_pending(None, true) => {}
                 Err(e) => {
-                    log::warn!("hub: accept: {e}");
+                    // Out of fds with no idle connection to close, ENOBUFS, ENOMEM...: the
+                    // listener stays readable, so retrying now would spin.
+                    self.pause_accept(Instant::now(), &e);
                     return;
                 }
+            }
+        }
+    }
+
+    /// Takes a new connection in, within the limits.
+    fn admit(&mut self, fd: OwnedFd) {
+        let now = Instant::now();
+        let uid = sys::peer_uid(fd.as_raw_fd()).unwrap_or(u32::MAX);
+        let mine = self.per_uid.get(&uid).copied().unwrap_or(0);
+        if mine >= self.cfg.max_per_uid && !self.evict_pending(Some(uid), true) {
+            self.refuse(now, &format!("uid {uid} holds {mine} connections"));
+            return;
+        }
+        if (self.conns.len() >= self.cfg.max_connections || self.fds >= self.fd_budget)
+            && !self.evict_pending(None, true)
+        {
+            let n = self.conns.len();
+            self.refuse(now, &format!("{n} connections are open"));
+            return;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        if let Err(e) = self.epoll.add(fd.as_raw_fd(), id << 1) {
+            if let Some(s) = self.logs.accept.check(now) {
+                log::warn!(
+                    "hub {}: cannot watch a new control connection: {e}{}",
+                    self.dir.display(),
+                    suppressed(s)
+                );
+            }
+            return;
+        }
+        self.conns.insert(id, Conn::Pending { fd, uid });
+        self.pending.push_back((id, now));
+        *self.per_uid.entry(uid).or_insert(0) += 1;
+        self.fds += 1;
+    }
+
+    /// A new connection found no room: it is closed (by dropping it).
+    fn refuse(&mut self, now: Instant, why: &str) {
+        if let Some(s) = self.logs.limit.check(now) {
+            log::warn!(
+                "hub {}: connection limit reached ({why}; limits: {} in all, {} per user, \
+                 {} file descriptors): refusing new control connections{}",
+                self.dir.display(),
+                self.cfg.max_connections,
+                self.cfg.max_per_uid,
+                self.fd_budget,
+                suppressed(s)
+            );
+        }
+    }
+
+    /// Closes the oldest connection still waiting for its request (of `uid` if given) to
+    /// make room; false if there is none. With `serve_ready`, a waiting connection whose
+    /// request has arrived (readable) is served on the way instead of closed.
+    fn evict_pending(&mut self, uid: Option<u32>, serve_ready: bool) -> bool {
+        let mut i = 0;
+        while i < self.pending.len() {
+            let (id, _) = self.pending[i];
+            let fd = match self.conns.get(&id) {
+                Some(Conn::Pending { fd, uid: u }) if uid.is_none_or(|w| w == *u) => fd.as_raw_fd(),
+                Some(Conn::Pending { .. }) => {
+                    i += 1;
+                    continue;
+                }
+                _ => {
+                    self.pending.remove(i);
+                    continue;
+                }
+            };
+            self.pending.remove(i);
+            if serve_ready && sys::poll_in(fd, 0).unwrap_or(false) {
+                self.ctl_readable(id);
+                continue;
+            }
+            self.close(id);
+            if let Some(s) = self.logs.limit.check(Instant::now()) {
+                log::warn!(
+                    "hub {}: connection limit reached ({} open, {} per user, {} file \
+                     descriptors): closing the oldest connections that sent no request yet{}",
+                    self.dir.display(),
+                    self.cfg.max_connections,
+                    self.cfg.max_per_uid,
+                    self.fd_budget,
+                    suppressed(s)
+                );
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Accounts for a connection that is gone.
+    fn release(&mut self, uid: u32, fds: usize) {
+        self.fds = self.fds.saturating_sub(fds);
+        if let Some(n) = self.per_uid.get_mut(&uid) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_uid.remove(&uid);
             }
         }
     }
@@ -176,7 +520,7 @@ impl State {
     fn ctl_readable(&mut self, id: u64) {
         let mut buf = [0u8; MAX_REQUEST_LEN + 1];
         let fd = match self.conns.get(&id) {
-            Some(Conn::Pending(fd)) | Some(Conn::Active { ctl: fd, .. }) => fd.as_raw_fd(),
+            Some(Conn::Pending { fd, .. }) | Some(Conn::Active { ctl: fd, .. }) => fd.as_raw_fd(),
             None => return,
         };
         let n = match sys::read(fd, &mut buf) {
@@ -191,38 +535,67 @@ impl State {
             }
             Err(_) => 0,
         };
+        let now = Instant::now();
         match self.conns.get(&id) {
-            Some(Conn::Pending(_)) if n > 0 => {
-                let Some(Conn::Pending(ctl)) = self.conns.remove(&id) else {
-                    return;
-                };
-                match CtlRequest::parse(&buf[..n]) {
-                    Ok(req) => match self.new_port(id, &ctl, &req) {
+            Some(Conn::Pending { .. }) if n > 0 => match CtlRequest::parse(&buf[..n]) {
+                Ok(req) => {
+                    let Some(Conn::Pending { fd: ctl, uid }) = self.conns.remove(&id) else {
+                        return;
+                    };
+                    // The port's data socket needs one more fd: make room if need be.
+                    if self.fds >= self.fd_budget && !self.evict_pending(None, false) {
+                        self.epoll.del(ctl.as_raw_fd());
+                        self.release(uid, 1);
+                        if let Some(s) = self.logs.refused.check(now) {
+                            log::warn!(
+                                "hub {}: refused {:?}: no file descriptor left for its data \
+                                 socket (budget {}){}",
+                                self.dir.display(),
+                                req.description,
+                                self.fd_budget,
+                                suppressed(s)
+                            );
+                        }
+                        return;
+                    }
+                    match self.new_port(id, &ctl, &req) {
                         Ok((port, data_path)) => {
+                            self.fds += 1;
                             self.conns.insert(
                                 id,
                                 Conn::Active {
                                     ctl,
                                     port,
                                     data_path,
+                                    uid,
                                 },
                             );
                         }
                         Err(e) => {
-                            log::warn!(
-                                "hub {}: refused {:?}: {e}",
-                                self.dir.display(),
-                                req.description
-                            );
                             self.epoll.del(ctl.as_raw_fd());
+                            self.release(uid, 1);
+                            if let Some(s) = self.logs.refused.check(now) {
+                                log::warn!(
+                                    "hub {}: refused {:?}: {e}{}",
+                                    self.dir.display(),
+                                    req.description,
+                                    suppressed(s)
+                                );
+                            }
                         }
-                    },
-                    Err(e) => {
-                        log::warn!("hub {}: {e}; closing that connection", self.dir.display());
-                        self.epoll.del(ctl.as_raw_fd());
                     }
                 }
-            }
+                Err(e) => {
+                    if let Some(s) = self.logs.bad.check(now) {
+                        log::warn!(
+                            "hub {}: {e}; closing that connection{}",
+                            self.dir.display(),
+                            suppressed(s)
+                        );
+                    }
+                    self.close(id);
+                }
+            },
             Some(Conn::Active { .. }) if n > 0 => {
                 log::debug!(
                     "hub {}: ignoring {n} bytes on an established control stream",
@@ -241,36 +614,45 @@ impl State {
         req: &CtlRequest,
     ) -> io::Result<(Arc<Port>, PathBuf)> {
         let client = Path::new(OsStr::from_bytes(&req.data_path));
-        sys::access_rw(client)?;
-        let user = std::fs::metadata(client)?.uid();
+        sys::access_rw(client).map_err(|e| sys::at(client, e))?;
+        let user = std::fs::metadata(client)
+            .map_err(|e| sys::at(client, e))?
+            .uid();
         let data = sys::unix_socket(libc::SOCK_DGRAM | libc::SOCK_NONBLOCK)?;
-        sys::connect_un(&data, client)?;
+        sys::connect_un(&data, client).map_err(|e| sys::at(client, e))?;
         let want = match req.port {
             PortRequest::Any => None,
             PortRequest::Number(n) => Some(n),
             PortRequest::Zero => Some(0),
         };
         let data_raw = data.as_raw_fd();
-        let port = self.core.add_port(
-            want,
-            Sink::Remote(data),
-            req.description.clone(),
-            &Impairment::default(),
-        )?;
+        let port = self
+            .core
+            .add_port(
+                want,
+                Sink::Remote(data),
+                req.description.clone(),
+                &Impairment::default(),
+            )
+            .map_err(|e| match want {
+                Some(n) => io::Error::new(e.kind(), format!("port {n} is taken")),
+                None => e,
+            })?;
         let data_path = self.dir.join(format!("{:03}.{}", port.id, data_raw));
         let granted = (|| -> io::Result<()> {
             let _ = std::fs::remove_file(&data_path);
             let fd = port
                 .remote_fd()
                 .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
-            sys::bind_un(fd, &data_path)?;
+            sys::bind_un(fd, &data_path).map_err(|e| sys::at(&data_path, e))?;
             if sys::geteuid() == 0 {
                 set_mode(&data_path, self.cfg.mode & 0o700)?;
-                std::os::unix::fs::chown(&data_path, Some(user), self.cfg.group)?;
+                std::os::unix::fs::chown(&data_path, Some(user), self.cfg.group)
+                    .map_err(|e| sys::at(&data_path, e))?;
             } else {
                 set_mode(&data_path, self.cfg.mode)?;
                 if let Some(g) = self.cfg.group {
-                    std::os::unix::fs::chown(&data_path, None, Some(g))?;
+                    chgrp(&data_path, g)?;
                 }
             }
             let sa = sys::sockaddr_un(data_path.as_os_str().as_bytes())?;
@@ -323,11 +705,15 @@ impl State {
 
     fn close(&mut self, id: u64) {
         match self.conns.remove(&id) {
-            Some(Conn::Pending(fd)) => self.epoll.del(fd.as_raw_fd()),
+            Some(Conn::Pending { fd, uid }) => {
+                self.epoll.del(fd.as_raw_fd());
+                self.release(uid, 1);
+            }
             Some(Conn::Active {
                 ctl,
                 port,
                 data_path,
+                uid,
             }) => {
                 self.epoll.del(ctl.as_raw_fd());
                 if let Some(fd) = port.remote_fd() {
@@ -335,6 +721,7 @@ impl State {
                 }
                 self.core.remove_port(&port);
                 let _ = std::fs::remove_file(&data_path);
+                self.release(uid, 2);
                 log::info!("hub {}: port {} left", self.dir.display(), port.id);
             }
             None => {}
@@ -350,5 +737,23 @@ impl State {
         if let Err(e) = std::fs::remove_dir(&self.dir) {
             log::warn!("hub: cannot remove {}: {e}", self.dir.display());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fd_budget_keeps_a_reserve_for_the_rest_of_the_process() {
+        assert_eq!(fd_budget(256), 224, "an eighth kept back");
+        assert_eq!(fd_budget(64), 48, "at least 16 kept back");
+        assert_eq!(fd_budget(1_048_576), 1_048_320, "at most 256 kept back");
+        assert_eq!(
+            fd_budget(10),
+            0,
+            "a tiny limit leaves nothing, never underflows"
+        );
+        assert_eq!(fd_budget(u64::MAX), usize::MAX - 256);
     }
 }

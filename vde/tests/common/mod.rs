@@ -439,3 +439,137 @@ pub fn ping_full_size(ns: &Netns, ip: &str, count: u32) -> bool {
         ip,
     ])
 }
+
+/// Waits until something accepts connections at the unix socket `ctl` (a stale socket file
+/// left by a killed switch does not count).
+pub fn wait_connectable(ctl: &Path, what: &str) {
+    wait_until(
+        Duration::from_secs(10),
+        || std::os::unix::net::UnixStream::connect(ctl).is_ok(),
+        what,
+    );
+}
+
+/// A vde_switch (`-x`) at exactly `path`, for restarting one where another died.
+pub fn vde_switch_at(path: &Path) -> Proc {
+    let mut c = Command::new("vde_switch");
+    c.arg("-x").arg("-s").arg(path);
+    let p = Proc::spawn(c);
+    wait_connectable(&path.join("ctl"), "vde_switch to accept");
+    p
+}
+
+/// This crate's `vdehub` at `path` with `args`, its stderr captured line by line.
+pub struct VdeHub {
+    pub proc: Proc,
+    pub path: PathBuf,
+    /// Lines the hub wrote on stderr so far.
+    pub lines: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl VdeHub {
+    /// Starts it (through `prlimit --nofile=N` when `nofile` is given) and waits until it
+    /// accepts connections.
+    pub fn start(path: &Path, args: &[&str], nofile: Option<u64>) -> VdeHub {
+        let bin = env!("CARGO_BIN_EXE_vdehub");
+        let mut c = match nofile {
+            Some(n) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}")).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        c.args(args).arg(path).env("RUST_LOG", "info");
+        let mut child = c
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn vdehub");
+        let err = child.stderr.take().expect("stderr");
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let l = lines.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in io::BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                l.lock().expect("lines").push(line);
+            }
+        });
+        let end = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(path.join("ctl")).is_err() {
+            if let Ok(Some(st)) = child.try_wait() {
+                std::thread::sleep(Duration::from_millis(50));
+                panic!("vdehub exited ({st}): {:?}", lines.lock().expect("lines"));
+            }
+            assert!(Instant::now() < end, "vdehub never accepted");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        VdeHub {
+            proc: Proc { child },
+            path: path.to_owned(),
+            lines,
+        }
+    }
+
+    pub fn vnl(&self) -> String {
+        format!("vde://{}", self.path.display())
+    }
+
+    /// SIGKILL and reap: nothing of the hub cleans up.
+    pub fn kill9(mut self) {
+        self.proc.child.kill().expect("kill -9 vdehub");
+        self.proc.child.wait().expect("reap vdehub");
+    }
+}
+
+/// True if `fd` turns readable within `ms` milliseconds.
+pub fn readable(fd: std::os::fd::RawFd, ms: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: p is valid for the call.
+    unsafe { libc::poll(&mut p, 1, ms) > 0 }
+}
+
+/// A non-blocking connect to unix stream socket `path` (EAGAIN when its backlog is full).
+pub fn connect_nonblocking(path: &Path) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: plain socket(2); the fd is owned right below.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is fresh and owned by nobody else.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    // SAFETY: sockaddr_un is plain old data; all-zero is valid.
+    let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let b = path.as_os_str().as_bytes();
+    assert!(b.len() < sa.sun_path.len(), "path too long");
+    for (d, s) in sa.sun_path.iter_mut().zip(b) {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: sa is a valid sockaddr_un for the call; fd is ours.
+    let r = unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            (&sa as *const libc::sockaddr_un).cast(),
+            std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
+}

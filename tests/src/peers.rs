@@ -198,17 +198,36 @@ impl VdeSwitch {
             return None;
         }
         let dir = tempfile::tempdir().expect("tempdir");
-        let sw = dir.path().join("sw");
+        let peer = Self::spawn_at(&dir.path().join("sw"));
+        Some(VdeSwitch { dir, _peer: peer })
+    }
+
+    fn spawn_at(sw: &Path) -> Peer {
         let mut cmd = Command::new("vde_switch");
         // In the foreground it reads commands on stdin and exits at EOF: hold a pipe open.
         cmd.args(["-x", "-s"])
-            .arg(&sw)
+            .arg(sw)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let peer = Peer::spawn(cmd, "vde_switch");
-        wait_for(&sw.join("ctl"), "vde_switch's control socket");
-        Some(VdeSwitch { dir, _peer: peer })
+        // Its control socket answers (a killed predecessor's file may already be there).
+        let ctl = sw.join("ctl");
+        for _ in 0..500 {
+            if std::os::unix::net::UnixStream::connect(&ctl).is_ok() {
+                return peer;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!(
+            "vde_switch's control socket {} does not answer",
+            ctl.display()
+        );
+    }
+
+    /// Starts a new switch at the same path (after [`VdeSwitch::kill`]).
+    pub fn restart(&mut self) {
+        self._peer = Self::spawn_at(&self.dir.path().join("sw"));
     }
 
     /// The switch's VNL, `vde:///DIR/sw`.

@@ -55,6 +55,8 @@ pub(crate) struct Iface {
     pub autoconf: crate::autoconf::Engines,
     /// Whether the driver watches the link's descriptor.
     pub watched: bool,
+    /// The link's state generation last seen (see `vde::Link::generation`), to log changes.
+    pub link_gen: u64,
 }
 
 /// An explicit route (prefix routes are derived from addresses).
@@ -221,6 +223,7 @@ impl Core {
             mac: [0; 6],
             autoconf: crate::autoconf::Engines::default(),
             watched: false,
+            link_gen: 0,
             addrs: vec![
                 (IpAddr::V4(Ipv4Addr::LOCALHOST), 8),
                 (IpAddr::V6(Ipv6Addr::LOCALHOST), 128),
@@ -295,6 +298,7 @@ impl Core {
             addrs: Vec::new(),
             autoconf: crate::autoconf::Engines::default(),
             watched: true,
+            link_gen: 0,
         };
         if slot >= self.ifaces.len() {
             self.ifaces.resize_with(slot + 1, || None);
@@ -422,6 +426,14 @@ impl Core {
             }
         }
         Err(io::Error::from_raw_os_error(libc::ENETUNREACH))
+    }
+
+    /// Whether interface `slot` is a link whose other side is gone (no carrier).
+    pub(crate) fn link_down(&self, slot: usize) -> bool {
+        matches!(
+            self.ifaces.get(slot).and_then(Option::as_ref).map(|f| &f.attach),
+            Some(Attachment::Link(l)) if !l.is_up()
+        )
     }
 
     fn is_own_addr(&self, a: IpAddr) -> bool {
@@ -690,7 +702,6 @@ impl Core {
             tx,
             listeners,
             socks,
-            driver,
             ..
         } = self;
         let Some(f) = ifaces.get_mut(s).and_then(Option::as_mut) else {
@@ -701,12 +712,17 @@ impl Core {
         };
         let mut changed = false;
         let mut pos;
-        if f.watched && batch.is_some() && !link.is_up() {
-            // The peer went away: the descriptor would stay readable forever. Stop watching
-            // it; the interface reports no carrier (no IFF_RUNNING) from now on.
-            log::warn!("{}: link {} is down", f.name, link.vnl());
-            driver.unwatch(std::os::fd::AsRawFd::as_raw_fd(link));
-            f.watched = false;
+        let generation = link.generation();
+        if generation != f.link_gen {
+            // The switch went away or came back (a vde:// link reconnects by itself; its
+            // descriptor stays the same and wakes the driver for each retry): netlink shows
+            // it as IFF_RUNNING/operstate, UDP sends give ENETDOWN while it is down.
+            f.link_gen = generation;
+            if link.is_up() {
+                log::info!("{}: link {} is up again", f.name, link.vnl());
+            } else {
+                log::warn!("{}: link {} is down (no carrier)", f.name, link.vnl());
+            }
         }
         if !f.up {
             // A down interface drops what arrives and sends nothing.

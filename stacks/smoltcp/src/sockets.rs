@@ -1411,6 +1411,10 @@ impl Core {
                     return Err(err(libc::EMSGSIZE));
                 }
                 let slot = self.route(dst.ip())?;
+                if self.link_down(slot) {
+                    // The switch or hub behind the interface is gone: nothing would arrive.
+                    return Err(err(libc::ENETDOWN));
+                }
                 let src = self.source_for(slot, dst.ip());
                 let Core { ifaces, socks, .. } = self;
                 let rec = socks

@@ -246,3 +246,159 @@ fn a_router_advertisement_for_a_multicast_prefix_is_ignored_and_no_driver_dies()
     udp_reaches(&other, &rd, Ipv4Addr::new(10, 94, 0, 1));
     udp_reaches(&rd, &plain, Ipv4Addr::new(10, 94, 0, 2));
 }
+
+/// The UDP checksum over IPv6 (RFC 8200 8.1) of `udp` (checksum field zero) from `src` to
+/// `dst`.
+fn udp6_checksum(src: Ipv6Addr, dst: Ipv6Addr, udp: &[u8]) -> u16 {
+    let mut sum: u64 = 0;
+    let mut add = |bytes: &[u8]| {
+        for pair in bytes.chunks(2) {
+            sum += u64::from(pair[0]) << 8 | pair.get(1).copied().map_or(0, u64::from);
+        }
+    };
+    add(&src.octets());
+    add(&dst.octets());
+    add(&u32::try_from(udp.len()).expect("short").to_be_bytes());
+    add(&[0, 0, 0, 17]);
+    add(udp);
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    match !(sum as u16) {
+        0 => 0xffff,
+        s => s,
+    }
+}
+
+/// A DHCPv6 message from `src`:547 (MAC `src_mac`) to `dst`:546 (MAC `dst_mac`).
+fn dhcp6_frame(
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    payload: &[u8],
+) -> Vec<u8> {
+    let len = u16::try_from(8 + payload.len()).expect("short");
+    let mut udp = Vec::with_capacity(usize::from(len));
+    udp.extend_from_slice(&547u16.to_be_bytes());
+    udp.extend_from_slice(&546u16.to_be_bytes());
+    udp.extend_from_slice(&len.to_be_bytes());
+    udp.extend_from_slice(&[0, 0]);
+    udp.extend_from_slice(payload);
+    let sum = udp6_checksum(src, dst, &udp);
+    udp[6..8].copy_from_slice(&sum.to_be_bytes());
+    let mut f = Vec::with_capacity(54 + udp.len());
+    f.extend_from_slice(&dst_mac);
+    f.extend_from_slice(&src_mac);
+    f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+    f.extend_from_slice(&len.to_be_bytes());
+    f.extend_from_slice(&[17, 64]);
+    f.extend_from_slice(&src.octets());
+    f.extend_from_slice(&dst.octets());
+    f.extend_from_slice(&udp);
+    f
+}
+
+/// A DHCPv6 client message in `frame`: the client's MAC, its address and the message.
+fn dhcp6_from_client(frame: &[u8]) -> Option<([u8; 6], Ipv6Addr, nlconf::dhcp6::Dhcp6Message)> {
+    if frame.len() < 62 || frame[12..14] != [0x86, 0xdd] || frame[20] != 17 {
+        return None;
+    }
+    if u16::from_be_bytes([frame[56], frame[57]]) != 547 {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    mac.copy_from_slice(&frame[6..12]);
+    let mut src = [0u8; 16];
+    src.copy_from_slice(&frame[22..38]);
+    let msg = nlconf::dhcp6::Dhcp6Message::parse(&frame[62..]).ok()?;
+    Some((mac, Ipv6Addr::from(src), msg))
+}
+
+#[test]
+fn a_rogue_dhcpv6_server_leasing_a_multicast_address_stops_nothing() {
+    use nlconf::dhcp6::{Dhcp6Message, Dhcp6Option, IaAddr, IaNa, IaNaOption, MessageType};
+    ioth_tests::init_logging();
+    let hub = unique_hub();
+    let (victim, _) = Stack::from_config(&format!("stack=smoltcp vnl={hub} eth dhcp6"))
+        .expect("stack with DHCPv6");
+    let plain = stack_on(&hub, Some([10, 97, 0, 2]));
+    let other = stack_on(&hub, Some([10, 97, 0, 3]));
+    let idx = victim.if_nametoindex("vde0").expect("vde0");
+    victim
+        .ipaddr_add(Ipv4Addr::new(10, 97, 0, 1).into(), 24, idx)
+        .expect("address");
+    let before = ioth_smoltcp::driver_threads();
+    let start = Instant::now();
+    while threads() < before && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let server = vde::open(&hub).expect("a raw member of the hub");
+    let server_mac = [0x02, 0, 0, 0, 0x97, 1];
+    let server_ip: Ipv6Addr = "fe80::97:1".parse().expect("v6");
+    let rogue: Ipv6Addr = "ff02::1".parse().expect("v6");
+    let good: Ipv6Addr = "fd00:97::5".parse().expect("v6");
+    let mut buf = [0u8; 1600];
+    let start = Instant::now();
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the good address was not leased: {:?}",
+            v6_on_vde0(&victim)
+        );
+        if v6_on_vde0(&victim).contains(&good) {
+            break;
+        }
+        let n = match server.recv(&mut buf) {
+            Ok(n) => n,
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            }
+        };
+        let Some((mac, src, msg)) = dhcp6_from_client(&buf[..n]) else {
+            continue;
+        };
+        let answer = match msg.msg_type {
+            MessageType::Solicit => MessageType::Advertise,
+            MessageType::Request | MessageType::Renew | MessageType::Rebind => MessageType::Reply,
+            _ => continue,
+        };
+        let Some(iaid) = msg.options.iter().find_map(|o| match o {
+            Dhcp6Option::IaNa(ia) => Some(ia.iaid),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let mut reply = Dhcp6Message::new(answer, msg.transaction_id);
+        reply
+            .options
+            .push(Dhcp6Option::ServerId(vec![0, 3, 0, 1, 2, 0, 0, 0, 0x97, 1]));
+        if let Some(id) = msg.client_id() {
+            reply.options.push(Dhcp6Option::ClientId(id.to_vec()));
+        }
+        let lease = |addr| {
+            IaNaOption::IaAddr(IaAddr {
+                addr,
+                preferred: 3600,
+                valid: 7200,
+                options: vec![],
+            })
+        };
+        reply.options.push(Dhcp6Option::IaNa(IaNa {
+            iaid,
+            t1: 1800,
+            t2: 2880,
+            options: vec![lease(rogue), lease(good)],
+        }));
+        server
+            .send(&dhcp6_frame(server_mac, mac, server_ip, src, &reply.emit()))
+            .expect("send the answer");
+    }
+    let addrs = v6_on_vde0(&victim);
+    assert!(!addrs.iter().any(Ipv6Addr::is_multicast), "{addrs:?}");
+    assert_eq!(threads(), before, "every driver thread is alive");
+    udp_reaches(&plain, &other, Ipv4Addr::new(10, 97, 0, 3));
+    udp_reaches(&other, &victim, Ipv4Addr::new(10, 97, 0, 1));
+    udp_reaches(&victim, &plain, Ipv4Addr::new(10, 97, 0, 2));
+}

@@ -10,7 +10,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use super::message::{BOOTREQUEST, DhcpMessage, FLAG_BROADCAST, MessageType};
+use super::message::{BOOTREQUEST, ClientFqdn, DhcpMessage, FLAG_BROADCAST, MessageType};
 use crate::client::{NetlinkTransport, NlClient};
 
 /// An address lease and what came with it.
@@ -24,7 +24,7 @@ pub struct Lease {
     pub routers: Vec<Ipv4Addr>,
     /// DNS servers.
     pub dns: Vec<Ipv4Addr>,
-    /// Domain name.
+    /// Domain name, when the server sent one that is text (UTF-8).
     pub domain: Option<String>,
     /// The server that granted it.
     pub server: Ipv4Addr,
@@ -174,8 +174,12 @@ impl Dhcp4Client {
         m.secs = u16::try_from(now.saturating_sub(self.started).as_secs()).unwrap_or(u16::MAX);
         m.params = PARAMS.to_vec();
         if let Some(f) = &self.fqdn {
-            m.hostname = f.split('.').next().map(str::to_string);
-            m.fqdn = Some(f.clone());
+            m.hostname = f
+                .split('.')
+                .next()
+                .filter(|h| !h.is_empty())
+                .map(|h| h.as_bytes().to_vec());
+            m.fqdn = Some(ClientFqdn::new(f));
         }
         m
     }
@@ -262,8 +266,12 @@ impl Dhcp4Client {
     /// Handles one received DHCP payload (from UDP port 67 to 68). Messages for another
     /// transaction or client, and malformed ones, are ignored.
     pub fn receive(&mut self, now: Duration, payload: &[u8]) -> Vec<Action> {
-        let Ok(m) = DhcpMessage::parse(payload) else {
-            return Vec::new();
+        let m = match DhcpMessage::parse(payload) {
+            Ok(m) => m,
+            Err(e) => {
+                log::debug!("DHCP client: ignored: {e}");
+                return Vec::new();
+            }
         };
         if m.op != super::message::BOOTREPLY || m.xid != self.xid || m.chaddr != self.mac {
             return Vec::new();
@@ -310,12 +318,22 @@ impl Dhcp4Client {
             .or_else(|| self.lease.as_ref().map(|l| l.server))
             .or(self.offer.map(|o| o.1))
             .unwrap_or(Ipv4Addr::BROADCAST);
+        let domain = m
+            .domain
+            .as_deref()
+            .and_then(|d| match std::str::from_utf8(d) {
+                Ok(d) => Some(d.to_string()),
+                Err(_) => {
+                    log::debug!("DHCP client: domain name {d:?} is not text: not used");
+                    None
+                }
+            });
         let lease = Lease {
             addr: m.yiaddr,
             prefix_len,
             routers: m.routers.clone(),
             dns: m.dns.clone(),
-            domain: m.domain.clone(),
+            domain,
             server,
             lease_time: Duration::from_secs(lease_secs),
             t1: Duration::from_secs(t1),

@@ -10,5 +10,6 @@ mod message;
 
 pub use client::{Action, Dhcp4Client, Lease, State};
 pub use message::{
-    BOOTREPLY, BOOTREQUEST, CLIENT_PORT, DhcpMessage, FLAG_BROADCAST, MessageType, SERVER_PORT,
+    BOOTREPLY, BOOTREQUEST, CLIENT_PORT, ClientFqdn, DhcpMessage, FLAG_BROADCAST, MessageType,
+    ParseError, SERVER_PORT,
 };

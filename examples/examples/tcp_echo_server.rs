@@ -21,7 +21,9 @@ use std::time::Duration;
 
 use ioth::net::TcpStream;
 use ioth_examples::peers::{EchoServer, printable};
-use ioth_examples::{Attachment, CmdLine, Context, Failure, Ipv4Cidr, Node, attach, run};
+use ioth_examples::{
+    Attachment, CmdLine, Context, Failure, Ipv4Cidr, Node, Port, at_least_one, attach, run,
+};
 
 const PROGRAM: &str = "tcp_echo_server";
 const USAGE: &str = "\
@@ -39,7 +41,7 @@ arguments:
                      line and prints the echo, and the server exits after that connection.
 options:
   --ip ADDR/LEN      this node's IPv4 address (default 10.0.0.2/24)
-  --port PORT        the TCP port (default 5000)
+  --port PORT        the TCP port, 1..=65535 (default 5000)
   --connections N    exit once N connections are done (default: never; 1 on the embedded hub)
   --linger MS        before exiting, keep the stack this long so the last echoes and the
                      closing segments reach the peer: the stack lives in this process
@@ -55,8 +57,8 @@ fn main() -> ExitCode {
             addr: Ipv4Addr::new(10, 0, 0, 2),
             prefix: 24,
         });
-        let port = cmd.value::<u16>("--port")?.unwrap_or(5000);
-        let connections = cmd.value::<usize>("--connections")?;
+        let port = cmd.value::<Port>("--port")?.map_or(5000, |p| p.0);
+        let connections = at_least_one("--connections", cmd.value::<usize>("--connections")?)?;
         let linger = Duration::from_millis(cmd.value::<u64>("--linger")?.unwrap_or(500));
         let name = cmd
             .value::<String>("--name")?

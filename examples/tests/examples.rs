@@ -5,7 +5,9 @@
 //! `cargo test -p ioth-examples` builds the examples next to this test
 //! (`target/<profile>/examples/<name>`).
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -15,6 +17,8 @@ use std::time::{Duration, Instant};
 /// How long a child may run before the test gives up on it (a guard against hangs, not a
 /// measure of speed).
 const HANG_GUARD: Duration = Duration::from_secs(60);
+/// How long a program given a bad command line may take to say so.
+const BAD_INPUT_GUARD: Duration = Duration::from_secs(10);
 
 const EXAMPLES: &[&str] = &[
     "threads",
@@ -67,23 +71,24 @@ impl Running {
     }
 
     /// Waits for the child to exit (killing it after HANG_GUARD) and collects its output.
-    fn finish(mut self) -> Output {
+    fn finish(self) -> Output {
+        self.finish_within(HANG_GUARD)
+    }
+
+    /// Waits for the child to exit (killing it after `guard`) and collects its output.
+    fn finish_within(mut self, guard: Duration) -> Output {
         let mut child = self.child.take().expect("child still owned");
         drop(child.stdin.take());
         let out = collect(child.stdout.take());
         let err = collect(child.stderr.take());
-        let deadline = Instant::now() + HANG_GUARD;
+        let deadline = Instant::now() + guard;
         let status = loop {
             match child.try_wait().expect("waiting for a child") {
                 Some(status) => break status,
                 None if Instant::now() > deadline => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    panic!(
-                        "{} did not exit within {} s",
-                        self.name,
-                        HANG_GUARD.as_secs()
-                    );
+                    panic!("{} did not exit within {} s", self.name, guard.as_secs());
                 }
                 None => thread::sleep(Duration::from_millis(10)),
             }
@@ -147,6 +152,24 @@ fn run(name: &str, args: &[&str], input: Option<&[u8]>) -> Output {
         f.join().expect("stdin feeder");
     }
     out
+}
+
+/// Runs `name` with arguments that may not be UTF-8, stdin closed, with a backtrace asked for
+/// (so that a panic could not go unnoticed), giving up after [`BAD_INPUT_GUARD`].
+fn run_os(name: &str, args: &[OsString]) -> Output {
+    let child = Command::new(example(name))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+    Running {
+        child: Some(child),
+        name: name.to_owned(),
+    }
+    .finish_within(BAD_INPUT_GUARD)
 }
 
 /// A server-side child whose stdout is read line by line while it runs.
@@ -234,37 +257,171 @@ fn every_example_has_help() {
     }
 }
 
+/// The options of each example that take a value, and what kind of value.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// Free text: any UTF-8 string, the empty one included.
+    Text,
+    /// A number.
+    Number,
+    /// `ADDR/LEN`, the node's own address.
+    Cidr,
+    /// A port to listen on.
+    Port,
+    /// `ADDR:PORT`, a destination.
+    Dest,
+    /// A count that must be at least 1.
+    Count,
+}
+
+fn options_of(example: &str) -> &'static [(&'static str, Kind)] {
+    use Kind::*;
+    match example {
+        "threads" => &[
+            ("--threads", Number),
+            ("--messages", Number),
+            ("--size", Number),
+            ("--timeout", Number),
+        ],
+        "udp_sender" => &[
+            ("--from", Cidr),
+            ("--to", Dest),
+            ("--message", Text),
+            ("--count", Count),
+            ("--interval", Number),
+            ("--linger", Number),
+            ("--name", Text),
+        ],
+        "udp_receiver" => &[
+            ("--ip", Cidr),
+            ("--port", Port),
+            ("--count", Count),
+            ("--name", Text),
+        ],
+        "tcp_echo_server" => &[
+            ("--ip", Cidr),
+            ("--port", Port),
+            ("--connections", Count),
+            ("--linger", Number),
+            ("--name", Text),
+        ],
+        "tcp_echo_client" => &[
+            ("--from", Cidr),
+            ("--to", Dest),
+            ("--timeout", Number),
+            ("--name", Text),
+        ],
+        "mio_defaults" => &[],
+        other => panic!("no options listed for {other}"),
+    }
+}
+
+/// `prefix` followed by bytes that are not UTF-8.
+fn not_utf8(prefix: &str) -> OsString {
+    let mut v = prefix.as_bytes().to_vec();
+    v.extend([0xff, 0xfe]);
+    OsString::from_vec(v)
+}
+
+/// Bad command lines for `example`, each with a text its message must contain.
+fn bad_command_lines(example: &str) -> Vec<(Vec<OsString>, String)> {
+    let os = |args: &[&str]| args.iter().map(OsString::from).collect::<Vec<_>>();
+    let bad = r"\xFF\xFE".to_string();
+    let mut cases = vec![
+        (vec![not_utf8("")], bad.clone()),
+        (
+            vec![not_utf8("hub:///tmp/")],
+            r"hub:///tmp/\xFF\xFE".to_string(),
+        ),
+        (vec![not_utf8("--")], bad.clone()),
+        (os(&[""]), "\"\"".to_string()),
+        (os(&["--bogus"]), "\"--bogus\"".to_string()),
+        (os(&["-x"]), "\"-x\"".to_string()),
+    ];
+    for &(opt, kind) in options_of(example) {
+        let mut eq = OsString::from(format!("{opt}="));
+        eq.push(not_utf8(""));
+        cases.push((vec![OsString::from(opt), not_utf8("")], opt.to_string()));
+        cases.push((vec![eq], bad.clone()));
+        cases.push((os(&[opt]), format!("{opt} needs a value")));
+        cases.push((os(&[opt, "--bogus"]), format!("{opt} needs a value")));
+        if kind != Kind::Text {
+            cases.push((os(&[opt, ""]), format!("bad value \"\" for {opt}")));
+            cases.push((
+                os(&[opt, "99999999999999999999999"]),
+                "\"99999999999999999999999\"".to_string(),
+            ));
+        }
+        match kind {
+            Kind::Text | Kind::Number => {}
+            Kind::Cidr => {
+                cases.push((os(&[opt, "224.0.0.1/24"]), "224.0.0.1".to_string()));
+                cases.push((os(&[opt, "0.0.0.0/24"]), "0.0.0.0".to_string()));
+                cases.push((os(&[opt, "10.0.0.1/33"]), "\"33\"".to_string()));
+            }
+            Kind::Port => {
+                cases.push((os(&[opt, "0"]), format!("\"0\" for {opt}")));
+                cases.push((os(&[opt, "70000"]), format!("\"70000\" for {opt}")));
+                cases.push((os(&[opt, "-1"]), format!("\"-1\" for {opt}")));
+            }
+            Kind::Dest => {
+                cases.push((os(&[opt, "10.0.0.2:0"]), "port 0".to_string()));
+                cases.push((
+                    os(&[opt, "10.0.0.2:70000"]),
+                    "\"10.0.0.2:70000\"".to_string(),
+                ));
+                cases.push((os(&[opt, "10.0.0.2"]), "\"10.0.0.2\"".to_string()));
+                cases.push((os(&[opt, "0.0.0.0:5000"]), "unspecified".to_string()));
+            }
+            Kind::Count => {
+                cases.push((os(&[opt, "0"]), format!("{opt} 0")));
+            }
+        }
+    }
+    cases
+}
+
 #[test]
 fn bad_input_gives_a_message_and_no_panic() {
-    let cases: &[(&str, &[&str], i32, &str)] = &[
-        ("threads", &["--threads", "0"], 2, "--threads"),
-        ("threads", &["--size", "many"], 2, "\"many\""),
-        ("threads", &["--bogus"], 2, "--bogus"),
-        ("udp_sender", &["--to", "10.0.0.2"], 2, "--to"),
-        ("udp_receiver", &["foo://x"], 2, "foo"),
-        ("tcp_echo_client", &["--from", "10.0.0/24"], 2, "10.0.0"),
-        ("tcp_echo_server", &["a", "b"], 2, "\"b\""),
-        (
-            "udp_receiver",
-            &["vde:///nonexistent-ioth-switch"],
-            1,
-            "nonexistent-ioth-switch",
-        ),
-    ];
-    for (name, args, code, mentions) in cases {
-        let out = run(name, args, None);
-        assert_eq!(
-            out.status.code(),
-            Some(*code),
-            "{name} {args:?}: {}",
-            out.show()
-        );
-        assert!(
-            out.stderr.contains(mentions) && !out.stderr.contains("panicked"),
-            "{name} {args:?}: {}",
-            out.show()
-        );
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for name in EXAMPLES {
+        for (args, mentions) in bad_command_lines(name) {
+            let out = run_os(name, &args);
+            checked += 1;
+            let lines: Vec<&str> = out.stderr.lines().collect();
+            let hint = format!("Try '{name} --help' for more information.");
+            let ok = out.status.code() == Some(2)
+                && lines.len() == 2
+                && lines[0].starts_with(&format!("{name}: "))
+                && lines[0].contains(&mentions)
+                && lines[1] == hint;
+            if !ok {
+                failures.push(format!(
+                    "{name} {args:?}: wanted exit 2 and one line naming {mentions:?} plus the \
+                     hint; got {}",
+                    out.show()
+                ));
+            }
+        }
     }
+    assert!(checked > 100, "only {checked} command lines checked");
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} bad command lines misbehaved:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // A runtime failure is one line too, with exit status 1.
+    let out = run("udp_receiver", &["vde:///nonexistent-ioth-switch"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", out.show());
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.show());
+    assert!(
+        out.stderr.starts_with("udp_receiver: error: ")
+            && out.stderr.contains("nonexistent-ioth-switch"),
+        "{}",
+        out.show()
+    );
 }
 
 /// The table rows of `threads`: (name, IPv4, UDP "sent/ok", TCP "sent/ok").

@@ -1,5 +1,6 @@
 //! `tcp_echo_server`: a node at 10.0.0.2/24 that echoes every TCP connection on port 5000,
-//! with a thread per connection.
+//! serving them all from one thread with an event loop (poll(2) over the connections'
+//! descriptors: ioth sockets are real descriptors).
 //!
 //! The other half of `tcp_echo_client`. To run the two as separate processes, give both the
 //! same served hub: the first one started serves it at `PATH/ctl`, the second joins it.
@@ -30,8 +31,9 @@ const USAGE: &str = "\
 usage: tcp_echo_server [OPTIONS] [VNL]
 
 A network node with its own user-space TCP/IP stack that sends back whatever each TCP
-connection sends, with a thread per connection, over IPv4 and IPv6. Its IPv6 address and MAC
-are derived from its name by the IoTh hash (base fc00:0:0:1::).
+connection sends, over IPv4 and IPv6. One thread serves every connection (an event loop over
+their descriptors); a peer that does not read its echo is not read from either. Its IPv6
+address and MAC are derived from its name by the IoTh hash (base fc00:0:0:1::).
 
 arguments:
   VNL                the virtual network. hub:///PATH serves a hub at PATH/ctl, or joins it

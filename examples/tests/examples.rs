@@ -581,3 +581,39 @@ fn a_hub_left_by_a_killed_server_is_served_again() {
     assert!(status.success(), "{status:?}\n{lines:?}\n{stderr}");
     assert!(lines.iter().any(|l| l.ends_with(": ciao")), "{lines:?}");
 }
+
+/// The README's two-process example, run as a user would try it: the server left running
+/// (no --connections), then its client twice in a row, each with input of its own, each
+/// echoed in full. (The second run used to fail with "Connection timed out".)
+#[test]
+fn a_tcp_server_left_running_serves_two_clients_in_a_row() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let vnl = format!("hub://{}", dir.path().join("hub").display());
+    let mut server = Server::spawn("tcp_echo_server", &[&vnl]);
+    server.wait_for("listening on TCP port 5000 (serving a hub");
+    for run_no in 1..=2 {
+        let input = format!("run {run_no}: ciao\nrun {run_no}: mondo\n");
+        let out = run("tcp_echo_client", &[&vnl], Some(input.as_bytes()));
+        assert!(out.status.success(), "client run {run_no}: {}", out.show());
+        assert!(out.stderr.contains("joined the hub"), "{}", out.show());
+        assert_eq!(out.stdout, input, "client run {run_no}: {}", out.show());
+        server.wait_for(&format!("closed after {} bytes echoed", input.len()));
+    }
+    // Still running, as it was never told to stop: the drop ends it.
+}
+
+/// The same for the UDP pair: the receiver left running (no --count), the sender twice.
+#[test]
+fn a_udp_receiver_left_running_hears_two_senders_in_a_row() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let vnl = format!("hub://{}", dir.path().join("hub").display());
+    let mut receiver = Server::spawn("udp_receiver", &[&vnl]);
+    receiver.wait_for("listening on UDP port 5000 (serving a hub");
+    for run_no in 1..=2 {
+        let message = format!("ciao {run_no}");
+        let out = run("udp_sender", &[&vnl, "--message", &message], None);
+        assert!(out.status.success(), "sender run {run_no}: {}", out.show());
+        assert!(out.stdout.contains("joined the hub"), "{}", out.show());
+        receiver.wait_for(&format!(": {message}"));
+    }
+}

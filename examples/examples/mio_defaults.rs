@@ -3,21 +3,33 @@
 //! runs anywhere: `cargo run --example mio_defaults`.
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
+use std::process::ExitCode;
 
 use ioth::{
     Stack,
     net::{TcpStream, UdpSocket},
 };
+use ioth_examples::{CmdLine, Failure, run};
 use mio::{Events, Interest, Poll, Token, unix::SourceFd};
 
-fn main() -> std::io::Result<()> {
-    env_logger::init();
-    if std::env::args().any(|a| a == "--help" || a == "-h") {
-        println!(
-            "usage: mio_defaults\nOpens a UDP socket on the process default stack and a TCP stream on a\nthread default stack, then waits on both with mio until each has received a message."
-        );
-        return Ok(());
-    }
+const PROGRAM: &str = "mio_defaults";
+const USAGE: &str = "\
+usage: mio_defaults
+
+Opens a UDP socket on the process default stack and a TCP stream on a thread default stack
+(both the kernel's), then waits on both with mio until each has received a message from a
+kernel peer on 127.0.0.1. Takes no arguments.
+  -h, --help       this text
+Logging: RUST_LOG=debug (env_logger).";
+
+fn main() -> ExitCode {
+    run(PROGRAM, || {
+        CmdLine::from_env(USAGE).finish(0)?;
+        exchange().map_err(|e| Failure::runtime(e.to_string()))
+    })
+}
+
+fn exchange() -> std::io::Result<()> {
     let _ = ioth_kernel::NAME; // link the kernel backend so "kernel" is found by name
     let peer_tcp = std::net::TcpListener::bind("127.0.0.1:0")?;
     let peer_udp = std::net::UdpSocket::bind("127.0.0.1:0")?;

@@ -26,7 +26,9 @@ use std::time::Duration;
 use ioth::net::TcpStream;
 use ioth_examples::peers::EchoServer;
 use ioth_examples::poll::wait;
-use ioth_examples::{Attachment, CmdLine, Context, Failure, Ipv4Cidr, Node, attach, run};
+use ioth_examples::{
+    Attachment, CmdLine, Context, Destination, Failure, Ipv4Cidr, Node, attach, run,
+};
 
 const PROGRAM: &str = "tcp_echo_client";
 const USAGE: &str = "\
@@ -58,10 +60,15 @@ fn main() -> ExitCode {
             addr: Ipv4Addr::new(10, 0, 0, 1),
             prefix: 24,
         });
-        let to = cmd.value::<SocketAddr>("--to")?.unwrap_or(SocketAddr::new(
-            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
-            5000,
-        ));
+        let to = cmd.value::<Destination>("--to")?.map_or(
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 5000),
+            |d| d.0,
+        );
+        if to.ip().is_multicast() || matches!(to.ip(), IpAddr::V4(v4) if v4.is_broadcast()) {
+            return Err(Failure::usage(format!(
+                "--to {to}: TCP connects to one host, not to a multicast or broadcast address"
+            )));
+        }
         let timeout = cmd.value::<u64>("--timeout")?.unwrap_or(10);
         if timeout == 0 {
             return Err(Failure::usage("--timeout 0: must be at least 1 second"));

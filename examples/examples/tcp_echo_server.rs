@@ -1,5 +1,6 @@
 //! `tcp_echo_server`: a node at 10.0.0.2/24 that echoes every TCP connection on port 5000,
-//! with a thread per connection.
+//! serving them all from one thread with an event loop (poll(2) over the connections'
+//! descriptors: ioth sockets are real descriptors).
 //!
 //! The other half of `tcp_echo_client`. To run the two as separate processes, give both the
 //! same served hub: the first one started serves it at `PATH/ctl`, the second joins it.
@@ -21,15 +22,18 @@ use std::time::Duration;
 
 use ioth::net::TcpStream;
 use ioth_examples::peers::{EchoServer, printable};
-use ioth_examples::{Attachment, CmdLine, Context, Failure, Ipv4Cidr, Node, attach, run};
+use ioth_examples::{
+    Attachment, CmdLine, Context, Failure, Ipv4Cidr, Node, Port, at_least_one, attach, run,
+};
 
 const PROGRAM: &str = "tcp_echo_server";
 const USAGE: &str = "\
 usage: tcp_echo_server [OPTIONS] [VNL]
 
 A network node with its own user-space TCP/IP stack that sends back whatever each TCP
-connection sends, with a thread per connection, over IPv4 and IPv6. Its IPv6 address and MAC
-are derived from its name by the IoTh hash (base fc00:0:0:1::).
+connection sends, over IPv4 and IPv6. One thread serves every connection (an event loop over
+their descriptors); a peer that does not read its echo is not read from either. Its IPv6
+address and MAC are derived from its name by the IoTh hash (base fc00:0:0:1::).
 
 arguments:
   VNL                the virtual network. hub:///PATH serves a hub at PATH/ctl, or joins it
@@ -39,7 +43,7 @@ arguments:
                      line and prints the echo, and the server exits after that connection.
 options:
   --ip ADDR/LEN      this node's IPv4 address (default 10.0.0.2/24)
-  --port PORT        the TCP port (default 5000)
+  --port PORT        the TCP port, 1..=65535 (default 5000)
   --connections N    exit once N connections are done (default: never; 1 on the embedded hub)
   --linger MS        before exiting, keep the stack this long so the last echoes and the
                      closing segments reach the peer: the stack lives in this process
@@ -55,8 +59,8 @@ fn main() -> ExitCode {
             addr: Ipv4Addr::new(10, 0, 0, 2),
             prefix: 24,
         });
-        let port = cmd.value::<u16>("--port")?.unwrap_or(5000);
-        let connections = cmd.value::<usize>("--connections")?;
+        let port = cmd.value::<Port>("--port")?.map_or(5000, |p| p.0);
+        let connections = at_least_one("--connections", cmd.value::<usize>("--connections")?)?;
         let linger = Duration::from_millis(cmd.value::<u64>("--linger")?.unwrap_or(500));
         let name = cmd
             .value::<String>("--name")?

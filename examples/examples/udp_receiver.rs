@@ -18,7 +18,9 @@ use std::sync::mpsc;
 use std::thread;
 
 use ioth_examples::peers::{UdpReceiver, printable};
-use ioth_examples::{Attachment, CmdLine, Context, Failure, Ipv4Cidr, Node, attach, run};
+use ioth_examples::{
+    Attachment, CmdLine, Context, Failure, Ipv4Cidr, Node, Port, at_least_one, attach, run,
+};
 
 const PROGRAM: &str = "udp_receiver";
 const USAGE: &str = "\
@@ -36,7 +38,7 @@ arguments:
                    \"ciao\\n\" once and the receiver exits after printing it.
 options:
   --ip ADDR/LEN    this node's IPv4 address (default 10.0.0.2/24)
-  --port PORT      the UDP port (default 5000)
+  --port PORT      the UDP port, 1..=65535 (default 5000)
   --count N        exit after N datagrams (default: never; 1 on the embedded hub)
   --name NAME      the name the IPv6 address and MAC are derived from (default udp_receiver)
   -h, --help       this text
@@ -49,8 +51,8 @@ fn main() -> ExitCode {
             addr: Ipv4Addr::new(10, 0, 0, 2),
             prefix: 24,
         });
-        let port = cmd.value::<u16>("--port")?.unwrap_or(5000);
-        let count = cmd.value::<usize>("--count")?;
+        let port = cmd.value::<Port>("--port")?.map_or(5000, |p| p.0);
+        let count = at_least_one("--count", cmd.value::<usize>("--count")?)?;
         let name = cmd
             .value::<String>("--name")?
             .unwrap_or_else(|| PROGRAM.into());

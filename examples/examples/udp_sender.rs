@@ -20,7 +20,9 @@ use std::thread;
 use std::time::Duration;
 
 use ioth_examples::peers::{UdpReceiver, printable};
-use ioth_examples::{Attachment, CmdLine, Context, Failure, Ipv4Cidr, Node, attach, run};
+use ioth_examples::{
+    Attachment, CmdLine, Context, Destination, Failure, Ipv4Cidr, Node, at_least_one, attach, run,
+};
 
 const PROGRAM: &str = "udp_sender";
 const USAGE: &str = "\
@@ -58,14 +60,14 @@ fn main() -> ExitCode {
             addr: Ipv4Addr::new(10, 0, 0, 1),
             prefix: 24,
         });
-        let to = cmd.value::<SocketAddr>("--to")?.unwrap_or(SocketAddr::new(
-            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
-            5000,
-        ));
+        let to = cmd.value::<Destination>("--to")?.map_or(
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 5000),
+            |d| d.0,
+        );
         let message = cmd
             .value::<String>("--message")?
             .unwrap_or_else(|| "ciao".into());
-        let count = cmd.value::<usize>("--count")?.unwrap_or(1);
+        let count = at_least_one("--count", cmd.value::<usize>("--count")?)?.unwrap_or(1);
         let interval = Duration::from_millis(cmd.value::<u64>("--interval")?.unwrap_or(100));
         let linger = Duration::from_millis(cmd.value::<u64>("--linger")?.unwrap_or(500));
         let name = cmd

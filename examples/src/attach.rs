@@ -44,6 +44,12 @@ impl Attachment {
 /// Decides how to attach to `vnl`: returns the VNL to open and how it attaches. A VNL that
 /// does not parse is a usage error naming the bad part.
 pub fn attach(vnl: &str) -> Result<(String, Attachment), Failure> {
+    if vnl.is_empty() {
+        return Err(Failure::usage(
+            "the VNL \"\" is empty: give one such as hub:///tmp/ioth-demo, or none for an \
+             embedded hub",
+        ));
+    }
     let parsed = vde::Vnl::parse(vnl).map_err(|e| Failure::usage(e.to_string()))?;
     if parsed.scheme != "hub" && parsed.scheme != "switch" {
         return Ok((vnl.to_owned(), Attachment::Other));
@@ -108,6 +114,7 @@ mod tests {
             attach("hub:///x[nosuchquote='"),
             Err(Failure::Usage(_))
         ));
+        assert!(matches!(attach(""), Err(Failure::Usage(m)) if m.contains("empty")));
     }
 
     #[test]

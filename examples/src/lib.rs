@@ -12,6 +12,6 @@ pub mod poll;
 pub mod stats;
 
 pub use attach::{Attachment, attach};
-pub use cmdline::CmdLine;
+pub use cmdline::{CmdLine, Port, at_least_one};
 pub use failure::{Context, Failure, run};
-pub use node::{IPV6_BASE, Ipv4Cidr, Node};
+pub use node::{Destination, IPV6_BASE, Ipv4Cidr, Node};

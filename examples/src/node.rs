@@ -1,7 +1,7 @@
 //! A node of the Internet of Threads: a smoltcp stack on one VNL whose MAC and IPv6 address
 //! are derived from the node's name (IoTh hash addressing), with an optional IPv4 address.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use ioth::Stack;
 use ioth::nlconf::hashaddr::{hashaddr, hashmac};
@@ -86,7 +86,9 @@ impl Node {
     }
 }
 
-/// An IPv4 address with its prefix length, written `10.0.0.1/24` (`/24` if omitted).
+/// An IPv4 address for an interface with its prefix length, written `10.0.0.1/24` (`/24` if
+/// omitted). The unspecified address, multicast addresses and the broadcast address are no
+/// interface's address and are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ipv4Cidr {
     /// The address.
@@ -107,6 +109,18 @@ impl std::str::FromStr for Ipv4Cidr {
             .ok()
             .filter(|p| *p <= 32)
             .ok_or_else(|| format!("{p:?} is not a prefix length 0..=32"))?;
+        let not_for_an_interface = if addr.is_unspecified() {
+            Some("the unspecified address")
+        } else if addr.is_multicast() {
+            Some("a multicast address")
+        } else if addr.is_broadcast() {
+            Some("the broadcast address")
+        } else {
+            None
+        };
+        if let Some(what) = not_for_an_interface {
+            return Err(format!("{addr} is {what}, not an interface's address"));
+        }
         Ok(Ipv4Cidr { addr, prefix })
     }
 }
@@ -114,6 +128,29 @@ impl std::str::FromStr for Ipv4Cidr {
 impl std::fmt::Display for Ipv4Cidr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// Where a client connects or a sender sends: `ADDRESS:PORT` (IPv6 as `[ADDRESS]:PORT`), with
+/// a port 1..=65535 and an address that is not unspecified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Destination(pub SocketAddr);
+
+impl std::str::FromStr for Destination {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Destination, String> {
+        let addr = s
+            .parse::<SocketAddr>()
+            .map_err(|_| format!("{s:?} is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)"))?;
+        if addr.port() == 0 {
+            return Err(format!(
+                "port 0 of {s:?} is no port to reach: give 1..=65535"
+            ));
+        }
+        if addr.ip().is_unspecified() {
+            return Err(format!("{} is the unspecified address", addr.ip()));
+        }
+        Ok(Destination(addr))
     }
 }
 
@@ -138,6 +175,39 @@ mod tests {
                 .unwrap_err()
                 .contains("33")
         );
+    }
+
+    #[test]
+    fn addresses_no_interface_or_peer_can_have_are_refused() {
+        for (bad, says) in [
+            ("224.0.0.1/24", "multicast"),
+            ("0.0.0.0/8", "unspecified"),
+            ("255.255.255.255/32", "broadcast"),
+        ] {
+            let e = bad.parse::<Ipv4Cidr>().unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        let d: Destination = "[fc00::2]:7".parse().unwrap();
+        assert_eq!(d.0.port(), 7);
+        assert!(
+            "10.0.0.2:0"
+                .parse::<Destination>()
+                .unwrap_err()
+                .contains("port 0")
+        );
+        assert!(
+            "0.0.0.0:5000"
+                .parse::<Destination>()
+                .unwrap_err()
+                .contains("unspecified")
+        );
+        assert!(
+            "10.0.0.2"
+                .parse::<Destination>()
+                .unwrap_err()
+                .contains("ADDRESS:PORT")
+        );
+        assert!("10.0.0.2:70000".parse::<Destination>().is_err());
     }
 
     #[test]

@@ -883,6 +883,11 @@ impl Core {
         }
     }
 
+    /// How many sockets are open (closing ones not counted).
+    pub(crate) fn open_sockets(&self) -> usize {
+        self.socks.len() - self.free_socks.len()
+    }
+
     /// Socket ids, for iteration.
     pub(crate) fn sock_ids(&self) -> Vec<usize> {
         (0..self.socks.len())

@@ -34,6 +34,10 @@ pub(crate) struct Shared {
     failed: AtomicBool,
 }
 
+/// Most sockets a stack may have for its calls to flush egress themselves (see
+/// [`Shared::call`]).
+const INLINE_FLUSH_MAX: usize = 64;
+
 /// The text of a panic's payload.
 fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
     payload
@@ -136,10 +140,19 @@ impl Shared {
 
     /// Runs an application call on the stack, then flushes egress and reschedules (`EIO`
     /// if the stack failed, see [`Shared::with`]).
+    ///
+    /// A flush visits every socket of the stack (smoltcp's egress has no per-socket entry),
+    /// so a stack with many sockets does not flush after each call: it asks its driver to
+    /// flush now instead, and the calls made meanwhile share that one flush.
     pub(crate) fn call<R>(&self, f: impl FnOnce(&mut Core) -> R) -> io::Result<R> {
         let (r, deadline) = self.with(|core| {
             let r = f(core);
-            (r, core.flush())
+            let deadline = if core.open_sockets() <= INLINE_FLUSH_MAX {
+                core.flush()
+            } else {
+                crate::driver::now_micros()
+            };
+            (r, deadline)
         })?;
         self.request(deadline);
         Ok(r)

@@ -201,6 +201,21 @@ pub fn unique_hub() -> String {
     format!("hub://@{}", crate::peers::unique_name("hub"))
 }
 
+/// A smoltcp stack (linked into the program) on `vnl` with `vde0` up and, if given,
+/// `ip/24` on it.
+pub fn smoltcp_on(vnl: &str, ip: Option<[u8; 4]>) -> Stack {
+    let _ = ioth_smoltcp::NAME;
+    let stack = Stack::new("smoltcp", &[vnl]).expect("smoltcp stack");
+    let idx = stack.if_nametoindex("vde0").expect("vde0 exists");
+    stack.link_set_up(idx, true).expect("link up");
+    if let Some(ip) = ip {
+        stack
+            .ipaddr_add(IpAddr::from(ip), 24, idx)
+            .expect("address added");
+    }
+    stack
+}
+
 /// Configures `vde0` of `stack` up with `addr/24`.
 pub fn configure_vde0(stack: &Stack, addr: [u8; 4]) {
     let idx = stack.if_nametoindex("vde0").expect("vde0 exists");

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use ioth::Stack;
 use ioth::config::IfaAddress;
-use ioth_tests::fixtures::unique_hub;
+use ioth_tests::fixtures::{smoltcp_on, unique_hub};
 use nlconf::ndisc::message::icmpv6_checksum;
 use nlconf::ndisc::{PrefixInfo, RouterAdvert};
 
@@ -29,19 +29,6 @@ fn threads() -> usize {
             })
             .count()
     })
-}
-
-fn stack_on(hub: &str, ip: Option<[u8; 4]>) -> Stack {
-    let _ = ioth_smoltcp::NAME;
-    let stack = Stack::new("smoltcp", &[hub]).expect("smoltcp stack");
-    let idx = stack.if_nametoindex("vde0").expect("vde0");
-    stack.link_set_up(idx, true).expect("up");
-    if let Some(ip) = ip {
-        stack
-            .ipaddr_add(IpAddr::from(ip), 24, idx)
-            .expect("address");
-    }
-    stack
 }
 
 /// A datagram from `from` reaches `to` at `to_ip` (the stacks both work).
@@ -67,8 +54,8 @@ fn errno(r: std::io::Result<()>) -> i32 {
 fn addresses_macs_and_gateways_that_are_not_unicast_are_refused_and_the_stack_goes_on() {
     ioth_tests::init_logging();
     let hub = unique_hub();
-    let a = stack_on(&hub, Some([10, 93, 0, 1]));
-    let b = stack_on(&hub, Some([10, 93, 0, 2]));
+    let a = smoltcp_on(&hub, Some([10, 93, 0, 1]));
+    let b = smoltcp_on(&hub, Some([10, 93, 0, 2]));
     let idx = a.if_nametoindex("vde0").expect("vde0");
     let lo = a.if_nametoindex("lo").expect("lo");
     let cases: [(IpAddr, u8, u32, i32); 8] = [
@@ -186,8 +173,8 @@ fn a_router_advertisement_for_a_multicast_prefix_is_ignored_and_no_driver_dies()
     // on both driver threads).
     let (rd, _) = Stack::from_config(&format!("stack=smoltcp vnl={hub} eth rd slaac"))
         .expect("stack with router discovery");
-    let plain = stack_on(&hub, Some([10, 94, 0, 2]));
-    let other = stack_on(&hub, Some([10, 94, 0, 3]));
+    let plain = smoltcp_on(&hub, Some([10, 94, 0, 2]));
+    let other = smoltcp_on(&hub, Some([10, 94, 0, 3]));
     let rd_idx = rd.if_nametoindex("vde0").expect("vde0");
     rd.ipaddr_add(Ipv4Addr::new(10, 94, 0, 1).into(), 24, rd_idx)
         .expect("address");
@@ -322,8 +309,8 @@ fn a_rogue_dhcpv6_server_leasing_a_multicast_address_stops_nothing() {
     let hub = unique_hub();
     let (victim, _) = Stack::from_config(&format!("stack=smoltcp vnl={hub} eth dhcp6"))
         .expect("stack with DHCPv6");
-    let plain = stack_on(&hub, Some([10, 97, 0, 2]));
-    let other = stack_on(&hub, Some([10, 97, 0, 3]));
+    let plain = smoltcp_on(&hub, Some([10, 97, 0, 2]));
+    let other = smoltcp_on(&hub, Some([10, 97, 0, 3]));
     let idx = victim.if_nametoindex("vde0").expect("vde0");
     victim
         .ipaddr_add(Ipv4Addr::new(10, 97, 0, 1).into(), 24, idx)

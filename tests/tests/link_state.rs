@@ -5,22 +5,12 @@
 //!
 //! Each test runs its own `vde_switch` child in a temporary directory.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use ioth::Stack;
+use ioth_tests::fixtures::smoltcp_on;
 use ioth_tests::peers::VdeSwitch;
-
-fn stack_on(vnl: &str, ip: [u8; 4]) -> Stack {
-    let _ = ioth_smoltcp::NAME;
-    let stack = Stack::new("smoltcp", &[vnl]).expect("smoltcp stack");
-    let idx = stack.if_nametoindex("vde0").expect("vde0");
-    stack.link_set_up(idx, true).expect("up");
-    stack
-        .ipaddr_add(IpAddr::from(ip), 24, idx)
-        .expect("address");
-    stack
-}
 
 /// Whether vde0 reports a carrier (IFF_RUNNING).
 fn running(stack: &Stack) -> bool {
@@ -47,8 +37,8 @@ fn a_dead_switch_shows_as_no_carrier_and_enetdown_and_a_restarted_one_resumes_tr
         return;
     };
     let vnl = switch.vnl();
-    let a = stack_on(&vnl, [10, 96, 0, 1]);
-    let b = stack_on(&vnl, [10, 96, 0, 2]);
+    let a = smoltcp_on(&vnl, Some([10, 96, 0, 1]));
+    let b = smoltcp_on(&vnl, Some([10, 96, 0, 2]));
     let rx = b.udp_bind("10.96.0.2:7200").expect("bind");
     rx.set_read_timeout(Some(Duration::from_millis(300)))
         .expect("timeout");

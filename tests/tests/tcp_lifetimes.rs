@@ -13,20 +13,9 @@ use std::time::{Duration, Instant};
 
 use ioth::Stack;
 use ioth::net::{TcpListener, TcpStream};
-use ioth_tests::fixtures::unique_hub;
+use ioth_tests::fixtures::{smoltcp_on, unique_hub};
 use ioth_tests::peers::VdeSwitch;
 use libc::c_int;
-
-fn stack_on(vnl: &str, ip: [u8; 4]) -> Stack {
-    let _ = ioth_smoltcp::NAME;
-    let stack = Stack::new("smoltcp", &[vnl]).expect("smoltcp stack");
-    let idx = stack.if_nametoindex("vde0").expect("vde0");
-    stack.link_set_up(idx, true).expect("up");
-    stack
-        .ipaddr_add(IpAddr::from(ip), 24, idx)
-        .expect("address");
-    stack
-}
 
 fn link_down(stack: &Stack) {
     let idx = stack.if_nametoindex("vde0").expect("vde0");
@@ -97,8 +86,8 @@ fn exchange(stream: &mut TcpStream) {
 fn a_flood_of_spoofed_syns_does_not_lock_a_client_out() {
     ioth_tests::init_logging();
     let hub = unique_hub();
-    let server = stack_on(&hub, [10, 95, 0, 1]);
-    let client = stack_on(&hub, [10, 95, 0, 2]);
+    let server = smoltcp_on(&hub, Some([10, 95, 0, 1]));
+    let client = smoltcp_on(&hub, Some([10, 95, 0, 2]));
     let listener = TcpListener::bind_on(&server, "10.95.0.1:8080").expect("listen");
     let mac = server
         .link_mac(server.if_nametoindex("vde0").expect("vde0"))
@@ -132,8 +121,8 @@ fn a_flood_of_spoofed_syns_does_not_lock_a_client_out() {
 fn a_full_accept_queue_drops_syns_instead_of_refusing() {
     ioth_tests::init_logging();
     let hub = unique_hub();
-    let server = stack_on(&hub, [10, 95, 1, 1]);
-    let client = stack_on(&hub, [10, 95, 1, 2]);
+    let server = smoltcp_on(&hub, Some([10, 95, 1, 1]));
+    let client = smoltcp_on(&hub, Some([10, 95, 1, 2]));
     let listener = server
         .socket(libc::AF_INET, libc::SOCK_STREAM, 0)
         .expect("socket");
@@ -173,8 +162,8 @@ fn unacknowledged_data_ends_in_etimedout_after_tcp_user_timeout_when_the_switch_
         return;
     };
     let vnl = switch.vnl();
-    let server = stack_on(&vnl, [10, 95, 2, 1]);
-    let client = stack_on(&vnl, [10, 95, 2, 2]);
+    let server = smoltcp_on(&vnl, Some([10, 95, 2, 1]));
+    let client = smoltcp_on(&vnl, Some([10, 95, 2, 2]));
     let listener = TcpListener::bind_on(&server, "10.95.2.1:8082").expect("listen");
     let dst: SocketAddr = "10.95.2.1:8082".parse().expect("addr");
     let mut stream =
@@ -206,8 +195,8 @@ fn unacknowledged_data_ends_in_etimedout_after_tcp_user_timeout_when_the_switch_
 fn an_idle_connection_outlives_its_user_timeout_and_keepalive_ends_a_vanished_peer() {
     ioth_tests::init_logging();
     let hub = unique_hub();
-    let server = stack_on(&hub, [10, 95, 3, 1]);
-    let client = stack_on(&hub, [10, 95, 3, 2]);
+    let server = smoltcp_on(&hub, Some([10, 95, 3, 1]));
+    let client = smoltcp_on(&hub, Some([10, 95, 3, 2]));
     let listener = TcpListener::bind_on(&server, "10.95.3.1:8083").expect("listen");
     let dst: SocketAddr = "10.95.3.1:8083".parse().expect("addr");
     let mut stream =
@@ -258,13 +247,13 @@ fn an_idle_connection_outlives_its_user_timeout_and_keepalive_ends_a_vanished_pe
 fn a_new_syn_for_a_connection_left_in_last_ack_connects() {
     ioth_tests::init_logging();
     let hub = unique_hub();
-    let server = stack_on(&hub, [10, 95, 4, 1]);
+    let server = smoltcp_on(&hub, Some([10, 95, 4, 1]));
     let dst: SocketAddr = "10.95.4.1:8084".parse().expect("addr");
     let listener = TcpListener::bind_on(&server, dst).expect("listen");
     let from: SocketAddr = "10.95.4.2:40404".parse().expect("addr");
     {
         // A client that closes and vanishes before acknowledging the server's FIN.
-        let client = stack_on(&hub, [10, 95, 4, 2]);
+        let client = smoltcp_on(&hub, Some([10, 95, 4, 2]));
         let sock = client
             .socket(libc::AF_INET, libc::SOCK_STREAM, 0)
             .expect("socket");
@@ -279,7 +268,7 @@ fn a_new_syn_for_a_connection_left_in_last_ack_connects() {
         std::thread::sleep(Duration::from_millis(200));
     }
     // The same address and port again, from a new node: it connects at once.
-    let client = stack_on(&hub, [10, 95, 4, 2]);
+    let client = smoltcp_on(&hub, Some([10, 95, 4, 2]));
     let echo = echo_once(listener);
     let sock = client
         .socket(libc::AF_INET, libc::SOCK_STREAM, 0)
@@ -304,7 +293,7 @@ fn a_new_syn_for_a_connection_left_in_last_ack_connects() {
 fn ephemeral_ports_are_random() {
     ioth_tests::init_logging();
     let hub = unique_hub();
-    let server = stack_on(&hub, [10, 95, 5, 1]);
+    let server = smoltcp_on(&hub, Some([10, 95, 5, 1]));
     let listener = TcpListener::bind_on(&server, "10.95.5.1:8085").expect("listen");
     let mut ports = Vec::new();
     for _ in 0..4 {

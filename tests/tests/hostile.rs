@@ -204,6 +204,11 @@ fn a_router_advertisement_for_a_multicast_prefix_is_ignored_and_no_driver_dies()
             prefix("fe80::".parse().expect("v6")),
             prefix(good),
         ],
+        dns_servers: vec![
+            ("ff02::1".parse().expect("v6"), 600),
+            ("::".parse().expect("v6"), 600),
+            ("2001:db8:94::53".parse().expect("v6"), 600),
+        ],
         ..RouterAdvert::default()
     };
     let frame = ra_frame([0x02, 0, 0, 0, 0x94, 1], &ra);
@@ -227,6 +232,13 @@ fn a_router_advertisement_for_a_multicast_prefix_is_ignored_and_no_driver_dies()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Only the DNS server one can query reaches resolv.conf.
+    let conf = rd.resolv_conf(rd_idx);
+    assert!(conf.contains("nameserver 2001:db8:94::53"), "{conf}");
+    assert!(
+        !conf.contains("ff02::1") && !conf.contains("nameserver ::\n"),
+        "{conf}"
+    );
     assert!(before > 0, "driver threads are named");
     assert_eq!(threads(), before, "every driver thread is alive");
     udp_reaches(&plain, &other, Ipv4Addr::new(10, 94, 0, 3));

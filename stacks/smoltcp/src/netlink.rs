@@ -320,7 +320,7 @@ impl Tables for Core {
         let oif = route.oif.ok_or_else(|| err(libc::ENODEV))?;
         self.link_of(oif)?;
         if let Some(gw) = route.gateway {
-            crate::core::check_gateway(gw).map_err(err)?;
+            crate::core::check_unicast_peer(gw).map_err(err)?;
         }
         self.routes.push(StackRoute {
             dst: route.dst,

@@ -76,11 +76,21 @@ impl Core {
         protocol: AutoConfProtocol,
         index: u32,
     ) -> Option<(Vec<IpAddr>, Vec<String>)> {
-        match protocol {
+        let (mut dns, domains) = match protocol {
             AutoConfProtocol::Dhcp4 => self.dhcp_dns(index).map(|d| (d, Vec::new())),
             AutoConfProtocol::Rd => self.rd_learned(index),
             AutoConfProtocol::Dhcp6 => self.dhcp6_learned(index),
-        }
+        }?;
+        // A server or router naming a DNS server nobody can query (multicast, unspecified,
+        // broadcast) is not passed on to resolv.conf or a resolver.
+        dns.retain(|&a| {
+            let ok = crate::core::check_unicast_peer(a).is_ok();
+            if !ok {
+                log::warn!("interface {index}: learned DNS server {a} ignored");
+            }
+            ok
+        });
+        Some((dns, domains))
     }
 
     /// Runs every engine on what arrived and on the time that passed, and applies what they
@@ -149,7 +159,7 @@ impl Core {
         protocol: u8,
         metric: u32,
     ) -> bool {
-        if crate::core::check_gateway(gateway).is_err() {
+        if crate::core::check_unicast_peer(gateway).is_err() {
             log::warn!("interface {index}: learned default router {gateway} ignored");
             return false;
         }

@@ -274,11 +274,12 @@ impl Epoll {
     }
 }
 
-/// Waits until `fd` is readable or `timeout_ms` passes; true if readable.
-pub(crate) fn poll_in(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
+/// Waits until `fd` shows one of `events` (or an error) or `timeout_ms` passes; true if it
+/// did.
+fn poll_one(fd: RawFd, events: i16, timeout_ms: i32) -> io::Result<bool> {
     let mut p = libc::pollfd {
         fd,
-        events: libc::POLLIN,
+        events,
         revents: 0,
     };
     loop {
@@ -293,6 +294,11 @@ pub(crate) fn poll_in(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
         }
         return Ok(n > 0);
     }
+}
+
+/// Waits until `fd` is readable or `timeout_ms` passes; true if readable.
+pub(crate) fn poll_in(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
+    poll_one(fd, libc::POLLIN, timeout_ms)
 }
 
 /// A C string of a path (EINVAL if it holds a NUL).
@@ -465,23 +471,7 @@ pub(crate) fn timerfd_set(fd: RawFd, after: Option<std::time::Duration>) -> io::
 
 /// Waits until `fd` is writable or `timeout_ms` passes; true if writable (or in error).
 pub(crate) fn poll_out(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
-    let mut p = libc::pollfd {
-        fd,
-        events: libc::POLLOUT,
-        revents: 0,
-    };
-    loop {
-        // SAFETY: p is valid for the call.
-        let n = unsafe { libc::poll(&mut p, 1, timeout_ms) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        return Ok(n > 0);
-    }
+    poll_one(fd, libc::POLLOUT, timeout_ms)
 }
 
 /// `err` with `what` (a path, usually) in front of its text, same kind. The errno text

@@ -186,8 +186,8 @@ pub(crate) fn check_iface_addr(addr: IpAddr, prefix: u8, on_lo: bool) -> Result<
 /// Whether `gw` can be a peer one talks to: a route's gateway (as Linux checks it) or a
 /// learned DNS server. The unspecified address, multicast and the limited broadcast give
 /// `EINVAL`.
-pub(crate) fn check_unicast_peer(gw: IpAddr) -> Result<(), i32> {
-    let bad = match gw {
+pub(crate) fn check_unicast_peer(peer: IpAddr) -> Result<(), i32> {
+    let bad = match peer {
         IpAddr::V4(a) => a.is_unspecified() || a.is_broadcast() || a.is_multicast(),
         IpAddr::V6(a) => a.is_unspecified() || a.is_multicast(),
     };

@@ -34,7 +34,7 @@ const UDP_SLOTS: usize = 512;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(75);
 /// How long data may wait for an acknowledgement without progress before the connection
 /// ends in ETIMEDOUT: Linux's `tcp_retries2` = 15 with RTOs from 200 ms doubling to 120 s.
-pub(crate) const RETRIES2_TIMEOUT: Duration = Duration::from_millis(924_600);
+const RETRIES2_TIMEOUT: Duration = Duration::from_millis(924_600);
 /// How long a half-open (SYN-RECEIVED) connection lives without hearing from its peer:
 /// Linux's `tcp_synack_retries` = 5 (1 + 2 + 4 + 8 + 16 + 32 s).
 const SYN_RECV_TIMEOUT: Duration = Duration::from_secs(63);
@@ -43,7 +43,7 @@ const SYN_RECV_TIMEOUT: Duration = Duration::from_secs(63);
 const SYN_QUEUE_MAX: usize = 1024;
 /// How long a closed connection may go without hearing from its peer while it finishes
 /// (FIN-WAIT-2, LAST-ACK, CLOSING, data still unacknowledged): Linux's `tcp_fin_timeout`.
-pub(crate) const ORPHAN_TIMEOUT: Duration = Duration::from_secs(60);
+const ORPHAN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Linux's keepalive defaults: idle time, probe interval, probe count.
 const KEEPIDLE: Duration = Duration::from_secs(7200);
 const KEEPINTVL: Duration = Duration::from_secs(75);
@@ -148,7 +148,7 @@ impl Liveness {
     /// When this connection's own timer fires (µs), if one runs.
     pub(crate) fn deadline(&self, opts: &Opts) -> Option<u64> {
         let d = self.unacked_since?;
-        Some(d.saturating_add(u64::try_from(opts.data_timeout().as_micros()).unwrap_or(u64::MAX)))
+        Some(d.saturating_add(micros(opts.data_timeout())))
     }
 }
 
@@ -369,38 +369,49 @@ pub(crate) fn refill_listeners(
 }
 
 /// Whether the new connection `fresh` (a spare that just took a SYN) may go on, given the
-/// other connections of the set: one holding the same four-tuple in TIME-WAIT or a closing
-/// state is aborted in its favour; one still synchronized keeps the tuple (false).
+/// other connections of the set (see [`give_way`]).
 fn take_over_stale(sockets: &mut SocketSet<'static>, fresh: SocketHandle) -> bool {
-    let tuple = {
-        let f = sockets.get::<tcp::Socket>(fresh);
-        (f.local_endpoint(), f.remote_endpoint())
-    };
-    let (Some(local), Some(remote)) = tuple else {
-        return true;
-    };
-    let mut stale = None;
-    for item in sockets.iter() {
-        if item.0 == fresh {
+    let f = sockets.get::<tcp::Socket>(fresh);
+    match (f.local_endpoint(), f.remote_endpoint()) {
+        (Some(local), Some(remote)) => give_way(
+            sockets,
+            std_endpoint(local),
+            std_endpoint(remote),
+            Some(fresh),
+        ),
+        _ => true,
+    }
+}
+
+/// Makes the connections of `sockets` (but `except`) that hold the four-tuple `local` <-
+/// `remote` in a state that gives it up end; false when one still synchronized keeps it.
+fn give_way(
+    sockets: &mut SocketSet<'static>,
+    local: SocketAddr,
+    remote: SocketAddr,
+    except: Option<SocketHandle>,
+) -> bool {
+    let mut free = true;
+    for (h, item) in sockets.iter_mut() {
+        if Some(h) == except {
             continue;
         }
-        if let smoltcp::socket::Socket::Tcp(t) = item.1
-            && t.local_endpoint() == Some(local)
-            && t.remote_endpoint() == Some(remote)
+        if let smoltcp::socket::Socket::Tcp(t) = item
+            && t.local_endpoint().map(std_endpoint) == Some(local)
+            && t.remote_endpoint().map(std_endpoint) == Some(remote)
         {
-            stale = Some((item.0, t.state()));
-            break;
+            if replaceable(t.state()) {
+                log::debug!(
+                    "TCP {local} <- {remote}: a new SYN replaces the {} connection",
+                    t.state()
+                );
+                t.abort();
+            } else if t.state() != tcp::State::Closed {
+                free = false;
+            }
         }
     }
-    match stale {
-        None => true,
-        Some((h, state)) if replaceable(state) => {
-            log::debug!("TCP {local} <- {remote}: a new SYN replaces the {state} connection");
-            sockets.get_mut::<tcp::Socket>(h).abort();
-            true
-        }
-        Some(_) => false,
-    }
+    free
 }
 
 /// Whether a connection in `state` gives its four-tuple up to a new SYN: TIME-WAIT (RFC
@@ -424,21 +435,8 @@ fn replaceable(state: tcp::State) -> bool {
 /// takes the SYN. smoltcp would hand the SYN to the stale connection, which drops it
 /// silently: a client that restarted with the same port could never connect again.
 pub(crate) fn clear_stale_tuple(sockets: &mut SocketSet<'static>, frame: &[u8]) {
-    let Some((src, dst)) = bare_syn(frame) else {
-        return;
-    };
-    for item in sockets.iter_mut() {
-        if let smoltcp::socket::Socket::Tcp(t) = item.1
-            && t.remote_endpoint().map(std_endpoint) == Some(src)
-            && t.local_endpoint().map(std_endpoint) == Some(dst)
-            && replaceable(t.state())
-        {
-            log::debug!(
-                "TCP {dst} <- {src}: a new SYN replaces the {} connection",
-                t.state()
-            );
-            t.abort();
-        }
+    if let Some((src, dst)) = bare_syn(frame) {
+        give_way(sockets, dst, src, None);
     }
 }
 
@@ -485,7 +483,7 @@ fn bare_syn(frame: &[u8]) -> Option<(SocketAddr, SocketAddr)> {
 /// TCP_USER_TIMEOUT) ends the connection with ETIMEDOUT; an idle keepalive connection probes
 /// every TCP_KEEPINTVL and smoltcp ends it when its peer stays silent for idle + interval x
 /// count (or TCP_USER_TIMEOUT).
-fn keep_alive(t: &mut Tcp, sock: &mut tcp::Socket<'static>, opts: &Opts) {
+fn run_timers(t: &mut Tcp, sock: &mut tcp::Socket<'static>, opts: &Opts) {
     let now = crate::driver::now_micros();
     let st = sock.state();
     if st == tcp::State::Closed {
@@ -586,7 +584,7 @@ impl SockRec {
                         };
                         let sock = f.sockets.get_mut::<tcp::Socket>(h);
                         if t.phase == Phase::Open && !t.reset {
-                            keep_alive(t, sock, &self.opts);
+                            run_timers(t, sock, &self.opts);
                             if t.reset {
                                 self.error = t.reset_errno;
                             }
@@ -1801,7 +1799,7 @@ impl Core {
                     sock.set_nagle_enabled(!opts.nodelay);
                     sock.set_hop_limit(opts.ttl);
                     if t.phase == Phase::Open && !t.reset {
-                        keep_alive(t, sock, &opts);
+                        run_timers(t, sock, &opts);
                     }
                 }
             }

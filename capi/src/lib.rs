@@ -11,6 +11,7 @@
 //! - [`netconf`][]: the configuration helpers with their leading stack argument.
 //! - [`ifaddrs`][]: `ioth_getifaddrs`/`ioth_freeifaddrs`.
 //! - [`iothconf`][]: `ioth_newstackc`, `ioth_config`, `ioth_resolvconf`.
+//! - [`iothdns`][]: libiothdns's packet toolkit and server helpers (`iothdns.h`).
 //!
 //! Every exported function runs inside `catch_unwind`: no panic crosses into C. Failures
 //! return libioth's failure value (-1 or NULL) with `errno` set to what Linux (or libioth)
@@ -27,6 +28,7 @@ use ioth_smoltcp as _;
 mod boundary;
 pub mod ifaddrs;
 pub mod iothconf;
+pub mod iothdns;
 pub mod netconf;
 mod rtnl;
 pub mod sockets;

@@ -1,7 +1,9 @@
 //! `cargo xtask install` end to end: the installed prefix has libioth, ioth.h, ioth.pc and the
 //! plugins; `pkg-config` finds it; the classic program builds from a clean directory against
 //! the installed header alone; programs run with the prefix on their library path, and the
-//! installed libioth searches the prefix's plugin directory.
+//! installed libioth searches the prefix's plugin directory. libiothdns: `-liothdns` and
+//! `pkg-config iothdns` link a program against libioth, and a binary linked the original's
+//! way (needing `libiothdns.so.0`) runs on the installed prefix.
 //!
 //! The install builds in its own target directory (`<target>/xtask-install`, debug profile)
 //! and to a fixed prefix under it, so that `IOTH_LIBDIR` never changes between runs: the
@@ -48,15 +50,19 @@ fn install() -> PathBuf {
 }
 
 fn pkg_config(prefix: &Path, args: &[&str]) -> String {
+    pkg_config_of(prefix, "ioth", args)
+}
+
+fn pkg_config_of(prefix: &Path, package: &str, args: &[&str]) -> String {
     let out = Command::new("pkg-config")
         .env("PKG_CONFIG_PATH", prefix.join("lib").join("pkgconfig"))
         .args(args)
-        .arg("ioth")
+        .arg(package)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "pkg-config {args:?} ioth failed: {}",
+        "pkg-config {args:?} {package} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
@@ -100,6 +106,10 @@ fn installed_prefix_builds_and_runs_c_programs() {
         "lib/ioth/ioth_smoltcp.so",
         "include/ioth.h",
         "include/iothconf.h",
+        "include/iothdns.h",
+        "lib/libiothdns.so",
+        "lib/libiothdns.so.0",
+        "lib/pkgconfig/iothdns.pc",
     ] {
         assert!(prefix.join(f).is_file(), "{f} is not installed");
     }
@@ -184,5 +194,108 @@ fn installed_prefix_builds_and_runs_c_programs() {
         &out,
         &["newstack_plugin", "tcp_recv", "delstack"],
         "installed plugin_stack",
+    );
+
+    libiothdns_links_both_ways(&prefix, clean.path());
+}
+
+/// The NEEDED entries of an ELF file.
+fn needed(file: &Path) -> Vec<String> {
+    let out = Command::new("readelf")
+        .arg("-d")
+        .arg(file)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| Some(l.split('[').nth(1)?.trim_end_matches(']').to_owned()))
+        .collect()
+}
+
+fn cc_in(dir: &Path, script: &str) {
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let out = Command::new("sh")
+        .current_dir(dir)
+        .arg("-c")
+        .arg(script.replace("$CC", &cc))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+const IOTHDNS_CHECKS: &[&str] = &["put_header", "getbuf", "put_rr_earlier_section_einval"];
+
+fn libiothdns_links_both_ways(prefix: &Path, dir: &Path) {
+    let lib = prefix.join("lib");
+    let flags = pkg_config_of(prefix, "iothdns", &["--cflags", "--libs"]);
+    assert!(
+        flags.contains("-liothdns") && flags.contains("-lioth"),
+        "{flags}"
+    );
+
+    // Linked as the original's README says (-liothdns): the ld script brings libioth.
+    for f in ["iothdns_compose.c", "check.h"] {
+        std::fs::copy(c_source(f), dir.join(f)).unwrap();
+    }
+    cc_in(
+        dir,
+        &format!(
+            "$CC -Wall -Werror iothdns_compose.c -I{inc} -L{lib} -liothdns -o dns_script",
+            inc = prefix.join("include").display(),
+            lib = lib.display()
+        ),
+    );
+    let deps = needed(&dir.join("dns_script"));
+    assert!(deps.iter().any(|d| d == "libioth.so"), "{deps:?}");
+    let mut cmd = Command::new(dir.join("dns_script"));
+    cmd.env("LD_LIBRARY_PATH", &lib);
+    assert_checks(&run(cmd, "dns_script"), IOTHDNS_CHECKS, "-liothdns program");
+
+    // Linked against a stand-in for the original library (soname libiothdns.so.0, the
+    // same symbols, no code): the binary needs libiothdns.so.0, which the install provides.
+    let nm = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(lib.join("libioth.so"))
+        .output()
+        .unwrap();
+    let stubs: String = String::from_utf8_lossy(&nm.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .filter(|s| s.starts_with("iothdns_"))
+        .map(|s| format!("void {s}(void) {{}}\n"))
+        .collect();
+    assert!(stubs.contains("iothdns_put_header"), "{stubs}");
+    let original = dir.join("original");
+    std::fs::create_dir_all(&original).unwrap();
+    std::fs::write(original.join("stub.c"), stubs).unwrap();
+    cc_in(
+        &original,
+        "$CC -shared -fPIC stub.c -Wl,-soname,libiothdns.so.0 -o libiothdns.so",
+    );
+    cc_in(
+        dir,
+        &format!(
+            "$CC -Wall -Werror iothdns_compose.c -I{inc} -Loriginal -liothdns -o dns_original",
+            inc = prefix.join("include").display()
+        ),
+    );
+    let deps = needed(&dir.join("dns_original"));
+    assert!(deps.iter().any(|d| d == "libiothdns.so.0"), "{deps:?}");
+    assert!(
+        !deps.iter().any(|d| d.starts_with("libioth.so")),
+        "{deps:?}"
+    );
+    let mut cmd = Command::new(dir.join("dns_original"));
+    cmd.env("LD_LIBRARY_PATH", &lib);
+    assert_checks(
+        &run(cmd, "dns_original"),
+        IOTHDNS_CHECKS,
+        "a binary built against libiothdns.so.0",
     );
 }

@@ -4,7 +4,13 @@
 //!   - the stack plugins as `DIR/lib/ioth/ioth_<name>.so`,
 //!   - the C library `DIR/lib/libioth.so` and `libioth.a`, when the workspace builds one,
 //!   - the headers of `ioth-core/include/` into `DIR/include/`,
-//!   - `DIR/lib/pkgconfig/ioth.pc`, with the C library.
+//!   - `DIR/lib/pkgconfig/ioth.pc`, with the C library;
+//!   - libiothdns, whose calls live in libioth: `DIR/lib/libiothdns.so`, a GNU ld script
+//!     (`INPUT(-lioth)`) so that `-liothdns` links libioth; `DIR/lib/libiothdns.so.0`, an
+//!     empty shared object with soname `libiothdns.so.0` that needs `libioth.so` (found
+//!     next to it), so that binaries built against the original libiothdns run; and
+//!     `DIR/lib/pkgconfig/iothdns.pc`. The shared object is linked with the system C
+//!     compiler (`$CC`, else `cc`).
 //!
 //!   The libraries are built with `IOTH_LIBDIR=DIR/lib`, so the facade searches
 //!   `DIR/lib/ioth/` for plugins.
@@ -157,12 +163,52 @@ fn install(o: &InstallOptions) -> Result<(), String> {
         private = STATIC_LIBS,
     );
     write(&pkgconfig.join("ioth.pc"), &pc)?;
+    install_iothdns(o, &libdir, &pkgconfig)?;
     println!(
         "installed into {} (plugins in {})",
         o.prefix.display(),
         plugin_dir.display()
     );
     Ok(())
+}
+
+/// The soname binaries built against VirtualSquare's libiothdns ask for.
+const IOTHDNS_SONAME: &str = "libiothdns.so.0";
+
+/// Installs libiothdns over libioth (already in `libdir`): the linker script, the
+/// compatibility shared object and `iothdns.pc`.
+fn install_iothdns(o: &InstallOptions, libdir: &Path, pkgconfig: &Path) -> Result<(), String> {
+    // For linking: -liothdns finds this script, which links libioth as -lioth would.
+    write(
+        &libdir.join("libiothdns.so"),
+        "/* GNU ld script: libiothdns's calls are in libioth (ioth-rs). */\nINPUT(-lioth)\n",
+    )?;
+    // For running binaries linked against the original (DT_NEEDED libiothdns.so.0): no code
+    // of its own, a dependency on libioth.so, which the loader finds next to it ($ORIGIN)
+    // and whose iothdns_* symbols then resolve the program's references.
+    let so = libdir.join(IOTHDNS_SONAME);
+    let tmp = so.with_extension("tmp-install");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let mut link = Command::new(&cc);
+    link.args(["-shared", "-nostdlib", "-x", "c", "/dev/null", "-o"])
+        .arg(&tmp)
+        .arg(format!("-Wl,-soname,{IOTHDNS_SONAME}"))
+        .arg("-Wl,--no-as-needed")
+        .arg("-Wl,-rpath,$ORIGIN")
+        .arg("-L")
+        .arg(libdir)
+        .arg("-lioth");
+    run(&mut link).map_err(|e| format!("{e} (libiothdns.so.0 is linked with {cc})"))?;
+    std::fs::rename(&tmp, &so).map_err(|e| format!("installing {}: {e}", so.display()))?;
+    println!("  {}", so.display());
+    let pc = format!(
+        "prefix={prefix}\nexec_prefix=${{prefix}}\nlibdir=${{prefix}}/lib\nincludedir=${{prefix}}/include\n\n\
+         Name: iothdns\nDescription: DNS for the Internet of Threads (libiothdns-compatible, part of libioth)\n\
+         Version: {version}\nRequires: ioth\nLibs: -L${{libdir}} -liothdns\nCflags: -I${{includedir}}\n",
+        prefix = o.prefix.display(),
+        version = env!("CARGO_PKG_VERSION"),
+    );
+    write(&pkgconfig.join("iothdns.pc"), &pc)
 }
 
 /// Whether a package exists and its library is built as a cdylib (a plugin).

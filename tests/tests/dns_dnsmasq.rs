@@ -18,7 +18,9 @@ use ioth_tests::peers::{KernelOnTap, Peer, VdeSwitch, require_tool};
 
 /// dnsmasq answering for corp.test (and nothing else: no upstream, no hosts file) on tap0.
 fn dnsmasq(kernel: &KernelOnTap, sw: &VdeSwitch, extra: &[&str]) -> Peer {
-    let big: Vec<String> = (0..8).map(|i| format!("\"{i}{}\"", "x".repeat(199))).collect();
+    let big: Vec<String> = (0..8)
+        .map(|i| format!("\"{i}{}\"", "x".repeat(199)))
+        .collect();
     let mut cmd = kernel.ns().command("dnsmasq");
     cmd.args([
         "--no-daemon",
@@ -45,8 +47,14 @@ fn dnsmasq(kernel: &KernelOnTap, sw: &VdeSwitch, extra: &[&str]) -> Peer {
     ])
     .arg(format!("--txt-record=big.corp.test,{}", big.join(",")))
     .args(extra)
-    .arg(format!("--dhcp-leasefile={}", sw.dir().join("leases").display()))
-    .arg(format!("--pid-file={}", sw.dir().join("dnsmasq.pid").display()))
+    .arg(format!(
+        "--dhcp-leasefile={}",
+        sw.dir().join("leases").display()
+    ))
+    .arg(format!(
+        "--pid-file={}",
+        sw.dir().join("dnsmasq.pid").display()
+    ))
     .stdin(Stdio::null())
     .stdout(Stdio::null())
     .stderr(File::create(sw.dir().join("dnsmasq.log")).expect("dnsmasq log file"));
@@ -105,14 +113,22 @@ fn a_smoltcp_stack_resolves_over_what_dhcp_told_it() {
     // Addresses.
     let ips = r.lookup_ip("web.corp.test").unwrap();
     assert!(ips.contains(&IpAddr::from([10, 45, 0, 1])), "{ips:?}");
-    assert!(ips.contains(&"fd45::1".parse::<IpAddr>().unwrap()), "{ips:?}");
+    assert!(
+        ips.contains(&"fd45::1".parse::<IpAddr>().unwrap()),
+        "{ips:?}"
+    );
     // A chain of two CNAMEs.
     let www = r.lookup("www.corp.test.", RecordType::A).unwrap();
     assert_eq!(www.cname_chain().len(), 2, "{:?}", www.cname_chain());
-    assert_eq!(www.canonical_name(), &Name::from_ascii("web.corp.test.").unwrap());
+    assert_eq!(
+        www.canonical_name(),
+        &Name::from_ascii("web.corp.test.").unwrap()
+    );
     // MX, TXT, PTR.
     let mx = r.lookup("corp.test", RecordType::MX).unwrap();
-    assert!(matches!(&mx.records()[0].data, RData::MX(m) if m.exchange.to_ascii() == "mail.corp.test."));
+    assert!(
+        matches!(&mx.records()[0].data, RData::MX(m) if m.exchange.to_ascii() == "mail.corp.test.")
+    );
     let txt = r.lookup("corp.test", RecordType::TXT).unwrap();
     assert!(matches!(&txt.records()[0].data, RData::TXT(t) if t.to_string().contains("spf1")));
     let names = r.reverse(IpAddr::from([10, 45, 0, 1])).unwrap();
@@ -124,7 +140,9 @@ fn a_smoltcp_stack_resolves_over_what_dhcp_told_it() {
     assert!(matches!(err, ResolveError::NoData { .. }), "{err:?}");
     // Larger than 1232 bytes: truncated over UDP, then whole over TCP.
     let big = r.lookup("big.corp.test.", RecordType::TXT).unwrap();
-    let RData::TXT(t) = &big.records()[0].data else { panic!("not TXT") };
+    let RData::TXT(t) = &big.records()[0].data else {
+        panic!("not TXT")
+    };
     assert_eq!(t.txt_data.len(), 8);
 
     // A dead first server: its timeout, then the second.
@@ -135,7 +153,11 @@ fn a_smoltcp_stack_resolves_over_what_dhcp_told_it() {
     .unwrap();
     let t0 = Instant::now();
     assert!(!r2.lookup_ip("web.corp.test").unwrap().is_empty());
-    assert!(t0.elapsed() >= Duration::from_millis(900), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t0.elapsed()
+    );
 
     // Connect by name: a kernel listener in the namespace, reached by its name.
     let ns_stack = Stack::new(&format!("kernel,netns={}", kernel.ns().name()), &[]).unwrap();
@@ -187,7 +209,9 @@ fn a_smoltcp_stack_resolves_over_the_server_router_advertisements_named() {
     assert_eq!(r.search(), [Name::from_ascii("corp.test.").unwrap()]);
     let queries = log(&sw);
     assert!(
-        queries.lines().any(|l| l.contains("query[AAAA] web.corp.test from fd45:")),
+        queries
+            .lines()
+            .any(|l| l.contains("query[AAAA] web.corp.test from fd45:")),
         "the query went over IPv6 to the advertised server:\n{queries}"
     );
 }

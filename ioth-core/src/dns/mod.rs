@@ -91,6 +91,41 @@ impl Stack {
     }
 }
 
+/// Entry points for the fuzz targets: the resolver's parsers of outside input, without I/O.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::message::{Question, accept_reply, interpret};
+
+    /// Reads `bytes` as a reply to the question it carries (and, the first two bytes being the
+    /// id, as a reply to that id), then interprets it as the resolver would.
+    pub fn reply(bytes: &[u8]) {
+        let id = u16::from_be_bytes([
+            bytes.first().copied().unwrap_or(0),
+            bytes.get(1).copied().unwrap_or(0),
+        ]);
+        let Ok(msg) = hickory_proto::op::Message::from_vec(bytes) else {
+            return;
+        };
+        for q in &msg.queries {
+            let question = Question {
+                name: q.name.clone(),
+                rtype: q.query_type,
+            };
+            if let Ok(accepted) = accept_reply(bytes, id, &question) {
+                let _ = interpret(&accepted, &question);
+            }
+        }
+    }
+
+    /// Reads `text` as resolv.conf (strictly and leniently) and as a hosts file.
+    pub fn texts(text: &str) {
+        let _ = super::ResolvConf::parse(text);
+        let _ = super::ResolvConf::parse_lenient(text);
+        let hosts = super::Hosts::parse(text);
+        let _ = hosts.lookup(text.lines().next().unwrap_or(""));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,6 +30,7 @@ pub mod backend;
 pub mod bsd;
 pub mod config;
 mod defaults;
+pub mod dns;
 mod error;
 mod fdtable;
 mod license;

@@ -31,6 +31,9 @@ struct StackInner {
     state: AtomicUsize,
     /// What configuration strings set on this stack so far.
     conf: Mutex<nlconf::iothconf::ConfState>,
+    /// State other parts of the facade keep per stack (the resolver's cache), created on first
+    /// use. Type-erased so that this module does not depend on them.
+    extension: std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 const DELETED: usize = 1 << (usize::BITS - 1);
@@ -87,6 +90,7 @@ impl Stack {
                 ops,
                 state: AtomicUsize::new(0),
                 conf: Mutex::new(nlconf::iothconf::ConfState::new()),
+                extension: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -167,6 +171,16 @@ impl Stack {
     /// The backend's stack instance, for code that extends a backend.
     pub fn ops(&self) -> &dyn StackOps {
         self.inner.ops.as_ref()
+    }
+
+    /// The per-stack state of type `T`, made on first use. Only one type uses the slot (the
+    /// resolver's state); another type gets None.
+    pub(crate) fn extension<T: Default + Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        let any = self
+            .inner
+            .extension
+            .get_or_init(|| Arc::new(T::default()) as Arc<dyn std::any::Any + Send + Sync>);
+        Arc::clone(any).downcast::<T>().ok()
     }
 
     /// The configuration-string state of this stack.

@@ -1,5 +1,5 @@
-//! The few places where the facade meets C data: socket option values as bytes, and
-//! `timeval` conversions.
+//! The few places where the facade meets C data: socket option values as bytes, `timeval`
+//! conversions, and waiting on descriptors.
 
 use std::io;
 use std::mem;
@@ -95,6 +95,35 @@ pub fn duration(tv: libc::timeval) -> Option<Duration> {
     let secs = u64::try_from(tv.tv_sec).unwrap_or(0);
     let micros = u32::try_from(tv.tv_usec).unwrap_or(0);
     Some(Duration::from_secs(secs) + Duration::from_micros(u64::from(micros)))
+}
+
+/// `poll(2)` on `fds` until one is ready or `deadline` passes (`None`: wait forever); returns
+/// how many are ready (0 when the deadline passed). Interrupted waits go on.
+pub fn poll_until(
+    fds: &mut [libc::pollfd],
+    deadline: Option<std::time::Instant>,
+) -> io::Result<usize> {
+    loop {
+        let ms = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(std::time::Instant::now());
+                // Round up so that a wait never ends before the deadline.
+                let ms = left.as_micros().div_ceil(1000);
+                libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+            }
+        };
+        let nfds = libc::nfds_t::try_from(fds.len()).map_err(|_| errno(libc::EINVAL))?;
+        // SAFETY: fds is a valid, exclusively borrowed slice of pollfd for the whole call.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), nfds, ms) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
 }
 
 /// Runs a `recvmsg(2)`-like `call` on a `msghdr` describing `bufs`, `control` and room for

@@ -2,17 +2,21 @@
 //!
 //! They mirror `std::net`: the same constructors (on the current default stack, see
 //! [`crate::current_stack`]) plus `*_on` constructors and [`crate::Stack`] methods that name a
-//! stack. Each owns a real descriptor (`AsFd`, `AsRawFd`) that works with poll, epoll and mio
+//! stack. Names given to them (`"example.test:80"`) are resolved over the stack they use
+//! ([`ToSocketAddrs`]), never by the host's resolver. Each owns a real descriptor (`AsFd`, `AsRawFd`) that works with poll, epoll and mio
 //! (`mio::unix::SourceFd`).
 
+mod addrs;
+pub mod happy;
 mod tcp;
 mod udp;
 
+pub use addrs::ToSocketAddrs;
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
 use crate::backend::SockAddr;
 use crate::error::errno;
@@ -33,14 +37,15 @@ pub(crate) fn socket_for(stack: &Stack, addr: &SocketAddr, ty: libc::c_int) -> i
     stack.socket(domain, ty | libc::SOCK_CLOEXEC, 0)
 }
 
-/// Tries `f` on each address `addrs` resolves to, returning the first success or the last error,
-/// as std does.
+/// Tries `f` on each address `addrs` gives (names resolved over `stack`), returning the first
+/// success or the last error, as std does.
 pub(crate) fn each_addr<A: ToSocketAddrs, T>(
+    stack: &Stack,
     addrs: A,
     mut f: impl FnMut(&SocketAddr) -> io::Result<T>,
 ) -> io::Result<T> {
     let mut last = None;
-    for addr in addrs.to_socket_addrs()? {
+    for addr in addrs.to_socket_addrs_on(stack)? {
         match f(&addr) {
             Ok(v) => return Ok(v),
             Err(e) => last = Some(e),

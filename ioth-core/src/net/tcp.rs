@@ -1,11 +1,11 @@
 //! TCP: [`TcpListener`] and [`TcpStream`].
 
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use super::{each_addr, socket_for, socket_wrapper, std_addr};
+use super::{ToSocketAddrs, each_addr, happy, socket_for, socket_wrapper, std_addr};
 use crate::defaults::current_stack;
 use crate::error::errno;
 use crate::socket::Socket;
@@ -28,7 +28,7 @@ impl TcpListener {
 
     /// Binds on `stack` and listens (backlog 128).
     pub fn bind_on<A: ToSocketAddrs>(stack: &Stack, addr: A) -> io::Result<TcpListener> {
-        each_addr(addr, |addr| {
+        each_addr(stack, addr, |addr| {
             let sock = socket_for(stack, addr, libc::SOCK_STREAM)?;
             sock.set_option(libc::SOL_SOCKET, libc::SO_REUSEADDR, 1 as libc::c_int)?;
             sock.bind(&(*addr).into())?;
@@ -77,13 +77,34 @@ impl TcpStream {
         TcpStream::connect_on(&current_stack()?, addr)
     }
 
-    /// Connects on `stack`.
+    /// Connects on `stack`. A name is resolved over `stack`; when it gives several
+    /// addresses they race as RFC 8305 says (IPv6 and IPv4 interleaved, a new attempt every
+    /// 250 ms, the first to connect wins).
     pub fn connect_on<A: ToSocketAddrs>(stack: &Stack, addr: A) -> io::Result<TcpStream> {
-        each_addr(addr, |addr| {
-            let sock = socket_for(stack, addr, libc::SOCK_STREAM)?;
-            sock.connect(&(*addr).into())?;
-            Ok(TcpStream(sock))
-        })
+        let addrs = addr.to_socket_addrs_on(stack)?;
+        if let [one] = addrs.as_slice() {
+            let sock = socket_for(stack, one, libc::SOCK_STREAM)?;
+            sock.connect(&(*one).into())?;
+            return Ok(TcpStream(sock));
+        }
+        Ok(TcpStream(happy::connect(stack, &addrs, None)?))
+    }
+
+    /// Connects on `stack` to what `addr` names (resolved over `stack`, addresses racing as
+    /// in [`TcpStream::connect_on`]), giving up with `ETIMEDOUT` after `timeout`.
+    pub fn connect_timeout_to<A: ToSocketAddrs>(
+        stack: &Stack,
+        addr: A,
+        timeout: Duration,
+    ) -> io::Result<TcpStream> {
+        if timeout.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot set a 0 duration timeout",
+            ));
+        }
+        let addrs = addr.to_socket_addrs_on(stack)?;
+        Ok(TcpStream(happy::connect(stack, &addrs, Some(timeout))?))
     }
 
     /// Connects on `stack`, giving up with `ETIMEDOUT` after `timeout`.

@@ -1,10 +1,10 @@
 //! UDP: [`UdpSocket`].
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 
-use super::{each_addr, socket_for, socket_wrapper, std_addr};
+use super::{ToSocketAddrs, each_addr, socket_for, socket_wrapper, std_addr};
 use crate::defaults::current_stack;
 use crate::error::errno;
 use crate::socket::Socket;
@@ -23,18 +23,24 @@ impl UdpSocket {
 
     /// Binds on `stack`.
     pub fn bind_on<A: ToSocketAddrs>(stack: &Stack, addr: A) -> io::Result<UdpSocket> {
-        each_addr(addr, |addr| {
+        each_addr(stack, addr, |addr| {
             let sock = socket_for(stack, addr, libc::SOCK_DGRAM)?;
             sock.bind(&(*addr).into())?;
             Ok(UdpSocket(sock))
         })
     }
 
-    /// Sends a datagram to `addr`; returns the bytes sent.
+    /// Sends a datagram to `addr` (a name resolved over this socket's stack); returns the
+    /// bytes sent.
     pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
-        let addr = addr
-            .to_socket_addrs()?
-            .next()
+        let addrs = addr.to_socket_addrs_on(self.0.stack())?;
+        // A name may give both families: the socket's own family first.
+        let v6 = matches!(self.0.local_addr()?.as_socket(), Some(SocketAddr::V6(_)));
+        let addr = addrs
+            .iter()
+            .find(|a| a.is_ipv6() == v6)
+            .or(addrs.first())
+            .copied()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to send to"))?;
         self.0.send_to(buf, &addr.into(), 0)
     }
@@ -53,9 +59,10 @@ impl UdpSocket {
         Ok((n, std_addr(&addr)?))
     }
 
-    /// Sets the default destination and filters received datagrams to that peer.
+    /// Sets the default destination and filters received datagrams to that peer; a name is
+    /// resolved over this socket's stack.
     pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
-        each_addr(addr, |addr| self.0.connect(&(*addr).into()))
+        each_addr(self.0.stack(), addr, |addr| self.0.connect(&(*addr).into()))
     }
 
     /// Sends to the connected peer (`EDESTADDRREQ` when not connected).

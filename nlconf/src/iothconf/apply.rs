@@ -89,6 +89,11 @@ impl ConfState {
         }
     }
 
+    /// Every interface a configuration string configured, in the order first seen.
+    pub fn ifindexes(&self) -> Vec<u32> {
+        self.ifaces.iter().map(|i| i.ifindex).collect()
+    }
+
     /// The static items active on `ifindex`, in the order they were configured.
     pub fn static_items(&self, ifindex: u32) -> &[StaticItem] {
         self.ifaces
@@ -300,6 +305,9 @@ pub fn apply<T: NetlinkTransport>(
         None => client.if_nametoindex(cfg.iface.as_deref().unwrap_or(DEFAULT_INTERFACE))?,
     };
     report.ifindex = Some(ifindex);
+    // Remembered even when nothing static is set, so that what the engines learn on this
+    // interface is found by [`ConfState::ifindexes`].
+    state.iface(ifindex);
 
     // Undo first.
     if cfg.disable.static_ {

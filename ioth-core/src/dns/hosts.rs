@@ -1,0 +1,121 @@
+//! A hosts file (`/etc/hosts` format): `ADDR NAME [ALIAS…]`, `#` comments.
+//!
+//! Names match without regard to case and to one trailing dot. Lines that do not start with an
+//! IPv4 or IPv6 address are skipped, as glibc does.
+
+use std::net::IpAddr;
+
+/// The entries of a hosts file, in file order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hosts {
+    entries: Vec<(IpAddr, Vec<String>)>,
+}
+
+fn normalize(name: &str) -> String {
+    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
+}
+
+impl Hosts {
+    /// Reads hosts-file text.
+    pub fn parse(text: &str) -> Hosts {
+        let mut entries = Vec::new();
+        for line in text.lines() {
+            let content = line.split('#').next().unwrap_or("");
+            let mut words = content.split_whitespace();
+            let Some(addr) = words.next() else { continue };
+            // An IPv6 address may carry a scope (`fe80::1%eth0`): the scope is dropped.
+            let Ok(addr) = addr.split('%').next().unwrap_or(addr).parse::<IpAddr>() else {
+                log::debug!("hosts: {line:?} does not start with an address; skipped");
+                continue;
+            };
+            let names: Vec<String> = words.map(normalize).filter(|n| !n.is_empty()).collect();
+            if !names.is_empty() {
+                entries.push((addr, names));
+            }
+        }
+        Hosts { entries }
+    }
+
+    /// The localhost names every node knows (RFC 6761 §6.3): `localhost` and names under
+    /// `.localhost` are the loopback addresses.
+    pub fn loopback() -> Hosts {
+        Hosts {
+            entries: vec![
+                (IpAddr::from([127, 0, 0, 1]), vec!["localhost".into()]),
+                (
+                    IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+                    vec!["localhost".into()],
+                ),
+            ],
+        }
+    }
+
+    /// Every address listed for `name`, in file order.
+    pub fn lookup(&self, name: &str) -> Vec<IpAddr> {
+        let name = normalize(name);
+        let mut out = Vec::new();
+        for (addr, names) in &self.entries {
+            if names.contains(&name) && !out.contains(addr) {
+                out.push(*addr);
+            }
+        }
+        if out.is_empty() && name.ends_with(".localhost") {
+            return self.lookup("localhost");
+        }
+        out
+    }
+
+    /// The first name listed for `addr`.
+    pub fn reverse(&self, addr: IpAddr) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(a, _)| *a == addr)
+            .and_then(|(_, names)| names.first())
+            .map(String::as_str)
+    }
+
+    /// Whether the file listed nothing.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn names_and_aliases_match_in_any_case() {
+        let hosts = Hosts::parse(
+            "127.0.0.1 localhost\n10.0.0.5  Web.Example.Test web # the web\n\
+             ::1 localhost ip6-localhost\nnot-an-address foo\n10.0.0.6 web\n",
+        );
+        assert_eq!(
+            hosts.lookup("WEB.example.test."),
+            [IpAddr::from([10, 0, 0, 5])]
+        );
+        assert_eq!(hosts.lookup("web").len(), 2);
+        assert_eq!(hosts.lookup("localhost").len(), 2);
+        assert!(hosts.lookup("foo").is_empty());
+        assert_eq!(
+            hosts.reverse(IpAddr::from([10, 0, 0, 5])),
+            Some("web.example.test")
+        );
+    }
+
+    #[test]
+    fn loopback_names_are_built_in() {
+        let hosts = Hosts::loopback();
+        assert_eq!(hosts.lookup("db.localhost").len(), 2);
+        assert!(hosts.lookup("localhost.example").is_empty());
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_read_without_panic(text in "\\PC*(\n\\PC*){0,5}", name in "\\PC{0,20}") {
+            let hosts = Hosts::parse(&text);
+            let _ = hosts.lookup(&name);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! [`ToSocketAddrs`]: addresses, and names resolved over a given stack.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+use crate::stack::Stack;
+
+/// Values that give socket addresses, like `std::net::ToSocketAddrs`, but resolved over a
+/// stack: a name is looked up by that stack's own resolver ([`crate::dns`]), never by the
+/// host's. Implemented for the same types as std's trait (addresses, `(host, port)` pairs,
+/// `"host:port"` strings, slices of addresses), so code written against `std::net` keeps
+/// compiling and keeps its queries inside its node.
+pub trait ToSocketAddrs {
+    /// The addresses, resolved over `stack` when a name is involved.
+    fn to_socket_addrs_on(&self, stack: &Stack) -> io::Result<Vec<SocketAddr>>;
+}
+
+macro_rules! literal {
+    ($($ty:ty),*) => {$(
+        impl ToSocketAddrs for $ty {
+            fn to_socket_addrs_on(&self, _: &Stack) -> io::Result<Vec<SocketAddr>> {
+                Ok(vec![SocketAddr::from(*self)])
+            }
+        }
+    )*};
+}
+
+literal!(
+    SocketAddr,
+    SocketAddrV4,
+    SocketAddrV6,
+    (IpAddr, u16),
+    (Ipv4Addr, u16),
+    (Ipv6Addr, u16)
+);
+
+impl ToSocketAddrs for (&str, u16) {
+    fn to_socket_addrs_on(&self, stack: &Stack) -> io::Result<Vec<SocketAddr>> {
+        let (host, port) = *self;
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        stack.resolve_host(host, port)
+    }
+}
+
+impl ToSocketAddrs for (String, u16) {
+    fn to_socket_addrs_on(&self, stack: &Stack) -> io::Result<Vec<SocketAddr>> {
+        (self.0.as_str(), self.1).to_socket_addrs_on(stack)
+    }
+}
+
+impl ToSocketAddrs for str {
+    fn to_socket_addrs_on(&self, stack: &Stack) -> io::Result<Vec<SocketAddr>> {
+        stack.resolve(self)
+    }
+}
+
+impl ToSocketAddrs for String {
+    fn to_socket_addrs_on(&self, stack: &Stack) -> io::Result<Vec<SocketAddr>> {
+        stack.resolve(self)
+    }
+}
+
+impl ToSocketAddrs for [SocketAddr] {
+    fn to_socket_addrs_on(&self, _: &Stack) -> io::Result<Vec<SocketAddr>> {
+        Ok(self.to_vec())
+    }
+}
+
+impl ToSocketAddrs for Vec<SocketAddr> {
+    fn to_socket_addrs_on(&self, _: &Stack) -> io::Result<Vec<SocketAddr>> {
+        Ok(self.clone())
+    }
+}
+
+impl<T: ToSocketAddrs + ?Sized> ToSocketAddrs for &T {
+    fn to_socket_addrs_on(&self, stack: &Stack) -> io::Result<Vec<SocketAddr>> {
+        (**self).to_socket_addrs_on(stack)
+    }
+}

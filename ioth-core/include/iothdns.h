@@ -58,17 +58,24 @@ struct iothdns_pkt;
 
 /* ---------------- resolver configuration ---------------- */
 
-/* Make a resolver on `stack` (NULL: the default stack) from a resolv.conf(5) file (NULL:
- * /etc/resolv.conf) or from a string: resolv.conf text, or a comma-separated list of
- * server addresses ("10.0.0.1,2001:db8::53"). NULL with errno on failure. */
+/* Make a resolver on `stack` (NULL: the default stack) from a resolv.conf(5) file or from a
+ * string: resolv.conf text (nameserver, search, domain, options ndots: timeout: attempts:
+ * rotate use-vc; unreadable lines are skipped), or server addresses separated by commas
+ * ("10.0.0.1,2001:db8::53"; the string is not modified). NULL path or string: the stack's
+ * own configuration (what it learned by dns=/DHCP/RA; on a kernel stack with nothing
+ * configured, /etc/resolv.conf, the original's default). A file or string without
+ * "options timeout:" waits IOTHDNS_TIMEOUT_MS per try. NULL with errno on failure
+ * (ENOENT/EACCES for the file, EINVAL for a stack pointer that is not a live stack). */
 struct iothdns *iothdns_init(struct ioth *stack, char *path_config);
 struct iothdns *iothdns_init_strcfg(struct ioth *stack, char *config);
-/* Replace the servers and the search list: 0, or -1 with errno. */
+/* Replace the servers, search list and options: 0, or -1 with errno (the old
+ * configuration stays). */
 int iothdns_update(struct iothdns *iothdns, char *path_config);
 int iothdns_update_strcfg(struct iothdns *iothdns, char *config);
 
-/* Append a server (af AF_INET with a struct in_addr *, AF_INET6 with a struct in6_addr *):
- * 0, or -1 with errno ENOSPC when IOTHDNS_MAXNS are configured, EAFNOSUPPORT. */
+/* Append a server, port 53 (af AF_INET with a struct in_addr *, AF_INET6 with a struct
+ * in6_addr *): 0, or -1 with errno ENOSPC when IOTHDNS_MAXNS are configured, EAFNOSUPPORT,
+ * EFAULT. */
 int iothdns_add_nameserver(struct iothdns *iothdns, int af, void *in46_addr);
 
 /* Files used by iothdns_getaddrinfo/iothdns_getnameinfo instead of /etc/hosts and
@@ -77,22 +84,35 @@ enum iothdns_pathtag {IOTHDNS_HOSTS, IOTHDNS_SERVICES,
 	IOTHDNS_PATH_SIZE};
 
 void iothdns_setpath(struct iothdns *iothdns, enum iothdns_pathtag pathtag, char *newvalue);
-/* As snprintf: the length of the path, written into buf truncated to size. */
+/* As snprintf: the length of the path, written into buf cut to size. */
 int iothdns_getpath(struct iothdns *iothdns, enum iothdns_pathtag pathtag, char *buf, size_t size);
 
+/* Release the resolver (NULL is ignored). */
 void iothdns_fini(struct iothdns *iothdns);
 
 /* ---------------- client lookups ---------------- */
 
-/* Addresses of `name`: the number of addresses found (the first n are stored; n may be 0),
- * 0 when the name has none of that family, -1 with errno (ENOENT: no such name). A
- * numeric address is returned without a query. */
+/* Names resolve as with glibc: the search list for names with fewer dots than ndots (1), a
+ * trailing dot makes a name absolute; each server in turn, UDP with EDNS(0), TCP when an
+ * answer is truncated; CNAME chains followed; answers cached for their TTL.
+ * Failures set errno: ENOENT no such name, ETIMEDOUT servers silent, EAGAIN servers failing
+ * (SERVFAIL, REFUSED), the network's errno when no server could be reached, EDESTADDRREQ no
+ * server configured, EINVAL a bad name or handle. */
+
+/* Addresses of `name`: the number found (the first n are stored; n may be 0), 0 when the
+ * name has none of that family, -1 with errno. A numeric address is returned without a
+ * query (an address of the other family: 0). */
 int iothdns_lookup_a(struct iothdns *iothdns, const char *name, struct in_addr *a, int n);
 int iothdns_lookup_aaaa(struct iothdns *iothdns, const char *name, struct in6_addr *aaaa, int n);
 /* IPv6 addresses first, then IPv4 ones as ::ffff:a.b.c.d. */
 int iothdns_lookup_aaaa_compat(struct iothdns *iothdns, const char *name, struct in6_addr *aaaa, int n);
 
-/* getaddrinfo(3), getnameinfo(3) and friends over the resolver. */
+/* getaddrinfo(3): hosts file first, then DNS (AF_UNSPEC: IPv4 entries before IPv6 ones);
+ * one entry per address and socket type (STREAM, DGRAM, RAW unless hinted); failures return
+ * EAI_NONAME, EAI_NODATA, EAI_AGAIN, EAI_SERVICE (unknown service), EAI_FAMILY,
+ * EAI_SOCKTYPE, EAI_BADFLAGS, EAI_ADDRFAMILY, EAI_SYSTEM (errno set). AI_CANONNAME gives the
+ * end of the CNAME chain; AI_V4MAPPED/AI_ALL apply to AF_INET6; AI_ADDRCONFIG is ignored.
+ * getnameinfo(3): hosts file, then PTR; every NI_* flag is honoured. */
 int iothdns_getaddrinfo(struct iothdns *iothdns,
 		const char *node, const char *service,
 		const struct addrinfo *hints,
@@ -109,11 +129,13 @@ int iothdns_getnameinfo(struct iothdns *iothdns,
 
 /* Any query: lookup_cb is called for each record of the answer, authority and additional
  * sections of the reply (section 1, 2, 3); vpkt is positioned at the record's data for the
- * iothdns_get_* functions. A non-zero return stops the scan and is returned. */
+ * iothdns_get_* functions. A non-zero return stops the scan and is returned; 0 when every
+ * call returned 0 or the name has no records of that type (no call then); -1 with errno. */
 struct iothdns_rr;
 typedef int lookup_cb_t(int section, struct iothdns_rr *rr, struct iothdns_pkt *vpkt, void *arg);
 int iothdns_lookup_cb(struct iothdns *iothdns, const char *name, int qtype,
 		lookup_cb_t *lookup_cb, void *arg);
+/* The same, over TCP only. */
 int iothdns_lookup_cb_tcp(struct iothdns *iothdns, const char *name, int qtype,
 		lookup_cb_t *lookup_cb, void *arg);
 

@@ -17,7 +17,7 @@ use std::sync::{Arc, LazyLock, Mutex, RwLock};
 use libc::iovec;
 
 use super::names::{self, MAX_TEXT};
-use super::wire::{self, Composer, MAX_MESSAGE, Parser, Question, RrHeader};
+use super::wire::{self, Composer, MAX_MESSAGE, Parsed, Parser, Question, RrHeader};
 use super::{IOTHDNS_MAXNAME, IOTHDNS_MAXSTRING, IothdnsHeader, IothdnsPkt, IothdnsRr};
 use crate::boundary::{buf_in, c_str, call, call_void, err};
 
@@ -26,6 +26,8 @@ pub(crate) enum Storage {
     /// The caller's buffer given to `iothdns_get_header`, valid until `iothdns_free` by the
     /// C contract.
     Caller { ptr: *mut u8, len: usize },
+    /// A message this library received (the resolver hands these to lookup callbacks).
+    Owned(Vec<u8>),
 }
 
 // SAFETY: the caller's pointer is only dereferenced inside C calls on this packet, under its
@@ -34,7 +36,7 @@ unsafe impl Send for Storage {}
 
 impl Storage {
     /// The message bytes.
-    fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         match self {
             Storage::Caller { ptr, len } if *len > 0 => {
                 // SAFETY: iothdns_get_header checked ptr non-NULL and len ≤ 65535; the C
@@ -42,6 +44,7 @@ impl Storage {
                 unsafe { std::slice::from_raw_parts(*ptr, *len) }
             }
             Storage::Caller { .. } => &[],
+            Storage::Owned(v) => v,
         }
     }
 
@@ -54,6 +57,7 @@ impl Storage {
                 unsafe { std::slice::from_raw_parts_mut(*ptr, *len) }
             }
             Storage::Caller { .. } => &mut [],
+            Storage::Owned(v) => v,
         }
     }
 }
@@ -116,6 +120,16 @@ pub(crate) fn message_of(p: &mut Packet) -> io::Result<&[u8]> {
         Packet::Compose(c) => c.finish().map_err(err),
         Packet::Parse { storage, .. } => Ok(storage.bytes()),
     }
+}
+
+/// A parse packet over bytes this library owns, with what its header says.
+pub(crate) fn parse_owned(bytes: Vec<u8>) -> io::Result<(*mut IothdnsPkt, Parsed)> {
+    let (parser, parsed) = Parser::new(&bytes).map_err(err)?;
+    let ptr = register(Packet::Parse {
+        storage: Storage::Owned(bytes),
+        parser,
+    });
+    Ok((ptr, parsed))
 }
 
 /// Runs `f` on a packet being composed; `EINVAL` for a parsed one. A failure of `f` is

@@ -455,7 +455,7 @@ fn c_process_request_serves_a_rust_client() {
 }
 
 /// A program written like the original's test/test_query.c compiles unchanged against
-/// iothdns.h (it links once the resolver calls exist).
+/// iothdns.h (c_iothdns_resolver.rs links and runs it against a server).
 #[test]
 fn test_query_shaped_program_compiles() {
     let obj = work_dir().join(format!("iothdns_test_query-{}.o", std::process::id()));

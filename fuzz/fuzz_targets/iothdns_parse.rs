@@ -7,16 +7,27 @@
 
 use std::ffi::{CStr, c_char};
 
-// The C API's code, compiled into the target (capi builds no rlib).
+// The C API's packet code, compiled into the target (capi builds no rlib). pkt.rs finds
+// its siblings and the C types through `super::` and the boundary through `crate::`, so
+// they sit at the crate root here as they sit in capi's iothdns module.
 #[allow(dead_code, unused_imports)]
 #[path = "../../capi/src/boundary.rs"]
 mod boundary;
-#[allow(dead_code, unused_imports)]
-#[path = "../../capi/src/iothdns/mod.rs"]
-mod iothdns;
+#[allow(dead_code)]
+#[path = "../../capi/src/iothdns/names.rs"]
+mod names;
+#[allow(dead_code)]
+#[path = "../../capi/src/iothdns/pkt.rs"]
+mod pkt;
+#[allow(dead_code)]
+#[path = "../../capi/src/iothdns/types.rs"]
+mod types;
+#[allow(dead_code)]
+#[path = "../../capi/src/iothdns/wire.rs"]
+mod wire;
 
-use iothdns::pkt::*;
-use iothdns::{IothdnsHeader, IothdnsRr};
+use pkt::*;
+use types::*;
 
 fn terminated(buf: &[c_char]) -> bool {
     buf.contains(&0)
@@ -36,12 +47,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let pkt = unsafe {
         iothdns_get_header(&mut h, msg.as_mut_ptr().cast(), msg.len(), qname.as_mut_ptr())
     };
-    if let Ok((_, _)) = iothdns::wire::Parser::new(data) {
-        let cut = iothdns::wire::truncate(data, 512);
+    if let Ok((_, _)) = wire::Parser::new(data) {
+        let cut = wire::truncate(data, 512);
         assert!(cut.len() <= 512);
-        assert!(iothdns::wire::Parser::new(&cut).is_ok(), "truncation broke {data:x?}");
+        assert!(wire::Parser::new(&cut).is_ok(), "truncation broke {data:x?}");
     }
-    let _ = iothdns::wire::client_udp_limit(data);
+    let _ = wire::client_udp_limit(data);
     if pkt.is_null() {
         return;
     }

@@ -90,6 +90,11 @@ fn c_resolver_calls_against_loopback_servers() {
     )
     .unwrap();
     std::fs::write(
+        files.path().join("resolv.conf"),
+        "# as glibc reads it\nnameserver 127.0.0.1\nsearch example.test\noptions ndots:1 timeout:2\n",
+    )
+    .unwrap();
+    std::fs::write(
         files.path().join("services"),
         "domain 53/tcp\ndomain 53/udp\nhttp 80/tcp www\n",
     )
@@ -103,6 +108,9 @@ fn c_resolver_calls_against_loopback_servers() {
         &out,
         &[
             "init_strcfg",
+            "init_file",
+            "init_missing_file_enoent",
+            "init_stack_own_config",
             "lookup_a_search",
             "lookup_a_trailing_dot",
             "lookup_a_count_only",

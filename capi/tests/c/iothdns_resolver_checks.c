@@ -74,6 +74,16 @@ int main(int argc, char *argv[]) {
 
 	struct iothdns *d = iothdns_init_strcfg(NULL, "search example.test\nnameserver 127.0.0.1");
 	CHECK("init_strcfg", d != NULL);
+	char conf[512];
+	snprintf(conf, sizeof(conf), "%s/resolv.conf", argv[1]);
+	struct iothdns *df = iothdns_init(NULL, conf);
+	struct in_addr fa[2];
+	CHECK("init_file", df != NULL && iothdns_lookup_a(df, "web", fa, 2) == 2);
+	iothdns_fini(df);
+	CHECK_NULL_ERRNO("init_missing_file_enoent", iothdns_init(NULL, "/nonexistent/resolv.conf"), ENOENT);
+	df = iothdns_init(NULL, NULL);
+	CHECK("init_stack_own_config", df != NULL);
+	iothdns_fini(df);
 
 	struct in_addr a[4];
 	struct in6_addr a6[4];

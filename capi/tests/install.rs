@@ -197,6 +197,47 @@ fn installed_prefix_builds_and_runs_c_programs() {
     );
 
     libiothdns_links_both_ways(&prefix, clean.path());
+    iothdns_resolves_over_a_user_space_stack(&prefix, clean.path());
+}
+
+/// A program written for libiothdns, built with `pkg-config iothdns` against the installed
+/// prefix, resolves over a smoltcp stack of its own: its queries cross a vde_switch to a
+/// server on another user-space stack (in this test process), never the host's resolver.
+fn iothdns_resolves_over_a_user_space_stack(prefix: &Path, dir: &Path) {
+    use ioth_tests::dns_responder::{Responder, Script, a, aaaa};
+    let Some(sw) = ioth_tests::peers::VdeSwitch::start() else {
+        return;
+    };
+    std::fs::copy(c_source("iothdns_smoltcp.c"), dir.join("iothdns_smoltcp.c")).unwrap();
+    let pkgconfig = prefix.join("lib").join("pkgconfig");
+    cc_in(
+        dir,
+        &format!(
+            "export PKG_CONFIG_PATH={}; $CC -Wall -Werror iothdns_smoltcp.c $(pkg-config --cflags --libs iothdns) -o iothdns_smoltcp",
+            pkgconfig.display()
+        ),
+    );
+    let server_stack = ioth_tests::fixtures::smoltcp_on(&sw.vnl(), Some([10, 57, 0, 2]));
+    let server = Responder::start(
+        &server_stack,
+        "0.0.0.0:53".parse().unwrap(),
+        Script {
+            records: vec![
+                a("web.corp.test.", 60, [10, 57, 0, 80]),
+                aaaa("web.corp.test.", 60, "fd57::80".parse().unwrap()),
+            ],
+            ..Script::default()
+        },
+    );
+    let mut cmd = Command::new(dir.join("iothdns_smoltcp"));
+    cmd.args([sw.vnl().as_str(), "web.corp.test"])
+        .env("LD_LIBRARY_PATH", prefix.join("lib"));
+    let out = run(cmd, "iothdns_smoltcp");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("lookup_a 1 10.57.0.80"), "{stdout}");
+    assert!(stdout.contains("getaddrinfo 10.57.0.80"), "{stdout}");
+    assert!(stdout.contains("getaddrinfo fd57::80"), "{stdout}");
+    assert!(server.count() >= 2, "{:?}", server.seen());
 }
 
 /// The NEEDED entries of an ELF file.

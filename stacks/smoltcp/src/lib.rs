@@ -25,6 +25,7 @@ mod device;
 mod driver;
 mod netlink;
 mod options;
+mod pktinfo;
 mod readiness;
 mod sockets;
 mod stack;

@@ -72,6 +72,10 @@ pub(crate) struct Opts {
     pub keepcnt: Option<u32>,
     /// TCP_USER_TIMEOUT; None: the `tcp_retries2` timing.
     pub user_timeout: Option<Duration>,
+    /// IP_PKTINFO: IPv4 datagrams are received with an `IP_PKTINFO` message.
+    pub pktinfo: bool,
+    /// IPV6_RECVPKTINFO: IPv6 datagrams are received with an `IPV6_PKTINFO` message.
+    pub recvpktinfo6: bool,
 }
 
 impl Opts {
@@ -714,6 +718,8 @@ pub(crate) struct Received {
     pub len: usize,
     pub from: Option<SocketAddr>,
     pub truncated: bool,
+    /// UDP: the datagram's destination address and the slot of the interface it arrived on.
+    pub dst: Option<(IpAddr, usize)>,
 }
 
 fn scatter(bufs: &mut [IoSliceMut<'_>], data: &[u8]) -> usize {
@@ -1222,6 +1228,7 @@ impl Core {
                                     },
                                     from: Some(from),
                                     truncated: copied < data.len(),
+                                    dst: meta.local_address.map(|a| (a.into(), s)),
                                 });
                             }
                             Err(_) => break,
@@ -1233,6 +1240,7 @@ impl Core {
                         len: 0,
                         from: None,
                         truncated: false,
+                        dst: None,
                     });
                 }
                 Err(err(libc::EAGAIN))
@@ -1258,6 +1266,7 @@ impl Core {
                         len: 0,
                         from: None,
                         truncated: false,
+                        dst: None,
                     });
                 }
                 let f = get_iface(ifaces, s).ok_or_else(|| err(libc::ENOTCONN))?;
@@ -1287,6 +1296,7 @@ impl Core {
                         len: total,
                         from: None,
                         truncated: false,
+                        dst: None,
                     });
                 }
                 if bufs.iter().all(|b| b.is_empty()) {
@@ -1294,6 +1304,7 @@ impl Core {
                         len: 0,
                         from: None,
                         truncated: false,
+                        dst: None,
                     });
                 }
                 if t.reset && !t.reset_reported {
@@ -1306,6 +1317,7 @@ impl Core {
                         len: 0,
                         from: None,
                         truncated: false,
+                        dst: None,
                     });
                 }
                 Err(err(libc::EAGAIN))
@@ -1337,6 +1349,7 @@ impl Core {
                             },
                             from: Some(SocketAddr::new(from, 0)),
                             truncated: copied < data.len(),
+                            dst: None,
                         });
                     }
                 }
@@ -1345,6 +1358,7 @@ impl Core {
                         len: 0,
                         from: None,
                         truncated: false,
+                        dst: None,
                     });
                 }
                 Err(err(libc::EAGAIN))
@@ -1365,6 +1379,7 @@ impl Core {
                     },
                     from: None,
                     truncated: got.copied < got.len,
+                    dst: None,
                 })
             }
         }
@@ -1376,6 +1391,7 @@ impl Core {
         id: usize,
         bufs: &[IoSlice<'_>],
         dst: Option<SocketAddr>,
+        src: Option<crate::pktinfo::SendSrc>,
         _flags: libc::c_int,
     ) -> io::Result<usize> {
         let rec = self.sock(id)?;
@@ -1408,12 +1424,22 @@ impl Core {
                 if len > 65507 {
                     return Err(err(libc::EMSGSIZE));
                 }
-                let slot = self.route(dst.ip())?;
+                let bound = match &self.sock(id)?.kind {
+                    Kind::Udp(u) => u.local.map(|l| l.ip()).filter(|a| !a.is_unspecified()),
+                    _ => None,
+                };
+                // IP_PKTINFO/IPV6_PKTINFO choose the source (and interface) of this datagram.
+                let (slot, chosen) = match src {
+                    Some(p) => crate::pktinfo::resolve(self, p, dst, bound)?,
+                    None => {
+                        let slot = self.route(dst.ip())?;
+                        (slot, bound.or_else(|| self.source_for(slot, dst.ip())))
+                    }
+                };
                 if self.link_down(slot) {
                     // The switch or hub behind the interface is gone: nothing would arrive.
                     return Err(err(libc::ENETDOWN));
                 }
-                let src = self.source_for(slot, dst.ip());
                 let Core { ifaces, socks, .. } = self;
                 let rec = socks
                     .get_mut(id)
@@ -1427,14 +1453,13 @@ impl Core {
                     .iter()
                     .find(|(s, _)| *s == slot)
                     .ok_or_else(|| err(libc::EINVAL))?;
-                let local_bound = u.local.map(|l| l.ip()).filter(|a| !a.is_unspecified());
                 let f = get_iface(ifaces, s).ok_or_else(|| err(libc::ENETUNREACH))?;
                 if slot != 0 && len + 28 > f.mtu as usize && !dst.is_ipv4() {
                     return Err(err(libc::EMSGSIZE));
                 }
                 let sock = f.sockets.get_mut::<udp::Socket>(h);
                 let mut meta = udp::UdpMetadata::from(IpEndpoint::from(dst));
-                meta.local_address = local_bound.or(src).map(Into::into);
+                meta.local_address = chosen.map(Into::into);
                 let buf = sock.send(len, meta).map_err(|e| match e {
                     udp::SendError::BufferFull => err(libc::EAGAIN),
                     udp::SendError::Unaddressable => err(libc::EINVAL),

@@ -29,6 +29,7 @@ mod pktinfo;
 mod readiness;
 mod sockets;
 mod stack;
+mod steer;
 
 use std::io;
 use std::os::fd::AsRawFd;

@@ -342,6 +342,8 @@ fn truncate(m: Message, meta: &ReplyMeta, out: &mut Vec<u8>) -> Outcome {
     let mut t = Message::new(meta.id, MessageType::Response, meta.op_code);
     t.metadata = m.metadata;
     t.metadata.id = meta.id;
+    t.metadata.message_type = MessageType::Response;
+    t.metadata.op_code = meta.op_code;
     t.metadata.truncation = true;
     t.queries = m.queries;
     t.edns = m.edns;
@@ -381,6 +383,7 @@ fn finish_raw(mut bytes: Vec<u8>, meta: &ReplyMeta, out: &mut Vec<u8>) -> Outcom
         return Outcome::Drop(DropReason::BadReply);
     }
     bytes[..2].copy_from_slice(&meta.id.to_be_bytes());
+    bytes[2] |= 0x80;
     let rcode = ResponseCode::from_low(bytes[3] & 0x0f);
     if bytes.len() <= meta.limit {
         out.extend_from_slice(&bytes);

@@ -138,8 +138,8 @@ pub enum Response {
     /// record in it exactly when the query had one (RFC 6891; our payload size, the query's
     /// DO bit), and truncates it (TC, question kept) when it exceeds the client's limit.
     Message(Message),
-    /// Send these bytes (a relayed upstream reply): only the ID is set from the query; a reply
-    /// over the client's limit is truncated as above.
+    /// Send these bytes (a relayed upstream reply): only the ID (from the query) and QR are
+    /// set; a reply over the client's limit is truncated as above.
     Raw(Vec<u8>),
     /// Send nothing (counted as dropped).
     Drop,

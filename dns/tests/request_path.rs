@@ -275,6 +275,10 @@ fn raw_replies_get_the_query_id_and_handlers_may_drop() {
     };
     let (_, out) = run(&raw, &q, Transport::Udp);
     assert_eq!(parse(&out).metadata.id, 0x4242);
+    // Relaying the query itself still answers with QR set.
+    let echo = |r: &Request<'_>| Response::Raw(r.raw.to_vec());
+    let (_, out) = run(&echo, &q, Transport::Udp);
+    assert_eq!(parse(&out).metadata.message_type, MessageType::Response);
     let drop = |_: &Request<'_>| Response::Drop;
     let (o, out) = run(&drop, &q, Transport::Udp);
     assert_eq!(o, Outcome::Drop(DropReason::Handler));

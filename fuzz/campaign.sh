@@ -4,6 +4,9 @@
 # artifacts/<target>, logs in artifacts/campaign-logs; prints one README table row per target.
 #
 #   fuzz/campaign.sh [SECS] [TARGET...]
+#
+# The targets are those of fuzz/Cargo.toml (cargo fuzz list): vnl, vde_ctl_request,
+# nl_request, iothconf, dhcp4_message, router_advert, dhcp6_message, dns_server_request.
 set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-600}

@@ -28,6 +28,7 @@
 
 pub mod backend;
 pub mod bsd;
+pub mod cmsg;
 pub mod config;
 mod defaults;
 pub mod dns;
@@ -48,7 +49,7 @@ pub use defaults::{
 };
 pub use error::{ErrnoError, errno, errno_of, errno_with};
 pub use license::{license, set_license};
-pub use socket::Socket;
+pub use socket::{RecvFromTo, Socket};
 pub use stack::{Stack, find_backend, split_ifname, split_implementation};
 
 /// The configuration layer (rtnetlink server and client, iothconf, hash addresses).

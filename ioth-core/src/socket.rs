@@ -2,7 +2,7 @@
 
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::mem;
-use std::net::Shutdown;
+use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,6 +11,7 @@ use std::time::Duration;
 use libc::{c_int, c_long};
 
 use crate::backend::{Ioctl, RecvMeta, SockAddr, SocketOps};
+use crate::cmsg::{self, CmsgBuf, PktInfo};
 use crate::error::{ebadf, errno};
 use crate::fdtable::FdTable;
 use crate::stack::Stack;
@@ -306,6 +307,116 @@ impl Socket {
         flags: c_int,
     ) -> io::Result<usize> {
         self.ops().send_msg(bufs, addr, control, flags)
+    }
+}
+
+/// One datagram received by [`Socket::recv_from_to`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecvFromTo {
+    /// Bytes copied into the buffer.
+    pub len: usize,
+    /// Whether the datagram was longer than the buffer (`MSG_TRUNC`): its tail is gone.
+    pub truncated: bool,
+    /// The sender.
+    pub from: SocketAddr,
+    /// The address the datagram was sent to (`ipi_addr`, `ipi6_addr`), when the socket
+    /// reports it (see [`Socket::set_recv_pktinfo`]).
+    pub to: Option<IpAddr>,
+    /// The local address a reply should leave from: the destination for unicast, the
+    /// interface's address for broadcast and multicast (IPv4's `ipi_spec_dst`; for IPv6 the
+    /// destination itself).
+    pub local: Option<IpAddr>,
+    /// The interface it arrived on (0 when not reported).
+    pub ifindex: u32,
+}
+
+impl Socket {
+    /// Asks for the destination address and interface of every datagram received from now
+    /// on: `IP_PKTINFO` on an `AF_INET` socket, `IPV6_RECVPKTINFO` on an `AF_INET6` one
+    /// (the family is read with `SO_DOMAIN`). [`Socket::recv_from_to`] then reports them.
+    pub fn set_recv_pktinfo(&self, on: bool) -> io::Result<()> {
+        let domain: c_int = self.option(libc::SOL_SOCKET, libc::SO_DOMAIN)?;
+        let (level, name) = match domain {
+            libc::AF_INET => (libc::IPPROTO_IP, libc::IP_PKTINFO),
+            libc::AF_INET6 => (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO),
+            _ => return Err(errno(libc::ENOPROTOOPT)),
+        };
+        self.set_option(level, name, c_int::from(on))
+    }
+
+    /// Receives one datagram with its sender and, once [`Socket::set_recv_pktinfo`] is on,
+    /// the address it reached and its interface. `flags` as `recvmsg(2)` (`MSG_DONTWAIT`,
+    /// `MSG_PEEK`). `EINVAL` on a socket that reports no sender (a stream).
+    pub fn recv_from_to(&self, buf: &mut [u8], flags: c_int) -> io::Result<RecvFromTo> {
+        let mut control = CmsgBuf::default();
+        let meta = self.recv_msg(&mut [IoSliceMut::new(buf)], &mut control.0, flags)?;
+        let from = meta
+            .addr
+            .as_ref()
+            .and_then(SockAddr::as_socket)
+            .ok_or_else(|| errno(libc::EINVAL))?;
+        let info = PktInfo::find(&control.0[..meta.control_len.min(control.0.len())]);
+        Ok(RecvFromTo {
+            len: meta.len,
+            truncated: meta.flags & libc::MSG_TRUNC != 0,
+            from,
+            to: info.map(|i| i.addr),
+            local: info.map(|i| i.spec_dst.map_or(i.addr, IpAddr::V4)),
+            ifindex: info.map_or(0, |i| i.ifindex),
+        })
+    }
+
+    /// Sends one datagram to `to` from the local address `from` (and, if `ifindex` is not
+    /// 0, by that interface), with an `IP_PKTINFO` (`to` IPv4) or `IPV6_PKTINFO` (`to`
+    /// IPv6; an IPv4 `from` goes as `::ffff:a.b.c.d`) control message, as a server replies
+    /// from the address a query reached. The errors are Linux's: an address the stack does
+    /// not have gives `ENETUNREACH` (IPv4) or `EINVAL` (IPv6), an unknown interface `ENODEV`.
+    pub fn send_from_to(
+        &self,
+        buf: &[u8],
+        to: SocketAddr,
+        from: IpAddr,
+        ifindex: u32,
+        flags: c_int,
+    ) -> io::Result<usize> {
+        let mut control = CmsgBuf::default();
+        let mut used = 0;
+        match to {
+            SocketAddr::V4(_) => {
+                let spec = match from {
+                    IpAddr::V4(a) => a,
+                    IpAddr::V6(a) => a.to_ipv4_mapped().ok_or_else(|| errno(libc::EINVAL))?,
+                };
+                let info = PktInfo {
+                    addr: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                    ifindex,
+                    spec_dst: Some(spec),
+                };
+                cmsg::push(
+                    &mut control.0,
+                    &mut used,
+                    libc::IPPROTO_IP,
+                    libc::IP_PKTINFO,
+                    &info.in_pktinfo(),
+                )?;
+            }
+            SocketAddr::V6(_) => {
+                let info = PktInfo {
+                    addr: from,
+                    ifindex,
+                    spec_dst: None,
+                };
+                cmsg::push(
+                    &mut control.0,
+                    &mut used,
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_PKTINFO,
+                    &info.in6_pktinfo(),
+                )?;
+            }
+        }
+        let to = SockAddr::from(to);
+        self.send_msg(&[IoSlice::new(buf)], Some(&to), &control.0[..used], flags)
     }
 }
 

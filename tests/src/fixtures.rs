@@ -24,6 +24,12 @@ pub trait Fixture {
         // TEST-NET-1 (RFC 5737): bound to, never reached.
         IpAddr::from([192, 0, 2, 1])
     }
+    /// A second IPv4 address of the server stack, on the interface of `server_ip`.
+    fn second_server_ip(&self) -> IpAddr;
+    /// An IPv6 address of the server stack, reachable from the client stack.
+    fn server_ip6(&self) -> IpAddr;
+    /// An IPv6 address of the client stack.
+    fn client_ip6(&self) -> IpAddr;
 }
 
 /// Both sides on one stack over its loopback: the kernel, or any stack with `lo`.
@@ -53,6 +59,16 @@ impl Fixture for Loopback {
     }
     fn client_ip(&self) -> IpAddr {
         IpAddr::from([127, 0, 0, 1])
+    }
+    fn second_server_ip(&self) -> IpAddr {
+        // The kernel's lo holds 127.0.0.0/8; a user-space stack's lo gets it configured.
+        IpAddr::from([127, 0, 0, 2])
+    }
+    fn server_ip6(&self) -> IpAddr {
+        IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+    }
+    fn client_ip6(&self) -> IpAddr {
+        IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
     }
 }
 
@@ -225,14 +241,25 @@ pub fn configure_vde0(stack: &Stack, addr: [u8; 4]) {
         .expect("address added");
 }
 
+/// Adds `addr/prefix` to interface `vde0` of `stack`.
+fn add_to_vde0(stack: &Stack, addr: IpAddr, prefix: u8) {
+    let idx = stack.if_nametoindex("vde0").expect("vde0 exists");
+    stack.ipaddr_add(addr, prefix, idx).expect("address added");
+}
+
 impl HubPair {
-    /// Two stacks made by `make(vnl)` on a fresh hub.
+    /// Two stacks made by `make(vnl)` on a fresh hub: `vde0` of the server holds
+    /// 10.77.0.1/24, 10.77.0.3/24 and fd00:77::1/64, the client's 10.77.0.2/24 and
+    /// fd00:77::2/64.
     pub fn new(make: impl Fn(&str) -> Stack) -> HubPair {
         let hub = unique_hub();
         let server = make(&hub);
         let client = make(&hub);
         configure_vde0(&server, [10, 77, 0, 1]);
         configure_vde0(&client, [10, 77, 0, 2]);
+        add_to_vde0(&server, IpAddr::from([10, 77, 0, 3]), 24);
+        add_to_vde0(&server, "fd00:77::1".parse().expect("literal"), 64);
+        add_to_vde0(&client, "fd00:77::2".parse().expect("literal"), 64);
         HubPair { server, client }
     }
 }
@@ -253,6 +280,15 @@ impl Fixture for HubPair {
     fn client_ip(&self) -> IpAddr {
         IpAddr::from([10, 77, 0, 2])
     }
+    fn second_server_ip(&self) -> IpAddr {
+        IpAddr::from([10, 77, 0, 3])
+    }
+    fn server_ip6(&self) -> IpAddr {
+        "fd00:77::1".parse().expect("literal")
+    }
+    fn client_ip6(&self) -> IpAddr {
+        "fd00:77::2".parse().expect("literal")
+    }
 }
 
 /// Two smoltcp stacks (linked into the program) on an embedded hub.
@@ -261,10 +297,15 @@ pub fn smoltcp_pair() -> HubPair {
     HubPair::new(|hub| Stack::new("smoltcp", &[hub]).expect("smoltcp stack"))
 }
 
-/// One smoltcp stack talking to itself over `lo`.
+/// One smoltcp stack talking to itself over `lo`, which also holds 127.0.0.2/8 (as the
+/// kernel's lo answers all of 127.0.0.0/8).
 pub fn smoltcp_loopback() -> Loopback {
     let _ = ioth_smoltcp::NAME;
-    Loopback::new(Stack::new("smoltcp", &[]).expect("smoltcp stack"))
+    let stack = Stack::new("smoltcp", &[]).expect("smoltcp stack");
+    stack
+        .ipaddr_add(IpAddr::from([127, 0, 0, 2]), 8, 1)
+        .expect("127.0.0.2 added to lo");
+    Loopback::new(stack)
 }
 
 /// Two smoltcp stacks loaded from the plugin `ioth_smoltcp.so` on an embedded hub.

@@ -18,6 +18,14 @@ use libc::{
 use crate::fixtures::Fixture;
 use crate::{PATIENCE, assert_errno, poll_fd};
 
+mod dual;
+mod pktinfo;
+pub use dual::udp_v4_and_v6_on_one_port;
+pub use pktinfo::{
+    udp_pktinfo_control_truncates_as_linux, udp_pktinfo_replies_from_the_address_reached,
+    udp_pktinfo_send_errors, udp_pktinfo_v6,
+};
+
 /// Runs the whole suite on one fixture, as `#[test]` functions.
 #[macro_export]
 macro_rules! socket_suite {
@@ -29,7 +37,10 @@ macro_rules! socket_suite {
             poll_readiness_udp, poll_readiness_tcp, poll_hup_after_peer_closes,
             bind_foreign_address_is_eaddrnotavail, port_in_use_is_eaddrinuse,
             calls_on_foreign_descriptors_are_ebadf, fionread_and_fcntl, getpeername_unconnected,
-            std_types_round_trip, delete_stack_with_sockets_is_ebusy, tcp_liveness_options);
+            std_types_round_trip, delete_stack_with_sockets_is_ebusy, tcp_liveness_options,
+            udp_pktinfo_replies_from_the_address_reached, udp_pktinfo_v6,
+            udp_pktinfo_control_truncates_as_linux, udp_pktinfo_send_errors,
+            udp_v4_and_v6_on_one_port);
     };
     (@tests $fixture:expr; $($name:ident),* $(,)?) => {
         $(

@@ -30,6 +30,30 @@ impl UdpSocket {
         })
     }
 
+    /// Asks for each datagram's destination address and interface (`IP_PKTINFO` /
+    /// `IPV6_RECVPKTINFO`), reported by [`UdpSocket::recv_from_to`].
+    pub fn set_recv_pktinfo(&self, on: bool) -> io::Result<()> {
+        self.0.set_recv_pktinfo(on)
+    }
+
+    /// Receives a datagram with its sender and the address it reached: see
+    /// [`Socket::recv_from_to`].
+    pub fn recv_from_to(&self, buf: &mut [u8]) -> io::Result<crate::RecvFromTo> {
+        self.0.recv_from_to(buf, 0)
+    }
+
+    /// Sends a datagram to `to` from local address `from` (and interface `ifindex`, 0: any):
+    /// see [`Socket::send_from_to`].
+    pub fn send_from_to(
+        &self,
+        buf: &[u8],
+        to: SocketAddr,
+        from: std::net::IpAddr,
+        ifindex: u32,
+    ) -> io::Result<usize> {
+        self.0.send_from_to(buf, to, from, ifindex, 0)
+    }
+
     /// Sends a datagram to `addr` (a name resolved over this socket's stack); returns the
     /// bytes sent.
     pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {

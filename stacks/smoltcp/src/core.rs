@@ -122,6 +122,8 @@ pub(crate) struct Core {
     pub key: u64,
     /// The earliest timer of an open TCP connection (see `sockets::Liveness`), µs.
     tcp_timer: u64,
+    /// Recycled buffers of steered UDP datagrams (see `steer`).
+    pub spare_bufs: Vec<Vec<u8>>,
 }
 
 /// smoltcp's clock, from the driver clock.
@@ -243,6 +245,7 @@ impl Core {
             driver,
             key,
             tcp_timer: NEVER,
+            spare_bufs: Vec::new(),
         })
     }
 
@@ -868,6 +871,17 @@ impl Core {
             }
             !done
         });
+        if changed {
+            // Datagrams smoltcp gave a socket of the other family go to their own socket.
+            for id in 0..self.socks.len() {
+                if matches!(
+                    self.socks[id].as_ref().map(|r| &r.kind),
+                    Some(crate::sockets::Kind::Udp(u)) if u.dual
+                ) {
+                    crate::steer::steer(self, id);
+                }
+            }
+        }
         // A TCP timer that came due is run by the refresh.
         if changed || now >= self.tcp_timer {
             for id in 0..self.socks.len() {

@@ -25,9 +25,11 @@ mod device;
 mod driver;
 mod netlink;
 mod options;
+mod pktinfo;
 mod readiness;
 mod sockets;
 mod stack;
+mod steer;
 
 use std::io;
 use std::os::fd::AsRawFd;

@@ -130,6 +130,18 @@ pub(crate) fn set(
             }
             core.multicast(IpAddr::V6(group), name == libc::IPV6_ADD_MEMBERSHIP)?;
         }
+        // Like Linux: an int, or a single byte; any socket may set it (UDP reports it).
+        (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
+            rec.opts.pktinfo =
+                int(value).or_else(|_| option_from_bytes::<u8>(value).map(c_int::from))? != 0
+        }
+        // An AF_INET socket has no IPv6 level (Linux: ENOPROTOOPT); the value is an int.
+        (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO) => {
+            if !rec.ipv6 {
+                return Err(err(libc::ENOPROTOOPT));
+            }
+            rec.opts.recvpktinfo6 = int(value)? != 0
+        }
         (
             libc::IPPROTO_IP,
             libc::IP_MULTICAST_LOOP | libc::IP_MULTICAST_TTL | libc::IP_MULTICAST_IF,
@@ -248,6 +260,10 @@ pub(crate) fn get(
             put(out, c_int::from(rec.opts.ttl.unwrap_or(64)))
         }
         (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => put(out, 0 as c_int),
+        (libc::IPPROTO_IP, libc::IP_PKTINFO) => put(out, b(rec.opts.pktinfo)),
+        (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO) if rec.ipv6 => {
+            put(out, b(rec.opts.recvpktinfo6))
+        }
         _ => return Err(err(libc::ENOPROTOOPT)),
     })
 }

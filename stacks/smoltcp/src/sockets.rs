@@ -72,6 +72,10 @@ pub(crate) struct Opts {
     pub keepcnt: Option<u32>,
     /// TCP_USER_TIMEOUT; None: the `tcp_retries2` timing.
     pub user_timeout: Option<Duration>,
+    /// IP_PKTINFO: IPv4 datagrams are received with an `IP_PKTINFO` message.
+    pub pktinfo: bool,
+    /// IPV6_RECVPKTINFO: IPv6 datagrams are received with an `IPV6_PKTINFO` message.
+    pub recvpktinfo6: bool,
 }
 
 impl Opts {
@@ -192,6 +196,10 @@ pub(crate) struct Udp {
     pub subs: Vec<(usize, SocketHandle)>,
     pub peer: Option<SocketAddr>,
     next: usize,
+    /// Datagrams moved out of smoltcp for this socket (see `steer`).
+    pub steered: crate::steer::Queue,
+    /// The port is shared with a socket of the other family (see `steer`).
+    pub dual: bool,
 }
 
 /// An ICMP echo ("ping") socket, as Linux's `SOCK_DGRAM`/`IPPROTO_ICMP`: the application
@@ -566,6 +574,7 @@ impl SockRec {
                     readable |= sock.can_recv();
                     writable |= sock.can_send();
                 }
+                readable |= !u.steered.is_empty();
                 Ready {
                     readable,
                     writable,
@@ -714,9 +723,11 @@ pub(crate) struct Received {
     pub len: usize,
     pub from: Option<SocketAddr>,
     pub truncated: bool,
+    /// UDP: the datagram's destination address and the slot of the interface it arrived on.
+    pub dst: Option<(IpAddr, usize)>,
 }
 
-fn scatter(bufs: &mut [IoSliceMut<'_>], data: &[u8]) -> usize {
+pub(crate) fn scatter(bufs: &mut [IoSliceMut<'_>], data: &[u8]) -> usize {
     let mut off = 0;
     for b in bufs.iter_mut() {
         if off >= data.len() {
@@ -796,6 +807,8 @@ impl Core {
                     subs: Vec::new(),
                     peer: None,
                     next: 0,
+                    steered: crate::steer::Queue::default(),
+                    dual: false,
                 }),
                 (libc::SOCK_STREAM, 0 | libc::IPPROTO_TCP) => {
                     Kind::Tcp(new_tcp(None, None, Phase::Idle, tcp::State::Closed))
@@ -876,6 +889,7 @@ impl Core {
                     self.unbind(id);
                     return Err(e);
                 }
+                crate::steer::mark_dual(self, id);
             }
             Proto::Tcp => {
                 if let Kind::Tcp(t) = &mut self.sock(id)?.kind {
@@ -1174,6 +1188,92 @@ impl Core {
         }
     }
 
+    /// Receives a UDP datagram: steered ones first (see `steer`), then smoltcp's queues.
+    fn recv_udp(
+        &mut self,
+        id: usize,
+        bufs: &mut [IoSliceMut<'_>],
+        flags: libc::c_int,
+    ) -> io::Result<Received> {
+        crate::steer::steer(self, id);
+        self.recv_udp_once(id, bufs, flags)
+    }
+
+    /// [`Core::recv_udp`] once steered.
+    fn recv_udp_once(
+        &mut self,
+        id: usize,
+        bufs: &mut [IoSliceMut<'_>],
+        flags: libc::c_int,
+    ) -> io::Result<Received> {
+        let peek = flags & libc::MSG_PEEK != 0;
+        let Core {
+            ifaces,
+            socks,
+            spare_bufs,
+            ..
+        } = self;
+        let rec = socks
+            .get_mut(id)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| err(libc::EBADF))?;
+        let shut_rd = rec.shut_rd;
+        let Kind::Udp(u) = &mut rec.kind else {
+            return Err(err(libc::EINVAL));
+        };
+        if let Some(r) = crate::steer::take(u, spare_bufs, bufs, flags) {
+            return Ok(r);
+        }
+        let n = u.subs.len();
+        for i in 0..n {
+            let (s, h) = u.subs[(u.next + i) % n];
+            let Some(f) = get_iface(ifaces, s) else {
+                continue;
+            };
+            let sock = f.sockets.get_mut::<udp::Socket>(h);
+            loop {
+                let got = if peek {
+                    sock.peek().map(|(d, m)| (d, *m))
+                } else {
+                    sock.recv()
+                };
+                match got {
+                    Ok((data, meta)) => {
+                        let from = std_endpoint(meta.endpoint);
+                        if u.peer.is_some_and(|p| p != from) {
+                            if peek {
+                                let _ = sock.recv();
+                            }
+                            continue;
+                        }
+                        let copied = scatter(bufs, data);
+                        u.next = (u.next + i + 1) % n;
+                        return Ok(Received {
+                            len: if flags & libc::MSG_TRUNC != 0 {
+                                data.len()
+                            } else {
+                                copied
+                            },
+                            from: Some(from),
+                            truncated: copied < data.len(),
+                            dst: meta.local_address.map(|a| (a.into(), s)),
+                        });
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        if shut_rd {
+            return Ok(Received {
+                len: 0,
+                from: None,
+                truncated: false,
+                dst: None,
+            });
+        }
+        Err(err(libc::EAGAIN))
+    }
+
     /// Receives into `bufs`. EAGAIN when nothing is there (the caller waits if blocking).
     pub(crate) fn recv(
         &mut self,
@@ -1181,6 +1281,12 @@ impl Core {
         bufs: &mut [IoSliceMut<'_>],
         flags: libc::c_int,
     ) -> io::Result<Received> {
+        if matches!(
+            self.socks.get(id).and_then(Option::as_ref).map(|r| &r.kind),
+            Some(Kind::Udp(_))
+        ) {
+            return self.recv_udp(id, bufs, flags);
+        }
         let peek = flags & libc::MSG_PEEK != 0;
         let Core { ifaces, socks, .. } = self;
         let rec = socks
@@ -1189,54 +1295,8 @@ impl Core {
             .ok_or_else(|| err(libc::EBADF))?;
         let shut_rd = rec.shut_rd;
         match &mut rec.kind {
-            Kind::Udp(u) => {
-                let n = u.subs.len();
-                for i in 0..n {
-                    let (s, h) = u.subs[(u.next + i) % n];
-                    let Some(f) = get_iface(ifaces, s) else {
-                        continue;
-                    };
-                    let sock = f.sockets.get_mut::<udp::Socket>(h);
-                    loop {
-                        let got = if peek {
-                            sock.peek().map(|(d, m)| (d, *m))
-                        } else {
-                            sock.recv()
-                        };
-                        match got {
-                            Ok((data, meta)) => {
-                                let from = std_endpoint(meta.endpoint);
-                                if u.peer.is_some_and(|p| p != from) {
-                                    if peek {
-                                        let _ = sock.recv();
-                                    }
-                                    continue;
-                                }
-                                let copied = scatter(bufs, data);
-                                u.next = (u.next + i + 1) % n;
-                                return Ok(Received {
-                                    len: if flags & libc::MSG_TRUNC != 0 {
-                                        data.len()
-                                    } else {
-                                        copied
-                                    },
-                                    from: Some(from),
-                                    truncated: copied < data.len(),
-                                });
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                }
-                if shut_rd {
-                    return Ok(Received {
-                        len: 0,
-                        from: None,
-                        truncated: false,
-                    });
-                }
-                Err(err(libc::EAGAIN))
-            }
+            // Handled by recv_udp, above.
+            Kind::Udp(_) => Err(err(libc::EINVAL)),
             Kind::Tcp(t) => {
                 let Some((s, h)) = t.conn else {
                     return Err(err(libc::ENOTCONN));
@@ -1258,6 +1318,7 @@ impl Core {
                         len: 0,
                         from: None,
                         truncated: false,
+                        dst: None,
                     });
                 }
                 let f = get_iface(ifaces, s).ok_or_else(|| err(libc::ENOTCONN))?;
@@ -1287,6 +1348,7 @@ impl Core {
                         len: total,
                         from: None,
                         truncated: false,
+                        dst: None,
                     });
                 }
                 if bufs.iter().all(|b| b.is_empty()) {
@@ -1294,6 +1356,7 @@ impl Core {
                         len: 0,
                         from: None,
                         truncated: false,
+                        dst: None,
                     });
                 }
                 if t.reset && !t.reset_reported {
@@ -1306,6 +1369,7 @@ impl Core {
                         len: 0,
                         from: None,
                         truncated: false,
+                        dst: None,
                     });
                 }
                 Err(err(libc::EAGAIN))
@@ -1337,6 +1401,7 @@ impl Core {
                             },
                             from: Some(SocketAddr::new(from, 0)),
                             truncated: copied < data.len(),
+                            dst: None,
                         });
                     }
                 }
@@ -1345,6 +1410,7 @@ impl Core {
                         len: 0,
                         from: None,
                         truncated: false,
+                        dst: None,
                     });
                 }
                 Err(err(libc::EAGAIN))
@@ -1365,6 +1431,7 @@ impl Core {
                     },
                     from: None,
                     truncated: got.copied < got.len,
+                    dst: None,
                 })
             }
         }
@@ -1376,6 +1443,7 @@ impl Core {
         id: usize,
         bufs: &[IoSlice<'_>],
         dst: Option<SocketAddr>,
+        src: Option<crate::pktinfo::SendSrc>,
         _flags: libc::c_int,
     ) -> io::Result<usize> {
         let rec = self.sock(id)?;
@@ -1408,12 +1476,22 @@ impl Core {
                 if len > 65507 {
                     return Err(err(libc::EMSGSIZE));
                 }
-                let slot = self.route(dst.ip())?;
+                let bound = match &self.sock(id)?.kind {
+                    Kind::Udp(u) => u.local.map(|l| l.ip()).filter(|a| !a.is_unspecified()),
+                    _ => None,
+                };
+                // IP_PKTINFO/IPV6_PKTINFO choose the source (and interface) of this datagram.
+                let (slot, chosen) = match src {
+                    Some(p) => crate::pktinfo::resolve(self, p, dst, bound)?,
+                    None => {
+                        let slot = self.route(dst.ip())?;
+                        (slot, bound.or_else(|| self.source_for(slot, dst.ip())))
+                    }
+                };
                 if self.link_down(slot) {
                     // The switch or hub behind the interface is gone: nothing would arrive.
                     return Err(err(libc::ENETDOWN));
                 }
-                let src = self.source_for(slot, dst.ip());
                 let Core { ifaces, socks, .. } = self;
                 let rec = socks
                     .get_mut(id)
@@ -1427,14 +1505,13 @@ impl Core {
                     .iter()
                     .find(|(s, _)| *s == slot)
                     .ok_or_else(|| err(libc::EINVAL))?;
-                let local_bound = u.local.map(|l| l.ip()).filter(|a| !a.is_unspecified());
                 let f = get_iface(ifaces, s).ok_or_else(|| err(libc::ENETUNREACH))?;
                 if slot != 0 && len + 28 > f.mtu as usize && !dst.is_ipv4() {
                     return Err(err(libc::EMSGSIZE));
                 }
                 let sock = f.sockets.get_mut::<udp::Socket>(h);
                 let mut meta = udp::UdpMetadata::from(IpEndpoint::from(dst));
-                meta.local_address = local_bound.or(src).map(Into::into);
+                meta.local_address = chosen.map(Into::into);
                 let buf = sock.send(len, meta).map_err(|e| match e {
                     udp::SendError::BufferFull => err(libc::EAGAIN),
                     udp::SendError::Unaddressable => err(libc::EINVAL),
@@ -1531,8 +1608,8 @@ impl Core {
             .ok_or_else(|| err(libc::EBADF))?;
         Ok(match &rec.kind {
             Kind::Udp(u) => {
-                let mut n = 0;
-                for &(s, h) in &u.subs {
+                let mut n = u.steered.next_len().unwrap_or(0);
+                for &(s, h) in u.subs.iter().filter(|_| u.steered.is_empty()) {
                     if let Some(f) = get_iface(ifaces, s)
                         && let Ok((data, _)) = f.sockets.get_mut::<udp::Socket>(h).peek()
                     {

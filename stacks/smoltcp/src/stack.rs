@@ -232,6 +232,7 @@ impl StackOps for SmolStack {
             id,
             fd,
             netlink: domain == libc::AF_NETLINK,
+            ipv6: domain == libc::AF_INET6,
         };
         if ty & libc::SOCK_CLOEXEC == 0 {
             sock.set_cloexec(false)?;
@@ -268,6 +269,8 @@ pub(crate) struct SmolSocket {
     fd: RawFd,
     /// An `AF_NETLINK` socket (fixed at creation; accepted sockets are TCP).
     netlink: bool,
+    /// An `AF_INET6` socket (fixed at creation; accepted sockets take the listener's).
+    ipv6: bool,
 }
 
 fn ip_addr(addr: &SockAddr) -> io::Result<SocketAddr> {
@@ -521,6 +524,7 @@ impl SocketOps for SmolSocket {
             id: nid,
             fd,
             netlink: false,
+            ipv6: self.ipv6,
         };
         if flags & libc::SOCK_CLOEXEC == 0 {
             sock.set_cloexec(false)?;
@@ -591,19 +595,36 @@ impl SocketOps for SmolSocket {
     fn recv_msg(
         &self,
         bufs: &mut [IoSliceMut<'_>],
-        _control: &mut [u8],
+        control: &mut [u8],
         flags: c_int,
     ) -> io::Result<RecvMeta> {
         let netlink = self.netlink;
         let waitall = flags & libc::MSG_WAITALL != 0 && !netlink;
         let want: usize = bufs.iter().map(|b| b.len()).sum();
         let dontwait = flags & libc::MSG_DONTWAIT != 0;
-        let mut got = self.blocking(
+        let (mut got, info, (v4, v6)) = self.blocking(
             libc::POLLIN,
             dontwait,
             |o| o.rcvtimeo,
-            |c| c.recv(self.id, bufs, flags),
+            |c| {
+                let got = c.recv(self.id, bufs, flags)?;
+                let wants = c.sock(self.id).map_or((false, false), |r| {
+                    (r.opts.pktinfo && !r.ipv6, r.opts.recvpktinfo6 && r.ipv6)
+                });
+                let info = match (got.dst, got.from) {
+                    (Some((dst, slot)), Some(from)) if wants.0 || wants.1 => {
+                        Some(crate::pktinfo::received(c, dst, slot, from))
+                    }
+                    _ => None,
+                };
+                Ok((got, info, wants))
+            },
         )?;
+        let (control_len, ctrunc) = if v4 || v6 {
+            crate::pktinfo::write_control(control, info.as_ref(), v4, v6)
+        } else {
+            (0, false)
+        };
         if waitall && got.from.is_none() && got.len > 0 && got.len < want {
             // MSG_WAITALL on a stream: keep reading until full, EOF or error.
             let mut total = got.len;
@@ -638,8 +659,9 @@ impl SocketOps for SmolSocket {
         Ok(RecvMeta {
             len: got.len,
             addr,
-            control_len: 0,
-            flags: if got.truncated { libc::MSG_TRUNC } else { 0 },
+            control_len,
+            flags: if got.truncated { libc::MSG_TRUNC } else { 0 }
+                | if ctrunc { libc::MSG_CTRUNC } else { 0 },
         })
     }
 
@@ -647,19 +669,24 @@ impl SocketOps for SmolSocket {
         &self,
         bufs: &[IoSlice<'_>],
         addr: Option<&SockAddr>,
-        _control: &[u8],
+        control: &[u8],
         flags: c_int,
     ) -> io::Result<usize> {
         let dst = match addr {
             Some(a) if !self.netlink => Some(ip_addr(a)?),
             _ => None,
         };
+        let src = if control.is_empty() || self.netlink {
+            None
+        } else {
+            crate::pktinfo::parse_send_control(control, self.ipv6)?
+        };
         let dontwait = flags & libc::MSG_DONTWAIT != 0;
         self.blocking(
             libc::POLLOUT,
             dontwait,
             |o| o.sndtimeo,
-            |c| c.send(self.id, bufs, dst, flags),
+            |c| c.send(self.id, bufs, dst, src, flags),
         )
     }
 

@@ -8,6 +8,8 @@
 //!   its stdin closes.
 //! - `hub-recv VNL SECS`: prints `ready`, waits for the first frame, counts frames for a
 //!   warm-up and SECS, prints `pps X`.
+//! - `dns-rtt ADDR:PORT SECS`: one DNS query at a time over a kernel UDP socket to ADDR;
+//!   prints `p50 MICROSECONDS`.
 //! - `ours ROW SECS`: only our side of `tcp_stream_inproc`, `udp_rtt` or `udp_pps`, for
 //!   profiling (`perf record -g ioth-bench --helper ours udp_pps 5`).
 
@@ -136,6 +138,11 @@ fn run(args: &[String]) -> io::Result<()> {
             out.flush()?;
             let pps = count_frames(&link, secs, Duration::from_secs(10))?;
             writeln!(out, "pps {pps}")?;
+        }
+        "dns-rtt" => {
+            let addr = parse_addr(arg(args, 1, "address")?)?;
+            let secs = parse_secs(arg(args, 2, "seconds")?)?;
+            crate::rows::rtt_helper(addr, secs, &mut out)?;
         }
         "ours" => {
             let row = arg(args, 1, "row")?;

@@ -44,6 +44,8 @@ const ROWS: &[&str] = &[
     "tcp_kernel_peer",
     "capi_sendto",
     "stacks_scale",
+    "dns_qps",
+    "dns_inproc",
 ];
 
 fn usage() -> String {

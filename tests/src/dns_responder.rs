@@ -28,6 +28,8 @@ pub struct Script {
     pub udp_limit: usize,
     /// Answer every query with this code instead.
     pub rcode: Option<ResponseCode>,
+    /// Refuse names not under this suffix (as an authoritative server outside its zones).
+    pub only_under: Option<String>,
 }
 
 impl Default for Script {
@@ -38,6 +40,7 @@ impl Default for Script {
             forge_first: false,
             udp_limit: 4096,
             rcode: None,
+            only_under: None,
         }
     }
 }
@@ -122,6 +125,16 @@ fn answer(script: &Script, query: &Message) -> Message {
         reply.metadata.response_code = ResponseCode::FormErr;
         return reply;
     };
+    if let Some(suffix) = &script.only_under
+        && !q
+            .name
+            .to_ascii()
+            .to_ascii_lowercase()
+            .ends_with(suffix.as_str())
+    {
+        reply.metadata.response_code = ResponseCode::Refused;
+        return reply;
+    }
     let mut current = q.name.clone();
     for _ in 0..8 {
         let here: Vec<&Record> = script

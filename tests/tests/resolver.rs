@@ -308,6 +308,34 @@ fn the_search_list_follows_ndots() {
 }
 
 #[test]
+fn a_refusal_on_a_later_candidate_does_not_hide_a_definite_answer() {
+    let stack = kernel();
+    let server = Responder::start(
+        &stack,
+        local(),
+        Script {
+            records: zone(),
+            only_under: Some("example.test.".into()),
+            ..Script::default()
+        },
+    );
+    let r = Resolver::from_servers(&stack, &[server.addr]);
+    r.set_search(&[name("example.test.")]);
+    // "web" is tried as web.example.test. (NODATA for MX) then as web. (REFUSED).
+    let err = r.lookup("web", RecordType::MX).unwrap_err();
+    assert!(matches!(err, ResolveError::NoData { .. }), "{err:?}");
+    // "nope": NXDOMAIN, then REFUSED: the name does not exist.
+    let err = r.lookup("nope", RecordType::A).unwrap_err();
+    assert!(
+        matches!(&err, ResolveError::NxDomain { tried } if tried.len() == 2),
+        "{err:?}"
+    );
+    // A refusal of the only candidate is reported as such.
+    let err = r.lookup("other.test.", RecordType::A).unwrap_err();
+    assert!(err.to_string().contains("Refused"), "{err}");
+}
+
+#[test]
 fn resolv_conf_text_is_read_and_bad_lines_named() {
     let stack = kernel();
     let r = Resolver::from_conf(

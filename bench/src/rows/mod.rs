@@ -1,11 +1,14 @@
 //! One module per row of the table.
 
 mod capi;
+mod dns;
 mod hub;
 mod kernel_peer;
 mod scale;
 mod tcp;
 mod udp;
+
+pub(crate) use dns::rtt_helper;
 
 use crate::Ctx;
 use crate::report::Row;
@@ -20,6 +23,8 @@ pub(crate) fn run(name: &str, ctx: &Ctx) -> Vec<Row> {
         "capi_sendto" => capi::run(ctx),
         "tcp_kernel_peer" => kernel_peer::run(ctx),
         "stacks_scale" => scale::run(ctx),
+        "dns_qps" => dns::qps(ctx),
+        "dns_inproc" => dns::inproc(ctx),
         other => vec![Row::skipped(other, "-", "not implemented yet")],
     }
 }
@@ -32,6 +37,9 @@ pub(crate) fn ours_only(name: &str, secs: f64) -> std::io::Result<String> {
             udp::ours_rtt(secs).map(|(p50, p99)| format!("p50 {p50:.1} µs, p99 {p99:.1} µs"))
         }
         "udp_pps" => udp::ours_pps(secs).map(|(r, s)| format!("received {r:.0}/s, sent {s:.0}/s")),
+        "dns_inproc" => {
+            dns::ours_inproc(secs).map(|(q, p)| format!("{q:.0} queries/s, p50 {p:.1} µs"))
+        }
         other => Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             format!("no our-side-only mode for {other:?}"),

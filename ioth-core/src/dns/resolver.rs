@@ -329,6 +329,10 @@ impl Resolver {
         let mut results: Vec<Option<Result<Lookup, ResolveError>>> =
             (0..types.len()).map(|_| None).collect();
         let mut nodata: Vec<Option<Name>> = vec![None; types.len()];
+        // A candidate found not to exist, and servers failing on a later candidate: a failure
+        // after a definite answer does not hide it (as glibc, whose NODATA wins too).
+        let mut nx_seen = vec![false; types.len()];
+        let mut failure: Vec<Option<ResolveError>> = (0..types.len()).map(|_| None).collect();
         for cand in &candidates {
             let mut ask: Vec<usize> = Vec::new();
             for (i, rtype) in types.iter().enumerate() {
@@ -338,7 +342,7 @@ impl Resolver {
                 match self.cached(cand, *rtype, &eff) {
                     Some(Cached::Answer(l)) => results[i] = Some(Ok(*l)),
                     Some(Cached::NoData) => nodata[i] = Some(cand.clone()),
-                    Some(Cached::NxDomain) => {}
+                    Some(Cached::NxDomain) => nx_seen[i] = true,
                     None => ask.push(i),
                 }
             }
@@ -354,7 +358,8 @@ impl Resolver {
                 match answer {
                     Ok(Final::Answer(l)) => results[i] = Some(Ok(*l)),
                     Ok(Final::NoData) => nodata[i] = Some(cand.clone()),
-                    Ok(Final::NxDomain) => {}
+                    Ok(Final::NxDomain) => nx_seen[i] = true,
+                    Err(e) if nodata[i].is_some() || nx_seen[i] => failure[i] = Some(e),
                     Err(e) => results[i] = Some(Err(e)),
                 }
             }
@@ -378,12 +383,13 @@ impl Resolver {
             .into_iter()
             .enumerate()
             .map(|(i, r)| {
-                r.unwrap_or_else(|| match &nodata[i] {
-                    Some(n) => Err(ResolveError::NoData {
+                r.unwrap_or_else(|| match (&nodata[i], failure[i].take()) {
+                    (Some(n), _) => Err(ResolveError::NoData {
                         name: n.to_ascii(),
                         rtype: types[i],
                     }),
-                    None => Err(ResolveError::NxDomain {
+                    (None, Some(f)) if !nx_seen[i] => Err(f),
+                    _ => Err(ResolveError::NxDomain {
                         tried: candidates.iter().map(Name::to_ascii).collect(),
                     }),
                 })

@@ -19,6 +19,10 @@ use crate::sys::poll_until;
 
 /// Largest reply read over UDP: a datagram of any size a server may send.
 const UDP_BUFFER: usize = 65_535;
+/// `SO_SNDBUF` of a query's socket: room for the query (at most a few hundred bytes).
+const QUERY_SNDBUF: libc::c_int = 4096;
+/// `SO_RCVBUF` of a query's socket: room for the largest datagram.
+const REPLY_RCVBUF: libc::c_int = 65_536;
 
 fn socket(stack: &Stack, server: &SocketAddr, ty: libc::c_int) -> io::Result<Socket> {
     let domain = if server.is_ipv4() {
@@ -62,6 +66,10 @@ pub fn udp(
             let bytes = encode_query(id, q, edns_payload);
             let open = || -> io::Result<Socket> {
                 let s = socket(stack, &server, libc::SOCK_DGRAM)?;
+                // One query out, one reply (at most 64 KiB) in: small buffers make a socket
+                // per query cheap (a user-space stack allocates what the options ask).
+                let _ = s.set_option(libc::SOL_SOCKET, libc::SO_SNDBUF, QUERY_SNDBUF);
+                let _ = s.set_option(libc::SOL_SOCKET, libc::SO_RCVBUF, REPLY_RCVBUF);
                 s.connect(&server.into())?;
                 s.send(&bytes, 0)?;
                 Ok(s)

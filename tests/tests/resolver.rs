@@ -446,6 +446,39 @@ fn a_stack_without_servers_says_so() {
 }
 
 #[test]
+fn a_server_the_stack_cannot_reach_is_named_with_the_network_error() {
+    let _ = ioth_smoltcp::NAME;
+    // An address on vde0 and no route beyond it.
+    let stack =
+        ioth_tests::fixtures::smoltcp_on(&ioth_tests::fixtures::unique_hub(), Some([10, 54, 0, 1]));
+    let far: SocketAddr = "192.0.2.53:53".parse().unwrap();
+    let r = Resolver::from_servers(&stack, &[far]);
+    quick(&r);
+    let t0 = Instant::now();
+    let err = r.lookup("web.example.test.", RecordType::A).unwrap_err();
+    assert!(
+        t0.elapsed() < Duration::from_millis(400),
+        "no wait for a timeout: {:?}",
+        t0.elapsed()
+    );
+    match &err {
+        ResolveError::NoAnswer { servers, .. } => {
+            assert_eq!(servers[0].0, far);
+            assert!(
+                matches!(&servers[0].1, ServerFailure::Io(e) if e.raw_os_error() == Some(libc::ENETUNREACH)),
+                "{servers:?}"
+            );
+        }
+        other => panic!("expected NoAnswer, got {other:?}"),
+    }
+    assert!(err.to_string().contains("192.0.2.53"), "{err}");
+    assert_eq!(
+        std::io::Error::from(err).kind(),
+        std::io::ErrorKind::NetworkUnreachable
+    );
+}
+
+#[test]
 fn the_stack_follows_its_configuration_changes() {
     let n = named_pair();
     let r = n.a.resolver();

@@ -1,6 +1,8 @@
 //! `stack=smoltcp,vnl=...,eth,dhcp` against a real dnsmasq serving a kernel TAP in a
 //! namespace on the same vde_switch: the stack gets its address, default route and DNS server
-//! from the lease, the kernel reaches it at that address, and the lease is renewed.
+//! from the lease, the kernel reaches it at that address, and the lease is renewed. The
+//! lease's domain search list (option 119) and domain name (option 15) become the stack's
+//! search list.
 
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr};
@@ -47,6 +49,8 @@ fn a_smoltcp_stack_leases_its_address_from_dnsmasq_and_renews_it() {
         "--dhcp-range=10.44.0.50,10.44.0.99,255.255.255.0,2m",
         "--dhcp-option=option:router,10.44.0.1",
         "--dhcp-option=option:dns-server,10.44.0.53",
+        "--domain=example.test",
+        "--dhcp-option=option:domain-search,a.example.test,b.example.test",
         "--user=root",
         "--group=root",
         "--log-dhcp",
@@ -98,6 +102,21 @@ fn a_smoltcp_stack_leases_its_address_from_dnsmasq_and_renews_it() {
     let idx = stack.if_nametoindex("vde0").unwrap();
     let resolv = stack.resolv_conf(idx);
     assert!(resolv.contains("nameserver 10.44.0.53"), "{resolv}");
+    // RFC 3397: the search list (option 119) is the one to use; the domain name (option 15)
+    // comes after it, as the last resort.
+    assert!(
+        resolv
+            .lines()
+            .any(|l| l == "search a.example.test b.example.test example.test"),
+        "{resolv}"
+    );
+    let search = ioth::dns::Resolver::for_stack(&stack).search();
+    let names: Vec<String> = search.iter().map(|n| n.to_ascii()).collect();
+    assert_eq!(
+        names,
+        ["a.example.test.", "b.example.test.", "example.test."],
+        "the stack's resolver searches the lease's domains"
+    );
 
     // The kernel reaches the stack at its leased address. The kernel learned our MAC from the
     // DHCP exchange, but we may not know its own yet: smoltcp drops an automatic echo reply
@@ -144,5 +163,10 @@ fn a_smoltcp_stack_leases_its_address_from_dnsmasq_and_renews_it() {
         leased_addr(&stack),
         Some(addr),
         "the renewal kept the address"
+    );
+    let resolv = stack.resolv_conf(idx);
+    assert!(
+        resolv.contains("search a.example.test b.example.test example.test"),
+        "the renewal kept the search list: {resolv}"
     );
 }

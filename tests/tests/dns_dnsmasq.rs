@@ -108,7 +108,15 @@ fn a_smoltcp_stack_resolves_over_what_dhcp_told_it() {
         Stack::from_config(&format!("stack=smoltcp,vnl={},eth,dhcp", sw.vnl())).unwrap();
     let r = learned(&stack, &sw);
     assert_eq!(r.servers(), ["10.45.0.1:53".parse::<SocketAddr>().unwrap()]);
-    // (The DHCPv4 client does not take the domain yet: the search list is tested with RAs.)
+    // The lease's domain name (option 15) is the search list: a one-label name resolves in it.
+    assert!(
+        r.search()
+            .contains(&Name::from_ascii("corp.test.").unwrap()),
+        "{:?}",
+        r.search()
+    );
+    let ips = r.lookup_ip("web").unwrap();
+    assert!(ips.contains(&IpAddr::from([10, 45, 0, 1])), "{ips:?}");
 
     // Addresses.
     let ips = r.lookup_ip("web.corp.test").unwrap();

@@ -753,10 +753,15 @@ impl Core {
             let mut processed = 0usize;
             loop {
                 crate::sockets::refill_listeners(listeners, socks, s, &mut f.sockets);
-                if !listeners.is_empty()
+                if (!listeners.is_empty() || f.autoconf.dhcp4.is_some())
                     && let Some(frame) = port.peek()
                 {
-                    crate::sockets::clear_stale_tuple(&mut f.sockets, frame);
+                    if !listeners.is_empty() {
+                        crate::sockets::clear_stale_tuple(&mut f.sockets, frame);
+                    }
+                    if let Some(dhcp) = f.autoconf.dhcp4.as_mut() {
+                        dhcp.snoop(frame, f.mac);
+                    }
                 }
                 match f.iface.poll_ingress_single(now, &mut port, &mut f.sockets) {
                     PollIngressSingleResult::None => break,

@@ -77,7 +77,7 @@ impl Core {
         index: u32,
     ) -> Option<(Vec<IpAddr>, Vec<String>)> {
         let (mut dns, domains) = match protocol {
-            AutoConfProtocol::Dhcp4 => self.dhcp_dns(index).map(|d| (d, Vec::new())),
+            AutoConfProtocol::Dhcp4 => self.dhcp_learned(index),
             AutoConfProtocol::Rd => self.rd_learned(index),
             AutoConfProtocol::Dhcp6 => self.dhcp6_learned(index),
         }?;

@@ -30,6 +30,8 @@ mod hosts;
 mod lookup;
 mod message;
 mod resolver;
+mod search;
+mod source;
 mod transport;
 
 use std::io;

@@ -1,6 +1,6 @@
 //! [`Resolver`]: a stub resolver whose queries leave through one stack only.
 
-use std::net::{IpAddr, SocketAddr, SocketAddrV6};
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -9,25 +9,18 @@ use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::cache::Cache;
-use super::conf::{ConfError, Nameserver, ResolvConf, ResolverOptions};
+use super::conf::{ConfError, ResolvConf, ResolverOptions};
 use super::error::{ResolveError, ServerFailure};
 use super::hosts::Hosts;
 use super::lookup::Lookup;
 use super::message::{MAX_CNAME_HOPS, Outcome, Question, interpret};
+use super::search::{absolute, candidates};
+use super::source::{Effective, effective, learned};
 use super::transport;
 use crate::stack::Stack;
 
 /// How long a configuration learned from the stack is used before it is read again.
 const CONF_REFRESH: Duration = Duration::from_secs(1);
-
-/// The servers, search list and options one lookup uses.
-#[derive(Clone, Debug, Default)]
-struct Effective {
-    servers: Vec<SocketAddr>,
-    search: Vec<Name>,
-    options: ResolverOptions,
-    hosts: Arc<Hosts>,
-}
 
 /// What the cache keeps for a (name, type).
 #[derive(Clone, Debug)]
@@ -633,50 +626,6 @@ fn no_servers(stack: &Stack) -> ResolveError {
     }
 }
 
-fn absolute(name: &Name) -> Name {
-    let mut n = name.clone();
-    n.set_fqdn(true);
-    n
-}
-
-/// The absolute names to try for `name`, in order (glibc's rules): a trailing dot means the
-/// name only; with at least `ndots` dots the name first, then with each search domain; with
-/// fewer, the search domains first, then the name.
-pub(crate) fn candidates(
-    name: &str,
-    search: &[Name],
-    ndots: u8,
-) -> Result<Vec<Name>, ResolveError> {
-    let invalid = |reason: String| ResolveError::InvalidName {
-        name: name.to_string(),
-        reason,
-    };
-    if name.is_empty() || name == "." {
-        return Err(invalid("empty name".into()));
-    }
-    let parsed = Name::from_utf8(name).map_err(|e| invalid(e.to_string()))?;
-    if parsed.is_fqdn() {
-        return Ok(vec![parsed]);
-    }
-    let as_given = absolute(&parsed);
-    let dots = name.matches('.').count();
-    let mut out = Vec::new();
-    if dots >= usize::from(ndots) {
-        out.push(as_given.clone());
-    }
-    for domain in search {
-        if let Ok(n) = parsed.clone().append_domain(domain)
-            && !out.contains(&n)
-        {
-            out.push(absolute(&n));
-        }
-    }
-    if !out.contains(&as_given) {
-        out.push(as_given);
-    }
-    Ok(out)
-}
-
 /// An answer from the hosts table for A/AAAA questions, when it lists the name.
 fn from_hosts(
     hosts: &Hosts,
@@ -729,147 +678,4 @@ fn from_hosts(
             })
             .collect(),
     )
-}
-
-/// The servers of a configuration as socket addresses (port 53); an IPv6 link-local server
-/// without a scope, or whose scope names no interface of the stack, is skipped with a log.
-fn effective(stack: &Stack, conf: &ResolvConf, hosts: Arc<Hosts>) -> Effective {
-    let mut servers = Vec::new();
-    for ns in &conf.nameservers {
-        if let Some(addr) = server_addr(stack, ns, None) {
-            servers.push(addr);
-        }
-    }
-    Effective {
-        servers,
-        search: conf.search.clone(),
-        options: conf.options.clone(),
-        hosts,
-    }
-}
-
-fn server_addr(stack: &Stack, ns: &Nameserver, learned_on: Option<u32>) -> Option<SocketAddr> {
-    match ns.addr {
-        IpAddr::V4(_) => Some(SocketAddr::new(ns.addr, 53)),
-        IpAddr::V6(v6) => {
-            let scope = match &ns.scope {
-                Some(s) => match s.parse::<u32>() {
-                    Ok(n) => n,
-                    Err(_) => match stack.if_nametoindex(s) {
-                        Ok(n) => n,
-                        Err(e) => {
-                            log::warn!(
-                                "dns: server {v6}%{s}: no interface {s:?} on the stack: {e}"
-                            );
-                            return None;
-                        }
-                    },
-                },
-                None => learned_on.unwrap_or(0),
-            };
-            if v6.is_unicast_link_local() && scope == 0 {
-                log::warn!("dns: link-local server {v6} without a scope: skipped");
-                return None;
-            }
-            let scope = if v6.is_unicast_link_local() { scope } else { 0 };
-            Some(SocketAddr::V6(SocketAddrV6::new(v6, 53, 0, scope)))
-        }
-    }
-}
-
-/// What the stack learned, as one configuration: each configured interface's resolv.conf
-/// text in turn; on a kernel stack with nothing configured, the system's files.
-fn learned(stack: &Stack) -> Effective {
-    let ifindexes = stack.conf_state().ifindexes();
-    let mut servers = Vec::new();
-    let mut search: Vec<Name> = Vec::new();
-    for ifindex in ifindexes {
-        let text = stack.resolv_conf(ifindex);
-        let conf = ResolvConf::parse_lenient(&text);
-        for ns in &conf.nameservers {
-            if let Some(a) = server_addr(stack, ns, Some(ifindex))
-                && !servers.contains(&a)
-            {
-                servers.push(a);
-            }
-        }
-        for d in conf.search {
-            if !search.contains(&d) {
-                search.push(d);
-            }
-        }
-    }
-    if servers.is_empty() && search.is_empty() && stack.implementation() == "kernel" {
-        let dir = netns_dir(stack.options());
-        let read = |file: &str| {
-            dir.as_ref()
-                .and_then(|d| std::fs::read_to_string(format!("{d}/{file}")).ok())
-                .or_else(|| std::fs::read_to_string(format!("/etc/{file}")).ok())
-                .unwrap_or_default()
-        };
-        let conf = ResolvConf::parse_lenient(&read("resolv.conf"));
-        let mut hosts = Hosts::parse(&read("hosts"));
-        if hosts.is_empty() {
-            hosts = Hosts::loopback();
-        }
-        return effective(stack, &conf, Arc::new(hosts));
-    }
-    Effective {
-        servers,
-        search,
-        options: ResolverOptions::default(),
-        hosts: Arc::new(Hosts::loopback()),
-    }
-}
-
-/// `/etc/netns/NAME` for a kernel stack made with `netns=NAME` (not a path), if it exists.
-fn netns_dir(options: &str) -> Option<String> {
-    let name = options.split(',').find_map(|o| o.strip_prefix("netns="))?;
-    if name.contains('/') {
-        return None;
-    }
-    let dir = format!("/etc/netns/{name}");
-    Path::new(&dir).is_dir().then_some(dir)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn n(s: &str) -> Name {
-        Name::from_ascii(s).expect("valid")
-    }
-
-    fn texts(v: Vec<Name>) -> Vec<String> {
-        v.iter().map(Name::to_ascii).collect()
-    }
-
-    #[test]
-    fn search_list_follows_ndots_and_the_trailing_dot() {
-        let search = [n("a.test."), n("b.test.")];
-        assert_eq!(
-            texts(candidates("web", &search, 1).expect("valid")),
-            ["web.a.test.", "web.b.test.", "web."]
-        );
-        assert_eq!(
-            texts(candidates("web.x", &search, 1).expect("valid")),
-            ["web.x.", "web.x.a.test.", "web.x.b.test."]
-        );
-        assert_eq!(
-            texts(candidates("web.x", &search, 2).expect("valid")),
-            ["web.x.a.test.", "web.x.b.test.", "web.x."]
-        );
-        assert_eq!(
-            texts(candidates("web.", &search, 1).expect("valid")),
-            ["web."]
-        );
-        assert!(candidates("", &search, 1).is_err());
-        assert!(candidates("a..b", &search, 1).is_err());
-    }
-
-    #[test]
-    fn netns_files_only_for_named_namespaces() {
-        assert_eq!(netns_dir("netns=/proc/1/ns/net"), None);
-        assert_eq!(netns_dir(""), None);
-    }
 }

@@ -7,26 +7,14 @@ use std::process::{Command, Stdio};
 
 use ioth_tests::peers::{Peer, require_tool};
 
+mod common;
+
 fn program() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>")
-        .join("examples")
-        .join("dns_static_server")
+    common::program("dns_static_server")
 }
 
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(program())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run dns_static_server");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::run("dns_static_server", args)
 }
 
 #[test]

@@ -2,35 +2,16 @@
 //! and on a network where dnsmasq (in a kernel namespace on a TAP joined to a vde_switch)
 //! gives the address and DNS server by DHCP and a kernel listener answers the connection.
 
-use std::fs::File;
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use ioth::Stack;
 use ioth::net::TcpListener;
-use ioth_tests::peers::{KernelOnTap, Peer, VdeSwitch, require_tool};
+use ioth_tests::peers::{KernelOnTap, VdeSwitch, dnsmasq_on_tap, require_tool};
 
-fn program() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>")
-        .join("examples")
-        .join("resolve")
-}
+mod common;
 
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(program())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run resolve");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::run("resolve", args)
 }
 
 #[test]
@@ -93,34 +74,18 @@ fn it_learns_its_server_by_dhcp_resolves_and_connects() {
     let Some(kernel) = KernelOnTap::join(&sw.vnl(), &["10.46.0.1/24"]) else {
         return;
     };
-    let mut cmd = kernel.ns().command("dnsmasq");
-    cmd.args([
-        "--no-daemon",
-        "--conf-file=/dev/null",
-        "--interface=tap0",
-        "--bind-interfaces",
-        "--no-resolv",
-        "--no-hosts",
-        "--local=/corp.test/",
-        "--host-record=web.corp.test,10.46.0.1",
-        "--dhcp-range=10.46.0.50,10.46.0.99,255.255.255.0,2m",
-        "--dhcp-option=option:dns-server,10.46.0.1",
-        "--user=root",
-        "--group=root",
-        "--log-facility=-",
-    ])
-    .arg(format!(
-        "--dhcp-leasefile={}",
-        sw.dir().join("leases").display()
-    ))
-    .arg(format!(
-        "--pid-file={}",
-        sw.dir().join("dnsmasq.pid").display()
-    ))
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(File::create(sw.dir().join("dnsmasq.log")).expect("log file"));
-    let _dnsmasq = Peer::spawn(cmd, "dnsmasq");
+    let _dnsmasq = dnsmasq_on_tap(
+        &kernel,
+        sw.dir(),
+        &[
+            "--no-resolv",
+            "--no-hosts",
+            "--local=/corp.test/",
+            "--host-record=web.corp.test,10.46.0.1",
+            "--dhcp-range=10.46.0.50,10.46.0.99,255.255.255.0,2m",
+            "--dhcp-option=option:dns-server,10.46.0.1",
+        ],
+    );
     let ns_stack = Stack::new(&format!("kernel,netns={}", kernel.ns().name()), &[]).unwrap();
     let listener = TcpListener::bind_on(&ns_stack, "10.46.0.1:8080").unwrap();
     let server = std::thread::spawn(move || {

@@ -315,3 +315,27 @@ impl KernelOnTap {
         &self.ns
     }
 }
+
+/// dnsmasq in `kernel`'s namespace serving its `tap0` only, in the foreground (a child reaped
+/// on drop), with no configuration file: `args` say what it serves (`--port=0` turns DNS off).
+/// Leases, pid file and log (`dnsmasq.log`, DHCP and queries as asked) live in `dir`.
+pub fn dnsmasq_on_tap(kernel: &KernelOnTap, dir: &Path, args: &[&str]) -> Peer {
+    let log = std::fs::File::create(dir.join("dnsmasq.log")).expect("dnsmasq log file");
+    let mut cmd = kernel.ns().command("dnsmasq");
+    cmd.args([
+        "--no-daemon",
+        "--conf-file=/dev/null",
+        "--interface=tap0",
+        "--bind-interfaces",
+        "--user=root",
+        "--group=root",
+        "--log-facility=-",
+    ])
+    .args(args)
+    .arg(format!("--dhcp-leasefile={}", dir.join("leases").display()))
+    .arg(format!("--pid-file={}", dir.join("dnsmasq.pid").display()))
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(log);
+    Peer::spawn(cmd, "dnsmasq")
+}

@@ -4,13 +4,11 @@
 //! lease's domain search list (option 119) and domain name (option 15) become the stack's
 //! search list.
 
-use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use ioth::Stack;
-use ioth_tests::peers::{KernelOnTap, Peer, VdeSwitch, require_tool};
+use ioth_tests::peers::{KernelOnTap, VdeSwitch, dnsmasq_on_tap, require_tool};
 
 fn leased_addr(stack: &Stack) -> Option<Ipv4Addr> {
     stack
@@ -39,35 +37,19 @@ fn a_smoltcp_stack_leases_its_address_from_dnsmasq_and_renews_it() {
         return;
     };
     let log_path = sw.dir().join("dnsmasq.log");
-    let mut cmd = kernel.ns().command("dnsmasq");
-    cmd.args([
-        "--no-daemon",
-        "--conf-file=/dev/null",
-        "--interface=tap0",
-        "--bind-interfaces",
-        "--port=0",
-        "--dhcp-range=10.44.0.50,10.44.0.99,255.255.255.0,2m",
-        "--dhcp-option=option:router,10.44.0.1",
-        "--dhcp-option=option:dns-server,10.44.0.53",
-        "--domain=example.test",
-        "--dhcp-option=option:domain-search,a.example.test,b.example.test",
-        "--user=root",
-        "--group=root",
-        "--log-dhcp",
-        "--log-facility=-",
-    ])
-    .arg(format!(
-        "--dhcp-leasefile={}",
-        sw.dir().join("leases").display()
-    ))
-    .arg(format!(
-        "--pid-file={}",
-        sw.dir().join("dnsmasq.pid").display()
-    ))
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(File::create(&log_path).unwrap());
-    let _dnsmasq = Peer::spawn(cmd, "dnsmasq");
+    let _dnsmasq = dnsmasq_on_tap(
+        &kernel,
+        sw.dir(),
+        &[
+            "--port=0",
+            "--dhcp-range=10.44.0.50,10.44.0.99,255.255.255.0,2m",
+            "--dhcp-option=option:router,10.44.0.1",
+            "--dhcp-option=option:dns-server,10.44.0.53",
+            "--domain=example.test",
+            "--dhcp-option=option:domain-search,a.example.test,b.example.test",
+            "--log-dhcp",
+        ],
+    );
 
     let (stack, report) = Stack::from_config(&format!("stack=smoltcp vnl={} eth dhcp", sw.vnl()))
         .expect("stack from a configuration string");

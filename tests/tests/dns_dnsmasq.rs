@@ -4,29 +4,23 @@
 //! A/AAAA, CNAME chains, MX, TXT, PTR, NXDOMAIN, NODATA, an answer too big for UDP, through
 //! a dead first server and the search list (DNSSL), then connects by name.
 
-use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use ioth::Stack;
 use ioth::dns::proto::rr::RData;
 use ioth::dns::{Name, RecordType, ResolveError, Resolver};
 use ioth::net::{TcpListener, TcpStream};
-use ioth_tests::peers::{KernelOnTap, Peer, VdeSwitch, require_tool};
+use ioth_tests::peers::{KernelOnTap, Peer, VdeSwitch, dnsmasq_on_tap, require_tool};
 
 /// dnsmasq answering for corp.test (and nothing else: no upstream, no hosts file) on tap0.
 fn dnsmasq(kernel: &KernelOnTap, sw: &VdeSwitch, extra: &[&str]) -> Peer {
     let big: Vec<String> = (0..8)
         .map(|i| format!("\"{i}{}\"", "x".repeat(199)))
         .collect();
-    let mut cmd = kernel.ns().command("dnsmasq");
-    cmd.args([
-        "--no-daemon",
-        "--conf-file=/dev/null",
-        "--interface=tap0",
-        "--bind-interfaces",
+    let big = format!("--txt-record=big.corp.test,{}", big.join(","));
+    let mut args = vec![
         "--no-resolv",
         "--no-hosts",
         "--edns-packet-max=1232",
@@ -39,26 +33,12 @@ fn dnsmasq(kernel: &KernelOnTap, sw: &VdeSwitch, extra: &[&str]) -> Peer {
         "--host-record=mail.corp.test,10.45.0.25",
         "--txt-record=corp.test,v=spf1 -all",
         "--ptr-record=1.0.45.10.in-addr.arpa,web.corp.test",
-        "--user=root",
-        "--group=root",
         "--log-queries",
         "--log-dhcp",
-        "--log-facility=-",
-    ])
-    .arg(format!("--txt-record=big.corp.test,{}", big.join(",")))
-    .args(extra)
-    .arg(format!(
-        "--dhcp-leasefile={}",
-        sw.dir().join("leases").display()
-    ))
-    .arg(format!(
-        "--pid-file={}",
-        sw.dir().join("dnsmasq.pid").display()
-    ))
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(File::create(sw.dir().join("dnsmasq.log")).expect("dnsmasq log file"));
-    Peer::spawn(cmd, "dnsmasq")
+        big.as_str(),
+    ];
+    args.extend_from_slice(extra);
+    dnsmasq_on_tap(kernel, sw.dir(), &args)
 }
 
 fn log(sw: &VdeSwitch) -> String {

@@ -8,13 +8,11 @@
 //! - `dhcp6` (dnsmasq with a DHCPv6 range): the stack leases an address, DNS server and
 //!   domain, the kernel reaches it there, the lease is renewed, and `-dhcp6` releases it.
 
-use std::fs::File;
 use std::net::{IpAddr, Ipv6Addr};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use ioth::Stack;
-use ioth_tests::peers::{KernelOnTap, Peer, VdeSwitch, require_tool};
+use ioth_tests::peers::{KernelOnTap, Peer, VdeSwitch, dnsmasq_on_tap, require_tool};
 use nlconf::hashaddr::{eui64, hashaddr};
 
 const PREFIX: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x44, 0, 0, 0, 0, 0, 0);
@@ -150,37 +148,19 @@ fn smoltcp_stacks_configure_themselves_from_dnsmasq_router_advertisements() {
     assert!(v6_addrs(&unnamed).contains(&eui_addr));
 }
 
-/// dnsmasq serving tap0 of `kernel`'s namespace (no DNS service), logging to
-/// `dnsmasq.log` in the switch's directory, with `extra` arguments.
+/// dnsmasq serving tap0 of `kernel`'s namespace (no DNS service), advertising routes, a DNS
+/// server and a search domain, logging to `dnsmasq.log` in the switch's directory, with
+/// `extra` arguments.
 fn dnsmasq(kernel: &KernelOnTap, sw: &VdeSwitch, extra: &[&str]) -> Peer {
-    let mut cmd = kernel.ns().command("dnsmasq");
-    cmd.args([
-        "--no-daemon",
-        "--conf-file=/dev/null",
-        "--interface=tap0",
-        "--bind-interfaces",
+    let mut args = vec![
         "--port=0",
         "--enable-ra",
         "--dhcp-option=option6:dns-server,[fd00:44::53]",
         "--dhcp-option=option6:domain-search,example.org",
-        "--user=root",
-        "--group=root",
         "--log-dhcp",
-        "--log-facility=-",
-    ])
-    .args(extra)
-    .arg(format!(
-        "--dhcp-leasefile={}",
-        sw.dir().join("leases").display()
-    ))
-    .arg(format!(
-        "--pid-file={}",
-        sw.dir().join("dnsmasq.pid").display()
-    ))
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(File::create(sw.dir().join("dnsmasq.log")).expect("dnsmasq log file"));
-    Peer::spawn(cmd, "dnsmasq")
+    ];
+    args.extend_from_slice(extra);
+    dnsmasq_on_tap(kernel, sw.dir(), &args)
 }
 
 #[test]

@@ -148,10 +148,13 @@ fn answers_are_cached_with_counting_down_ttls() {
     assert!(again.from_cache());
     assert!(again.records()[0].ttl <= 2);
     assert_eq!(server.count(), 1);
-    // Past its TTL the answer is asked again.
-    std::thread::sleep(Duration::from_millis(2100));
-    let later = r.lookup("short.example.test.", RecordType::A).unwrap();
-    assert!(!later.from_cache());
+    // (Expiry itself is the cache's unit test, on a clock it moves.) Cleared, it is asked again.
+    r.clear_cache();
+    assert!(
+        !r.lookup("short.example.test.", RecordType::A)
+            .unwrap()
+            .from_cache()
+    );
     assert_eq!(server.count(), 2);
     // A clone shares the cache.
     let clone = r.clone();
@@ -484,7 +487,15 @@ fn the_stack_follows_its_configuration_changes() {
     let r = n.a.resolver();
     assert_eq!(r.servers().len(), 1);
     n.a.configure("dns=10.53.0.3").unwrap();
-    std::thread::sleep(Duration::from_millis(1100));
-    assert_eq!(r.servers().len(), 2, "{:?}", r.servers());
-    assert!(n.b.open_sockets() > 0);
+    // Seen within a second by itself; at once after a reload.
+    r.reload();
+    assert_eq!(
+        r.servers(),
+        [
+            "10.53.0.2:53".parse::<SocketAddr>().unwrap(),
+            "10.53.0.3:53".parse().unwrap()
+        ]
+    );
+    // Another handle on the same stack's resolver shares what was reloaded.
+    assert_eq!(n.a.resolver().servers().len(), 2);
 }

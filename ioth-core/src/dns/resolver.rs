@@ -78,7 +78,7 @@ pub struct Resolver {
 impl Resolver {
     /// The stack's own resolver: it uses the servers and search domains the stack learned
     /// (static `dns=`/`domain=`, DHCPv4 options 6/15/119, RDNSS/DNSSL, DHCPv6) and sees their
-    /// changes within a second. A kernel stack with nothing configured uses the system's
+    /// changes within a second (at once after [`Resolver::reload`]). A kernel stack with nothing configured uses the system's
     /// resolv.conf and hosts (`/etc/netns/NAME/` ones for a stack in namespace NAME, when they
     /// exist); a user-space stack never reads the host's files and knows `localhost` only.
     /// Every `for_stack` of one stack shares one cache.
@@ -208,29 +208,48 @@ impl Resolver {
         }
     }
 
-    fn effective(&self) -> Effective {
-        let mut conf = lock(&self.state.conf);
-        let fresh = match (&*conf, &*self.source) {
-            (Some(_), Source::Fixed) => true,
-            (Some((at, _)), Source::Stack) => at.elapsed() < CONF_REFRESH,
-            (None, _) => false,
-        };
-        if !fresh {
-            let mut eff = learned(&self.stack);
-            if let Some(o) = lock(&self.state.options).clone() {
-                eff.options = o;
-            }
-            if let Some(h) = lock(&self.state.hosts).clone() {
-                eff.hosts = h;
-            }
-            for s in lock(&self.state.added).iter() {
-                if !eff.servers.contains(s) {
-                    eff.servers.push(*s);
-                }
-            }
-            *conf = Some((Instant::now(), eff));
+    /// Reads what the stack learned now, instead of within the next second (the stack's own
+    /// resolver; others have nothing to reload).
+    pub fn reload(&self) {
+        if matches!(*self.source, Source::Stack) {
+            let eff = self.relearn();
+            *lock(&self.state.conf) = Some((Instant::now(), eff));
         }
-        conf.as_ref().map(|(_, e)| e.clone()).unwrap_or_default()
+    }
+
+    /// What the stack learned, with what was set on this resolver by hand.
+    fn relearn(&self) -> Effective {
+        let mut eff = learned(&self.stack);
+        if let Some(o) = lock(&self.state.options).clone() {
+            eff.options = o;
+        }
+        if let Some(h) = lock(&self.state.hosts).clone() {
+            eff.hosts = h;
+        }
+        for s in lock(&self.state.added).iter() {
+            if !eff.servers.contains(s) {
+                eff.servers.push(*s);
+            }
+        }
+        eff
+    }
+
+    fn effective(&self) -> Effective {
+        {
+            let conf = lock(&self.state.conf);
+            match (&*conf, &*self.source) {
+                (Some((_, eff)), Source::Fixed) => return eff.clone(),
+                (Some((at, eff)), Source::Stack) if at.elapsed() < CONF_REFRESH => {
+                    return eff.clone();
+                }
+                _ => {}
+            }
+        }
+        // Read the stack's configuration without holding the lock: lookups meanwhile use
+        // what was there.
+        let eff = self.relearn();
+        *lock(&self.state.conf) = Some((Instant::now(), eff.clone()));
+        eff
     }
 
     /// Records of `rtype` for `name`, through the search list, the cache and the servers.
@@ -311,7 +330,13 @@ impl Resolver {
         let eff = self.effective();
         let candidates = match candidates(name, &eff.search, eff.options.ndots) {
             Ok(c) => c,
-            Err(e) => return types.iter().map(|_| Err(e.clone_invalid())).collect(),
+            Err(reason) => {
+                let invalid = || ResolveError::InvalidName {
+                    name: name.to_string(),
+                    reason: reason.clone(),
+                };
+                return types.iter().map(|_| Err(invalid())).collect();
+            }
         };
         if let Some(hit) = from_hosts(&eff.hosts, name, &candidates[0], types) {
             return hit;
@@ -603,21 +628,6 @@ enum Final {
     Answer(Box<Lookup>),
     NxDomain,
     NoData,
-}
-
-impl ResolveError {
-    fn clone_invalid(&self) -> ResolveError {
-        match self {
-            ResolveError::InvalidName { name, reason } => ResolveError::InvalidName {
-                name: name.clone(),
-                reason: reason.clone(),
-            },
-            other => ResolveError::InvalidName {
-                name: String::new(),
-                reason: other.to_string(),
-            },
-        }
-    }
 }
 
 fn no_servers(stack: &Stack) -> ResolveError {

@@ -2,8 +2,6 @@
 
 use hickory_proto::rr::Name;
 
-use super::error::ResolveError;
-
 /// `name` made absolute (fully qualified).
 pub(crate) fn absolute(name: &Name) -> Name {
     let mut n = name.clone();
@@ -13,20 +11,12 @@ pub(crate) fn absolute(name: &Name) -> Name {
 
 /// The absolute names to try for `name`, in order (glibc's rules): a trailing dot means the
 /// name only; with at least `ndots` dots the name first, then with each search domain; with
-/// fewer, the search domains first, then the name.
-pub(crate) fn candidates(
-    name: &str,
-    search: &[Name],
-    ndots: u8,
-) -> Result<Vec<Name>, ResolveError> {
-    let invalid = |reason: String| ResolveError::InvalidName {
-        name: name.to_string(),
-        reason,
-    };
+/// fewer, the search domains first, then the name. An error says why `name` is no name.
+pub(crate) fn candidates(name: &str, search: &[Name], ndots: u8) -> Result<Vec<Name>, String> {
     if name.is_empty() || name == "." {
-        return Err(invalid("empty name".into()));
+        return Err("empty name".into());
     }
-    let parsed = Name::from_utf8(name).map_err(|e| invalid(e.to_string()))?;
+    let parsed = Name::from_utf8(name).map_err(|e| e.to_string())?;
     if parsed.is_fqdn() {
         return Ok(vec![parsed]);
     }

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use super::{ToSocketAddrs, each_addr, happy, socket_for, socket_wrapper, std_addr};
 use crate::defaults::current_stack;
-use crate::error::errno;
 use crate::socket::Socket;
 use crate::stack::Stack;
 
@@ -119,39 +118,7 @@ impl TcpStream {
                 "cannot set a 0 duration timeout",
             ));
         }
-        let sock = socket_for(stack, addr, libc::SOCK_STREAM | libc::SOCK_NONBLOCK)?;
-        match sock.connect(&(*addr).into()) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
-                let mut pfd = libc::pollfd {
-                    fd: sock.as_raw_fd(),
-                    events: libc::POLLOUT,
-                    revents: 0,
-                };
-                let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
-                loop {
-                    // SAFETY: pfd is a valid pollfd for the duration of the call.
-                    let n = unsafe { libc::poll(&mut pfd, 1, ms.max(1)) };
-                    if n < 0 {
-                        let err = io::Error::last_os_error();
-                        if err.kind() == io::ErrorKind::Interrupted {
-                            continue;
-                        }
-                        return Err(err);
-                    }
-                    if n == 0 {
-                        return Err(errno(libc::ETIMEDOUT));
-                    }
-                    break;
-                }
-                if let Some(err) = sock.take_error()? {
-                    return Err(err);
-                }
-            }
-            Err(e) => return Err(e),
-        }
-        sock.set_nonblocking(false)?;
-        Ok(TcpStream(sock))
+        Ok(TcpStream(happy::connect(stack, &[*addr], Some(timeout))?))
     }
 
     /// Connects on the current default stack, giving up after `timeout`.

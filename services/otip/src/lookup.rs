@@ -37,7 +37,8 @@ pub fn dns_text(value: &str) -> Result<String, String> {
     Ok(text)
 }
 
-/// A resolver over `stack`: the servers `dns` names (see [`dns_text`]), or without it the
+/// A resolver over `stack`: the servers `dns` names (see [`dns_text`]; it must name at
+/// least one), or without it the
 /// stack's own (what its configuration string or autoconfiguration gave it; the system's
 /// resolv.conf for a kernel stack with nothing configured).
 pub fn resolver(stack: &Stack, dns: Option<&str>) -> Result<Resolver, String> {
@@ -45,7 +46,15 @@ pub fn resolver(stack: &Stack, dns: Option<&str>) -> Result<Resolver, String> {
         None => Ok(Resolver::for_stack(stack)),
         Some(value) => {
             let text = dns_text(value)?;
-            Resolver::from_conf(stack, &text).map_err(|e| format!("--dns {value:?}: {e}"))
+            let r =
+                Resolver::from_conf(stack, &text).map_err(|e| format!("--dns {value:?}: {e}"))?;
+            if r.servers().is_empty() {
+                return Err(format!(
+                    "--dns {value:?}: names no server (give a comma list of addresses or \
+                     resolv.conf text with nameserver lines)"
+                ));
+            }
+            Ok(r)
         }
     }
 }

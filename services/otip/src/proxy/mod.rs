@@ -207,9 +207,9 @@ pub struct Handle {
 /// wakes it at once).
 const TICK: Duration = Duration::from_millis(200);
 
-/// Starts the proxy on threads of this process. The current slot's address is open when
-/// this returns; an error creating it (a bad VNL or stack name, a port in use) is returned
-/// here, later ones are logged and retried.
+/// Starts the proxy on threads of this process. The addresses taking sessions now are open
+/// when this returns; an error creating them (a bad VNL or stack name, a port in use) is
+/// returned here, later ones are logged and retried once a second.
 pub fn spawn(config: ProxyConfig, clock: Arc<dyn Clock>) -> io::Result<Handle> {
     let shared = Arc::new(Shared::default());
     let mut reactor = reactor::Reactor::new(config, clock.clone(), shared.clone())?;

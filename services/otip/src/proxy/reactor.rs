@@ -21,6 +21,9 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::relay::Pipe;
 use super::{ProxyConfig, Shared, SlotStatus, Stats};
 
+mod tcp;
+mod udp;
+
 const WAKER: Token = Token(0);
 /// Bytes buffered per direction of a relayed connection.
 const PIPE_BYTES: usize = 32 * 1024;
@@ -98,10 +101,9 @@ pub(super) struct Reactor {
     slots: BTreeMap<u32, Slot>,
     conns: HashMap<Token, Conn>,
     flows: HashMap<Token, Flow>,
-    /// The slot last opened (or found open).
-    current: Option<u32>,
-    /// The slot whose opening failed last (logged once).
-    failed: Option<u32>,
+    /// The slot whose opening failed last and the clock second it failed at: it is logged
+    /// once and retried once a second.
+    failed: Option<(u32, u64)>,
     /// The clock second idle connections and flows were last looked for.
     swept: u64,
     /// The status needs publishing.
@@ -148,7 +150,6 @@ impl Reactor {
             slots: BTreeMap::new(),
             conns: HashMap::new(),
             flows: HashMap::new(),
-            current: None,
             failed: None,
             swept: 0,
             dirty: true,
@@ -187,11 +188,13 @@ impl Reactor {
         self.sources.remove(&token);
     }
 
-    /// Opens the current slot's address now (at start: its errors are the caller's).
+    /// Opens the addresses that take sessions now (at start: their errors are the
+    /// caller's). Started within `preactive` seconds of a slot's end, that is two: the
+    /// original opened only the newer one, so clients still on the older slot found nothing.
     pub(super) fn open_current(&mut self) -> io::Result<()> {
-        let t = self.cfg.timing.proxy_slot(self.clock.unix_secs());
-        self.open_slot(t)?;
-        self.current = Some(t);
+        for t in self.cfg.timing.accepting(self.clock.unix_secs()) {
+            self.open_slot(t)?;
+        }
         self.publish();
         Ok(())
     }
@@ -309,295 +312,11 @@ impl Reactor {
     fn dispatch(&mut self, token: Token, now: Duration) {
         match self.sources.get(&token).copied() {
             Some(Source::Listener { slot, fwd }) => self.accept(slot, fwd, token, now),
-            Some(Source::Port { slot, port }) => self.from_client(slot, port, now),
+            Some(Source::Port { slot, port }) => self.client_datagrams(slot, port, now),
             Some(Source::Conn(key)) => self.service(key, now),
-            Some(Source::Flow) => self.from_server(token, now),
+            Some(Source::Flow) => self.server_datagrams(token, now),
             None => {}
         }
-    }
-
-    /// Takes every pending connection of a listener.
-    fn accept(&mut self, t: u32, fwd: usize, token: Token, now: Duration) {
-        loop {
-            let Some(slot) = self.slots.get(&t) else {
-                return;
-            };
-            let Some((_, listener)) = slot.listeners.iter().find(|(tok, _)| *tok == token) else {
-                return;
-            };
-            match listener.accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) {
-                Ok((ext, _)) => self.start_conn(t, fwd, ext, now),
-                Err(e) if would_block(&e) => return,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => {
-                    log::warn!("slot {t}: accept: {e}");
-                    return;
-                }
-            }
-        }
-    }
-
-    fn start_conn(&mut self, t: u32, fwd: usize, ext: Socket, now: Duration) {
-        if !self.cfg.timing.accepts(t, now.as_secs()) {
-            return; // the window ended before the listener closed: refuse
-        }
-        if self.conns.len() >= self.cfg.max_tcp_connections {
-            Stats::bump(&self.stats().tcp_over_limit);
-            log::debug!(
-                "slot {t}: {} connections already: closing a new one",
-                self.conns.len()
-            );
-            return;
-        }
-        let target = self.cfg.tcp[fwd].target;
-        let int = match self.cfg.internal.socket(
-            domain_of(&target),
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        ) {
-            Ok(s) => s,
-            Err(e) => {
-                log::warn!("slot {t}: internal socket for {target}: {e}");
-                return;
-            }
-        };
-        match int.connect(&SockAddr::from(target)) {
-            Ok(()) => {}
-            Err(e) if in_progress(&e) => {}
-            Err(e) => {
-                log::info!("slot {t}: connecting to {target}: {e}");
-                return;
-            }
-        }
-        let both = Interest::READABLE | Interest::WRITABLE;
-        let key = self.token();
-        if let Err(e) = self
-            .poll
-            .registry()
-            .register(&mut SourceFd(&ext.as_raw_fd()), key, both)
-        {
-            log::warn!("slot {t}: {e}");
-            return;
-        }
-        self.sources.insert(key, Source::Conn(key));
-        let int_token = match self.register(&int, Source::Conn(key), both) {
-            Ok(tok) => tok,
-            Err(e) => {
-                log::warn!("slot {t}: {e}");
-                self.deregister(&ext, key);
-                return;
-            }
-        };
-        if let Ok(peer) = ext.peer_addr() {
-            log::debug!("slot {t}: {:?} → {target}", peer.as_socket());
-        }
-        self.conns.insert(
-            key,
-            Conn {
-                slot: t,
-                ext,
-                int,
-                int_token,
-                connected: false,
-                up: Pipe::new(PIPE_BYTES),
-                down: Pipe::new(PIPE_BYTES),
-                last: now,
-            },
-        );
-        if let Some(slot) = self.slots.get_mut(&t) {
-            slot.tcp += 1;
-        }
-        Stats::bump(&self.stats().tcp_connections);
-        self.dirty = true;
-    }
-
-    /// Moves what can be moved on connection `key`; closes it when both directions ended
-    /// or either side failed.
-    fn service(&mut self, key: Token, now: Duration) {
-        let Some(c) = self.conns.get_mut(&key) else {
-            return;
-        };
-        if !c.connected {
-            match c.int.take_error() {
-                Ok(None) => {}
-                Ok(Some(e)) | Err(e) => {
-                    log::info!("slot {}: internal server: {e}", c.slot);
-                    self.close(key);
-                    return;
-                }
-            }
-            match c.int.peer_addr() {
-                Ok(_) => c.connected = true,
-                Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => return,
-                Err(e) => {
-                    log::info!("slot {}: internal server: {e}", c.slot);
-                    self.close(key);
-                    return;
-                }
-            }
-        }
-        let up = c.up.pump(&mut &c.ext, &mut &c.int);
-        let down = c.down.pump(&mut &c.int, &mut &c.ext);
-        match (up, down) {
-            (Ok(a), Ok(b)) => {
-                if a + b > 0 {
-                    c.last = now;
-                }
-                if c.up.done() && c.down.done() {
-                    self.close(key);
-                }
-            }
-            (Err(e), _) | (_, Err(e)) => {
-                log::debug!("slot {}: connection ends: {e}", c.slot);
-                self.close(key);
-            }
-        }
-    }
-
-    fn close(&mut self, key: Token) {
-        let Some(c) = self.conns.remove(&key) else {
-            return;
-        };
-        self.deregister(&c.ext, key);
-        self.deregister(&c.int, c.int_token);
-        if let Some(slot) = self.slots.get_mut(&c.slot) {
-            slot.tcp = slot.tcp.saturating_sub(1);
-        }
-        self.dirty = true;
-    }
-
-    /// Datagrams from clients on slot `t`'s UDP forwarding `p`.
-    fn from_client(&mut self, t: u32, p: usize, now: Duration) {
-        loop {
-            let Some(port) = self.slots.get(&t).and_then(|s| s.ports[p].as_ref()) else {
-                return;
-            };
-            let (n, from) = match port.sock.recv_from(&mut self.buf, 0) {
-                Ok((n, Some(from))) => match from.as_socket() {
-                    Some(f) => (n, f),
-                    None => continue,
-                },
-                Ok((_, None)) => continue,
-                Err(e) if would_block(&e) => return,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    log::debug!("slot {t}: UDP receive: {e}");
-                    return;
-                }
-            };
-            let flow = match port.flows.get(&from) {
-                Some(&tok) => Some(tok),
-                None => self.start_flow(t, p, from, now),
-            };
-            let Some(flow) = flow.and_then(|tok| self.flows.get_mut(&tok)) else {
-                Stats::bump(&self.shared.stats.udp_dropped);
-                continue;
-            };
-            flow.last = now;
-            if let Err(e) = flow.sock.send(&self.buf[..n], 0)
-                && !would_block(&e)
-            {
-                log::debug!("slot {t}: UDP to the internal server: {e}");
-            }
-        }
-    }
-
-    /// A new flow for `peer`, if slot `t` takes new ones and the bound allows.
-    fn start_flow(&mut self, t: u32, p: usize, peer: SocketAddr, now: Duration) -> Option<Token> {
-        let accepting = self.slots.get(&t).is_some_and(|s| s.accepting);
-        if !accepting || !self.cfg.timing.accepts(t, now.as_secs()) {
-            return None;
-        }
-        if self.flows.len() >= self.cfg.max_udp_flows {
-            log::debug!("slot {t}: {} UDP flows already: dropping", self.flows.len());
-            return None;
-        }
-        let target = self.cfg.udp[p].target;
-        let sock = self
-            .cfg
-            .internal
-            .socket(
-                domain_of(&target),
-                libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                0,
-            )
-            .and_then(|s| s.connect(&SockAddr::from(target)).map(|()| s));
-        let sock = match sock {
-            Ok(s) => s,
-            Err(e) => {
-                log::warn!("slot {t}: UDP socket to {target}: {e}");
-                return None;
-            }
-        };
-        let token = match self.register(&sock, Source::Flow, Interest::READABLE) {
-            Ok(tok) => tok,
-            Err(e) => {
-                log::warn!("slot {t}: {e}");
-                return None;
-            }
-        };
-        log::debug!("slot {t}: UDP flow {peer} → {target}");
-        self.flows.insert(
-            token,
-            Flow {
-                slot: t,
-                port: p,
-                peer,
-                sock,
-                last: now,
-            },
-        );
-        if let Some(port) = self.slots.get_mut(&t).and_then(|s| s.ports[p].as_mut()) {
-            port.flows.insert(peer, token);
-        }
-        Stats::bump(&self.stats().udp_flows);
-        self.dirty = true;
-        Some(token)
-    }
-
-    /// Replies of the internal server on flow `token`, back to its client.
-    fn from_server(&mut self, token: Token, now: Duration) {
-        loop {
-            let Some(flow) = self.flows.get_mut(&token) else {
-                return;
-            };
-            let n = match flow.sock.recv(&mut self.buf, 0) {
-                Ok(n) => n,
-                Err(e) if would_block(&e) => return,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                // An ICMP error of an earlier datagram, reported once.
-                Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
-                Err(e) => {
-                    log::debug!("slot {}: UDP from the internal server: {e}", flow.slot);
-                    return;
-                }
-            };
-            flow.last = now;
-            let (t, p, peer) = (flow.slot, flow.port, flow.peer);
-            let Some(port) = self.slots.get(&t).and_then(|s| s.ports[p].as_ref()) else {
-                return;
-            };
-            if let Err(e) = port.sock.send_to(&self.buf[..n], &SockAddr::from(peer), 0)
-                && !would_block(&e)
-            {
-                log::debug!("slot {t}: UDP to {peer}: {e}");
-            }
-        }
-    }
-
-    fn end_flow(&mut self, token: Token) {
-        let Some(f) = self.flows.remove(&token) else {
-            return;
-        };
-        self.deregister(&f.sock, token);
-        if let Some(port) = self
-            .slots
-            .get_mut(&f.slot)
-            .and_then(|s| s.ports[f.port].as_mut())
-        {
-            port.flows.remove(&f.peer);
-        }
-        self.dirty = true;
     }
 
     /// Follows the clock: opens the new slot's address, ends windows, closes idle
@@ -605,22 +324,24 @@ impl Reactor {
     fn tick(&mut self, now: Duration) {
         let unix = now.as_secs();
         let timing = self.cfg.timing;
-        let t = timing.proxy_slot(unix);
-        if self.current != Some(t) {
+        // Every address whose window holds `now` is open (the clock may jump).
+        for t in timing.accepting(unix) {
             if self.slots.contains_key(&t) {
-                self.current = Some(t);
-            } else {
-                match self.open_slot(t) {
-                    Ok(()) => {
-                        self.current = Some(t);
-                        self.failed = None;
+                continue;
+            }
+            if let Some((f, at)) = self.failed
+                && f == t
+                && at == unix
+            {
+                continue;
+            }
+            match self.open_slot(t) {
+                Ok(()) => self.failed = None,
+                Err(e) => {
+                    if self.failed.is_none_or(|(f, _)| f != t) {
+                        log::error!("slot {t}: cannot open its address: {e}");
                     }
-                    Err(e) => {
-                        if self.failed != Some(t) {
-                            log::error!("slot {t}: cannot open its address: {e}");
-                            self.failed = Some(t);
-                        }
-                    }
+                    self.failed = Some((t, unix));
                 }
             }
         }

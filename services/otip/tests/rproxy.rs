@@ -338,3 +338,29 @@ fn a_bad_external_stack_is_an_error_at_spawn() {
     let e = spawn(cfg, clock).unwrap_err();
     assert!(e.to_string().contains("eth7"), "{e}");
 }
+
+#[test]
+fn a_refused_internal_connection_closes_the_clients() {
+    // A port nobody listens on (bound, then closed).
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let s = setup(10, |c| {
+        c.tcp.push(Forward {
+            ext_port: PORT + 1,
+            target: closed,
+        })
+    });
+    s.wait_slots("the address", |v| v.len() == 1);
+    let mut to = s.current();
+    to.set_port(PORT + 1);
+    let mut c = s.connect(to).unwrap();
+    assert!(
+        ended(&mut c),
+        "the client waits on a refused internal connection"
+    );
+    s.wait_slots("the connection forgotten", |v| v[0].tcp_connections == 0);
+    // The other forwarding is unaffected.
+    echo(&mut s.connect(s.current()).unwrap(), b"fine");
+}

@@ -1,0 +1,2 @@
+//! iothnamed (binary to come).
+fn main() {}

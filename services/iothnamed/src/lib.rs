@@ -16,7 +16,10 @@ pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod forward;
 pub mod hrev;
+pub mod server;
 pub mod zone;
 
 pub use config::{AuthKind, Config, ConfigError};
+pub use server::{Handle, Settings, StartError, spawn};

@@ -12,6 +12,24 @@
 //!
 //! One event loop (mio over the sockets' descriptors, on every stack at once) serves all
 //! slots, connections and flows; a second thread only wakes it as the clock moves.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use ioth::Stack;
+//! use ioth_otip::proxy::{Forward, ProxyConfig, spawn};
+//! use ioth_service::clock::SystemClock;
+//!
+//! ioth_service::link_backends();
+//! let ext = "stack=smoltcp,vnl=vde:///tmp/hub".parse()?;
+//! let mut cfg = ProxyConfig::new(ext, Stack::kernel()?, "renzo.otip", "fc01::".parse()?);
+//! cfg.password = Some("mypassword".into());
+//! cfg.tcp.push(Forward { ext_port: 22, target: "127.0.0.1:22".parse()? });
+//! let proxy = spawn(cfg, Arc::new(SystemClock))?;
+//! println!("{:?}", proxy.slots()); // the addresses open now
+//! # Ok(())
+//! # }
+//! ```
 
 mod reactor;
 pub mod relay;

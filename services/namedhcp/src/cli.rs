@@ -26,7 +26,8 @@ pub struct Cli {
     /// random). Default: the kernel.
     #[arg(short = 's', long, value_name = "STACK|VNL")]
     pub stack: Option<String>,
-    /// The stack DNS queries leave by (an iothconf string). Default: the serving stack.
+    /// The stack DNS queries leave by (an iothconf string). Default: the serving stack (the
+    /// kernel when -s is a VNL).
     #[arg(short = 'R', long, value_name = "STACK")]
     pub dnsstack: Option<String>,
     /// The interface to serve (default vde0; a VNL stack always serves vde0).
@@ -218,6 +219,11 @@ impl Cli {
         let dns_stack: Stack = match &self.dnsstack {
             Some(s) => {
                 ioth_service::stack::build(std::slice::from_ref(s)).map_err(at("--dnsstack"))?
+            }
+            // As the original: a VNL stack has a link-local address only, so by default
+            // names are looked up through the kernel.
+            None if vnl => {
+                ioth_service::stack::build(&[]).map_err(at("--dnsstack (the kernel)"))?
             }
             None => stack.clone(),
         };

@@ -433,7 +433,8 @@ fn add_ias(opts: &DhcpOptions, out: &mut DhcpOptions, addrs: Option<&[Ipv6Addr]>
                         inner.insert(iaaddr(h, 0));
                     }
                 }
-                if chosen.is_none() && !(renewal && !hints.is_empty()) {
+                // Withdrawn addresses say enough on renewal; otherwise the IA says why it is empty.
+                if chosen.is_none() && (!renewal || hints.is_empty()) {
                     inner.insert(if renewal && addrs.is_none() {
                         status(Status::NoBinding, "the name has no address in DNS")
                     } else {

@@ -164,7 +164,7 @@ fn option(
             exact(whole, at)
         }
         (Level::Message, code::ORO) => {
-            if data.len() % 2 != 0 {
+            if !data.len().is_multiple_of(2) {
                 return bad(format!(
                     "{} octets: not a list of 2-octet codes",
                     data.len()

@@ -5,6 +5,8 @@
 //! and `/var/lib/dhcpcd` (a tmpfs in the mount namespace `ip netns exec` makes) and in a PID
 //! namespace of its own, so that none of its helper processes outlives the test.
 
+#![allow(clippy::unwrap_used, missing_docs)]
+
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::sync::Arc;

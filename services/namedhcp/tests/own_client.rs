@@ -3,6 +3,8 @@
 //! `ioth_dns::StaticZone`: a client whose name DNS knows gets that address; one whose name
 //! it does not know gets none.
 
+#![allow(clippy::unwrap_used, missing_docs)]
+
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

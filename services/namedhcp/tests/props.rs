@@ -3,6 +3,8 @@
 //! messages get the replies RFC 8415's identifier rules allow, with the request's
 //! transaction id and client identifier.
 
+#![allow(clippy::unwrap_used, missing_docs)]
+
 use std::net::Ipv6Addr;
 
 use dhcproto::v6::{DhcpOption, DhcpOptions, IAAddr, IANA, Message, MessageType, ORO};

@@ -89,7 +89,7 @@ pub struct Domains(pub Vec<String>);
 pub struct Mac(pub [u8; 6]);
 
 /// The items of a list: commas, semicolons or blanks separate them.
-fn items(s: &str) -> Result<Vec<&str>, String> {
+pub(crate) fn items(s: &str) -> Result<Vec<&str>, String> {
     let v: Vec<&str> = s
         .split([',', ';', ' ', '\t'])
         .filter(|i| !i.is_empty())
@@ -100,7 +100,7 @@ fn items(s: &str) -> Result<Vec<&str>, String> {
     Ok(v)
 }
 
-fn parse_servers(s: &str) -> Result<Servers, String> {
+pub(crate) fn parse_servers(s: &str) -> Result<Servers, String> {
     items(s)?
         .into_iter()
         .map(|i| {
@@ -111,7 +111,7 @@ fn parse_servers(s: &str) -> Result<Servers, String> {
         .map(Servers)
 }
 
-fn domain(i: &str) -> Result<String, String> {
+pub(crate) fn domain(i: &str) -> Result<String, String> {
     let n = Name::from_ascii(i).map_err(|e| format!("{i:?} is not a domain name: {e}"))?;
     if n.is_root() || i.starts_with('.') || i.contains("..") {
         return Err(format!("{i:?} is not a domain name"));

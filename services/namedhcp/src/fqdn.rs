@@ -41,6 +41,13 @@ impl fmt::Display for FqdnError {
 
 impl std::error::Error for FqdnError {}
 
+impl FqdnError {
+    /// An error saying `why`.
+    pub fn new(why: String) -> FqdnError {
+        FqdnError(why)
+    }
+}
+
 impl ClientFqdn {
     /// Decodes the option's data (after code and length). Refused: no flags octet, a
     /// compression pointer or reserved label type, a label running past the end, bytes after

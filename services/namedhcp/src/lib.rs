@@ -11,12 +11,14 @@
 //!   identity and options, and a lookup ([`reply::answer`]);
 //! - [`service`]: the server on a stack (UDP port 547, `ff02::1:2`), run as threads of the
 //!   caller by [`spawn`];
-//! - [`cli`]: the `namedhcp` command line and rc file.
+//! - [`cli`]: the `namedhcp` command line and rc file;
+//! - [`v4`]: `namedhcp4`, the same for DHCPv4 (option 81; A and TXT records).
 
 pub mod cli;
 pub mod fqdn;
 pub mod reply;
 pub mod service;
+pub mod v4;
 pub mod wire;
 
 pub use reply::{NameLookup, Outcome, Server6, answer, duid_llt};

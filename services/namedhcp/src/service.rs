@@ -70,19 +70,31 @@ pub struct Counters {
     pub dropped: u64,
 }
 
+/// A server's stop flag and counters, shared by its threads.
 #[derive(Default)]
-struct Shared {
-    stop: AtomicBool,
-    received: AtomicU64,
-    replied: AtomicU64,
-    ignored: AtomicU64,
-    refused: AtomicU64,
-    dropped: AtomicU64,
+pub(crate) struct Shared {
+    pub(crate) stop: AtomicBool,
+    pub(crate) received: AtomicU64,
+    pub(crate) replied: AtomicU64,
+    pub(crate) ignored: AtomicU64,
+    pub(crate) refused: AtomicU64,
+    pub(crate) dropped: AtomicU64,
 }
 
 impl Shared {
-    fn count(c: &AtomicU64) {
+    pub(crate) fn count(c: &AtomicU64) {
         c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn counters(&self) -> Counters {
+        let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Counters {
+            received: l(&self.received),
+            replied: l(&self.replied),
+            ignored: l(&self.ignored),
+            refused: l(&self.refused),
+            dropped: l(&self.dropped),
+        }
     }
 }
 
@@ -107,15 +119,7 @@ impl std::fmt::Debug for Handle {
 impl Handle {
     /// What the server did so far.
     pub fn counters(&self) -> Counters {
-        let s = &self.shared;
-        let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        Counters {
-            received: l(&s.received),
-            replied: l(&s.replied),
-            ignored: l(&s.ignored),
-            refused: l(&s.refused),
-            dropped: l(&s.dropped),
-        }
+        self.shared.counters()
     }
 
     /// The identity and options served (the DUID as sent).

@@ -54,6 +54,31 @@ fn help_and_bad_options() {
     assert!(!ok && text.contains("/nonexistent/namedhcp.rc"), "{text}");
 }
 
+#[test]
+fn namedhcp4_help_and_bad_options() {
+    let bin4 = env!("CARGO_BIN_EXE_namedhcp4");
+    let out = |args: &[&str]| {
+        let o = Command::new(bin4)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stderr).into_owned() + &String::from_utf8_lossy(&o.stdout),
+        )
+    };
+    let (ok, text) = out(&["--help"]);
+    assert!(ok && text.contains("option 81"), "{text}");
+    let (ok, text) = out(&["-D", "fc00::1"]);
+    assert!(!ok && text.contains("--dns"), "{text}");
+    let (ok, text) = out(&["-s", "vde:///tmp/nowhere"]);
+    assert!(
+        !ok && text.contains("--stack") && text.contains("IPv4 address"),
+        "{text}"
+    );
+}
+
 fn v6_addrs(s: &Stack) -> Vec<Ipv6Addr> {
     s.getifaddrs()
         .expect("getifaddrs")

@@ -189,3 +189,37 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// namedhcp4: any bytes after a valid BOOTP header and cookie are handled without a
+    /// panic; what parses and is answered gets a BOOTREPLY with its transaction id.
+    #[test]
+    fn v4_any_options_no_panic(
+        xid: u32,
+        opts in proptest::collection::vec(any::<u8>(), 0..300),
+        found: bool,
+    ) {
+        use namedhcp::v4::{NameLookup4, Outcome4, Server4, answer4, txt::TxtOptions, wire as wire4};
+        let mut bytes = vec![0u8; 236];
+        bytes[0] = 1;
+        bytes[1] = 1;
+        bytes[2] = 6;
+        bytes[4..8].copy_from_slice(&xid.to_be_bytes());
+        bytes.extend_from_slice(&wire4::MAGIC);
+        bytes.extend_from_slice(&opts);
+        let Ok(m) = wire4::parse(&bytes) else { return Ok(()); };
+        let server = Server4 { id: std::net::Ipv4Addr::new(10, 0, 0, 1), defaults: TxtOptions::default() };
+        let out = answer4(&server, &m, &mut |n| if found {
+            NameLookup4::Found { name: n.into(), addr: std::net::Ipv4Addr::new(10, 0, 0, 7), options: TxtOptions::default() }
+        } else {
+            NameLookup4::NotFound
+        });
+        if let Outcome4::Reply { msg, .. } = out {
+            prop_assert_eq!(msg.xid(), xid);
+            let b = wire4::encode(&msg).unwrap();
+            prop_assert_eq!(b[0], 2);
+        }
+    }
+}

@@ -11,6 +11,21 @@
 //! The pure core ([`engine`] with [`cache`] and [`hrev`]) decides an answer from a query, a
 //! client address and the time; the server ([`server`]) puts it on sockets through
 //! `ioth-dns` and forwards through [`forward`].
+//!
+//! ```no_run
+//! use ioth_service::clock::SystemClock;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! ioth_service::link_backends();
+//! let text = std::fs::read_to_string("named.rc")?;
+//! let mut settings = iothnamed::Settings::new(text, "named.rc");
+//! settings.clock = std::sync::Arc::new(SystemClock); // tests give a ManualClock
+//! let named = iothnamed::spawn(settings)?;
+//! println!("{}", named.counters());
+//! named.stop()?;
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod cache;
 pub mod config;

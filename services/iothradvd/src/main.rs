@@ -1,0 +1,3 @@
+//! The iothradvd program (its shell lands in the next commit).
+
+fn main() {}

@@ -17,10 +17,13 @@
 
 pub mod advert;
 pub mod config;
+mod endpoint;
 pub mod prefix;
 pub mod schedule;
+mod server;
 pub mod solicit;
 
 pub use advert::Advert;
 pub use config::{Config, Options, StackSpec};
 pub use prefix::PrefixSpec;
+pub use server::{Counters, Handle, TICK, start};

@@ -1,0 +1,151 @@
+//! The `iothradvd` program on a smoltcp stack of a real vde_switch configures a Linux kernel
+//! in a network namespace (its TAP on the same switch, `accept_ra=2`, `autoconf=1`): the
+//! SLAAC address in our prefix, the default route through our link-local address, the MTU,
+//! hop limit, reachable time and retransmission timer (the last two prove network byte
+//! order), all from the answer to the solicitation the kernel sends as its link comes up,
+//! long before the next unsolicited advertisement. SIGTERM withdraws the default route.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ioth_tests::peers::{KernelOnTap, Peer, VdeSwitch};
+use nlconf::hashaddr::eui64;
+
+const ROUTER_MAC: &str = "02:00:00:00:61:01";
+
+fn sysctl(kernel: &KernelOnTap, key: &str) -> String {
+    kernel.ns().exec(&["sysctl", "-n", key]).trim().to_string()
+}
+
+fn set(kernel: &KernelOnTap, key: &str, value: &str) {
+    kernel
+        .ns()
+        .exec(&["sysctl", "-qw", &format!("{key}={value}")]);
+}
+
+fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    start.elapsed()
+}
+
+#[test]
+fn a_kernel_does_slaac_from_the_answer_to_its_solicitation() {
+    ioth_tests::init_logging();
+    let Some(sw) = VdeSwitch::start() else { return };
+    let Some(kernel) = KernelOnTap::join(&sw.vnl(), &[]) else {
+        return;
+    };
+    let ns = kernel.ns();
+    ns.exec(&["ip", "link", "set", "tap0", "down"]);
+    for (key, value) in [
+        ("net.ipv6.conf.tap0.accept_ra", "2"),
+        ("net.ipv6.conf.tap0.autoconf", "1"),
+        ("net.ipv6.conf.tap0.accept_dad", "0"),
+    ] {
+        set(&kernel, key, value);
+    }
+    let tap_mac = ns
+        .exec(&["cat", "/sys/class/net/tap0/address"])
+        .trim()
+        .to_string();
+    let mac = iothradvd::config::parse_mac(&tap_mac).expect("tap0's MAC");
+    let expected = eui64("fd00:61::".parse().expect("literal"), mac);
+
+    // The rc file holds the prefix and most options; the command line adds the rest.
+    let rc = sw.dir().join("iothradvd.rc");
+    std::fs::write(
+        &rc,
+        "# paste-able\nperiod 1800\nhoplimit 77\nreachable 30000\nretransmit 1000\nmtu 1400\n\
+         prefix fd00:61::/64/LA/86400/14400\n",
+    )
+    .expect("rc file");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_iothradvd"));
+    cmd.args(["-f", rc.to_str().expect("utf-8 path")])
+        .args(["-s", &sw.vnl(), "-m", ROUTER_MAC, "-v"])
+        .env("RUST_LOG", "iothradvd=debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut radvd = Peer::spawn(cmd, "iothradvd");
+    let stderr = radvd.child().stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = Vec::new();
+    let read_until = |log: &mut Vec<String>, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+                let hit = line.contains(what);
+                log.push(line);
+                if hit {
+                    return;
+                }
+            }
+        }
+        panic!("iothradvd never logged {what:?}:\n{}", log.join("\n"));
+    };
+    read_until(&mut log, "router advertisement to ff02::1");
+
+    // The link comes up after the first unsolicited advertisement; the next is 16 s away.
+    ns.exec(&["ip", "link", "set", "tap0", "up"]);
+    let took = wait_for("the SLAAC address", Duration::from_secs(10), || {
+        ns.exec(&["ip", "-6", "addr", "show", "dev", "tap0"])
+            .contains(&format!("{expected}/64"))
+    });
+    assert!(
+        took < Duration::from_secs(8),
+        "answered in {took:?}: the solicited path, not the 16 s timer"
+    );
+    read_until(&mut log, "router solicitation from fe80::");
+    read_until(&mut log, "(Unicast(fe80::");
+
+    let addrs = ns.exec(&["ip", "-6", "addr", "show", "dev", "tap0"]);
+    assert!(addrs.contains("scope global dynamic"), "{addrs}");
+    let router_ll = eui64(
+        "fe80::".parse().expect("literal"),
+        iothradvd::config::parse_mac(ROUTER_MAC).expect("mac"),
+    );
+    let routes = ns.exec(&["ip", "-6", "route", "show", "default"]);
+    assert!(
+        routes.contains(&format!("via {router_ll} dev tap0 proto ra")),
+        "{routes}"
+    );
+    // The MTU applies to IPv6 on the link (Linux keeps the device's 1500 for `ip link`).
+    assert_eq!(sysctl(&kernel, "net.ipv6.conf.tap0.mtu"), "1400");
+    assert_eq!(sysctl(&kernel, "net.ipv6.conf.tap0.hop_limit"), "77");
+    assert_eq!(
+        sysctl(&kernel, "net.ipv6.neigh.tap0.base_reachable_time_ms"),
+        "30000"
+    );
+    assert_eq!(
+        sysctl(&kernel, "net.ipv6.neigh.tap0.retrans_time_ms"),
+        "1000"
+    );
+    let link = ns.exec(&["ip", "link", "show", "tap0"]);
+    assert!(
+        link.contains("state UP") || link.contains("LOWER_UP"),
+        "{link}"
+    );
+
+    // SIGTERM: the final advertisement takes the default route away.
+    // SAFETY: kill(2) on our own child's pid.
+    let rc = unsafe { libc::kill(radvd.child().id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    let status = radvd.wait();
+    assert!(status.success(), "{status:?}");
+    wait_for("the default route to go", Duration::from_secs(5), || {
+        !ns.exec(&["ip", "-6", "route", "show", "default"])
+            .contains("proto ra")
+    });
+}

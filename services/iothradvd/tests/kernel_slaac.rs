@@ -4,12 +4,18 @@
 //! hop limit, reachable time and retransmission timer (the last two prove network byte
 //! order), all from the answer to the solicitation the kernel sends as its link comes up,
 //! long before the next unsolicited advertisement. SIGTERM withdraws the default route.
+//! The library on the kernel stack of another namespace (`stack="kernel,netns=…"`) serves
+//! such a host as well.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use ioth_service::clock::SystemClock;
 use ioth_tests::peers::{KernelOnTap, Peer, VdeSwitch};
+use iothradvd::{Config, PrefixSpec, StackSpec};
 use nlconf::hashaddr::eui64;
 
 const ROUTER_MAC: &str = "02:00:00:00:61:01";
@@ -148,4 +154,69 @@ fn a_kernel_does_slaac_from_the_answer_to_its_solicitation() {
         !ns.exec(&["ip", "-6", "route", "show", "default"])
             .contains("proto ra")
     });
+}
+
+/// Waits until tap0 of `kernel` has a link-local address that is no longer tentative.
+fn link_local_ready(kernel: &KernelOnTap) {
+    wait_for(
+        "a usable link-local address",
+        Duration::from_secs(10),
+        || {
+            let out = kernel
+                .ns()
+                .exec(&["ip", "-6", "addr", "show", "dev", "tap0", "scope", "link"]);
+            out.contains("inet6 fe80::") && !out.contains("tentative")
+        },
+    );
+}
+
+#[test]
+fn the_kernel_stack_of_a_namespace_advertises_as_well() {
+    ioth_tests::init_logging();
+    ioth_service::link_backends();
+    let Some(sw) = VdeSwitch::start() else { return };
+    let Some(router) = KernelOnTap::join(&sw.vnl(), &[]) else {
+        return;
+    };
+    let Some(host) = KernelOnTap::join(&sw.vnl(), &[]) else {
+        return;
+    };
+    link_local_ready(&router);
+    host.ns().exec(&["ip", "link", "set", "tap0", "down"]);
+    set(&host, "net.ipv6.conf.tap0.accept_ra", "2");
+    set(&host, "net.ipv6.conf.tap0.accept_dad", "0");
+
+    let mut config = Config::new(
+        StackSpec::Config(vec![format!(
+            "stack=\"kernel,netns={}\"",
+            router.ns().name()
+        )]),
+        "tap0",
+        1800,
+    );
+    config.advert.prefixes = vec![PrefixSpec::parse("fd00:62::/64").expect("prefix")];
+    config.advert.mtu = Some(1420);
+    let radvd = iothradvd::start(config, Arc::new(SystemClock)).expect("iothradvd on the kernel");
+    assert_eq!(radvd.stack().implementation(), "kernel");
+    wait_for("the first advertisement", Duration::from_secs(5), || {
+        radvd.counters().unsolicited == 1
+    });
+    host.ns().exec(&["ip", "link", "set", "tap0", "up"]);
+    wait_for("the host's SLAAC address", Duration::from_secs(8), || {
+        host.ns()
+            .exec(&["ip", "-6", "addr", "show", "dev", "tap0"])
+            .contains("inet6 fd00:62::")
+    });
+    let c = radvd.counters();
+    assert!(
+        c.unicast >= 1 && c.unsolicited == 1,
+        "the solicited answer: {c:?}"
+    );
+    assert_eq!((c.discarded, c.send_errors), (0, 0), "{c:?}");
+    assert_eq!(sysctl(&host, "net.ipv6.conf.tap0.mtu"), "1420");
+    let routes = host.ns().exec(&["ip", "-6", "route", "show", "default"]);
+    assert!(
+        routes.contains("via fe80::") && routes.contains("proto ra"),
+        "{routes}"
+    );
 }

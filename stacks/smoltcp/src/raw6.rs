@@ -15,8 +15,9 @@
 //!   otherwise.
 //!
 //! Differences from Linux: the socket does not hear the stack's own multicast
-//! (`IPV6_MULTICAST_LOOP` is ignored), messages with extension headers are not delivered, and
-//! an interface added after the socket is served from the socket's next state update.
+//! (`IPV6_MULTICAST_LOOP` is ignored), messages with extension headers and messages from the
+//! unspecified address (smoltcp discards those) are not delivered, and an interface added
+//! after the socket is served from the socket's next state update.
 //! smoltcp goes on answering neighbour solicitations and echo requests itself, as Linux's
 //! kernel does next to a raw socket.
 

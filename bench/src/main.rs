@@ -46,6 +46,7 @@ const ROWS: &[&str] = &[
     "stacks_scale",
     "dns_qps",
     "dns_inproc",
+    "named_qps",
 ];
 
 fn usage() -> String {

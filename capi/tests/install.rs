@@ -3,7 +3,8 @@
 //! the installed header alone; programs run with the prefix on their library path, and the
 //! installed libioth searches the prefix's plugin directory. libiothdns: `-liothdns` and
 //! `pkg-config iothdns` link a program against libioth, and a binary linked the original's
-//! way (needing `libiothdns.so.0`) runs on the installed prefix.
+//! way (needing `libiothdns.so.0`) runs on the installed prefix. The service programs are in
+//! `bin/` and answer `--help`.
 //!
 //! The install builds in its own target directory (`<target>/xtask-install`, debug profile)
 //! and to a fixed prefix under it, so that `IOTH_LIBDIR` never changes between runs: the
@@ -110,8 +111,15 @@ fn installed_prefix_builds_and_runs_c_programs() {
         "lib/libiothdns.so",
         "lib/libiothdns.so.0",
         "lib/pkgconfig/iothdns.pc",
+        "bin/iothnamed",
     ] {
         assert!(prefix.join(f).is_file(), "{f} is not installed");
+    }
+    // Every installed service program runs and explains itself.
+    for entry in std::fs::read_dir(prefix.join("bin")).unwrap() {
+        let path = entry.unwrap().path();
+        let out = Command::new(&path).arg("--help").output().unwrap();
+        assert!(out.status.success(), "{} --help failed", path.display());
     }
     let flags = pkg_config(&prefix, &["--cflags", "--libs"]);
     assert!(

@@ -108,7 +108,8 @@ pub struct Counters {
     pub dropped: u64,
     /// TCP connections accepted and served.
     pub tcp_accepted: u64,
-    /// TCP connections closed at once because the server had its maximum.
+    /// TCP connections closed at once: the server had its maximum, or
+    /// [`crate::Handler::accepts_tcp`] refused the client.
     pub tcp_refused: u64,
     /// TCP connections closed for being idle.
     pub tcp_timeouts: u64,

@@ -159,6 +159,13 @@ pub trait Handler: Send + Sync + 'static {
     fn accepts(&self, op_code: OpCode) -> bool {
         op_code == OpCode::Query
     }
+
+    /// Whether a TCP connection from `client` is kept; a refused one is closed at once
+    /// (counted in `tcp_refused`). Default: every client.
+    fn accepts_tcp(&self, client: SocketAddr) -> bool {
+        let _ = client;
+        true
+    }
 }
 
 impl<F> Handler for F

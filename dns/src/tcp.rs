@@ -154,6 +154,11 @@ pub(crate) fn accept_ready(s: &mut Server, i: usize) -> bool {
                 let Some(client) = peer.as_socket() else {
                     continue;
                 };
+                if !s.handler.accepts_tcp(client) {
+                    s.stats.tcp_refused.fetch_add(1, Ordering::Relaxed);
+                    log::debug!("{}: TCP from {client} not allowed: closed", ep.addr);
+                    continue;
+                }
                 let local = sock
                     .local_addr()
                     .ok()

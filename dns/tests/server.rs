@@ -336,3 +336,43 @@ fn the_kernel_stack_serves_too() {
     );
     assert_eq!(tcp_read(&mut s).answers.len(), 1);
 }
+
+/// A handler that serves the zone and keeps TCP only from one address.
+struct TcpOnlyFrom(IpAddr, ioth_dns::StaticZone);
+
+impl ioth_dns::Handler for TcpOnlyFrom {
+    fn handle(&self, request: &Request<'_>) -> Response {
+        self.1.handle(request)
+    }
+    fn accepts_tcp(&self, client: SocketAddr) -> bool {
+        client.ip() == self.0
+    }
+}
+
+#[test]
+fn the_handler_chooses_which_clients_may_use_tcp() {
+    let (server, client) = pair();
+    let handle = Server::bind(&server, any_v4(), TcpOnlyFrom(IpAddr::V4(SECOND), zone())).unwrap();
+    let to = SocketAddr::new(
+        SERVER.into(),
+        handle.local_addr(Transport::Tcp).unwrap().port(),
+    );
+    let mut c = tcp_connect(&client, to);
+    let mut buf = [0u8; 4];
+    assert_eq!(
+        c.read(&mut buf).unwrap_or(0),
+        0,
+        "a client the handler refuses is closed at once"
+    );
+    assert_eq!(handle.counters().tcp_refused, 1);
+    assert_eq!(handle.counters().tcp_accepted, 0);
+    // UDP is not affected.
+    let q = query(3, "www.example.test.", RecordType::A, None);
+    let (r, _) = udp_ask(
+        &client,
+        client_addr(),
+        SocketAddr::new(SERVER.into(), to.port()),
+        &q,
+    );
+    assert_eq!(r.metadata.id, 3);
+}

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
+pub mod dns_client;
 pub mod dns_responder;
 pub mod fixtures;
 pub mod peers;

@@ -12,6 +12,9 @@
 //!     `DIR/lib/pkgconfig/iothdns.pc`. The shared object is linked with the system C
 //!     compiler (`$CC`, else `cc`).
 //!
+//!   - the service programs (iothnamed, hashaddr, otipaddr, otip_rproxy, namedhcp,
+//!     iothradvd: those whose crates the workspace has) into `DIR/bin/`.
+//!
 //!   The libraries are built with `IOTH_LIBDIR=DIR/lib`, so the facade searches
 //!   `DIR/lib/ioth/` for plugins.
 
@@ -20,6 +23,19 @@ use std::process::{Command, ExitCode};
 
 /// Workspace packages whose cdylib is a stack plugin, with the plugin's name.
 const PLUGINS: &[(&str, &str)] = &[("ioth-kernel", "kernel"), ("ioth-smoltcp", "smoltcp")];
+
+/// The service programs: package, its directory, and the binaries it installs (a binary the
+/// package does not build, such as an optional `namedhcp4`, is skipped).
+const SERVICES: &[(&str, &str, &[&str])] = &[
+    ("iothnamed", "services/iothnamed", &["iothnamed"]),
+    (
+        "ioth-otip",
+        "services/otip",
+        &["hashaddr", "otipaddr", "otip_rproxy"],
+    ),
+    ("namedhcp", "services/namedhcp", &["namedhcp", "namedhcp4"]),
+    ("iothradvd", "services/iothradvd", &["iothradvd"]),
+];
 
 /// The package that builds the C library `libioth`, and its directory.
 const C_LIBRARY: (&str, &str) = ("ioth-capi", "capi");
@@ -164,11 +180,53 @@ fn install(o: &InstallOptions) -> Result<(), String> {
     );
     write(&pkgconfig.join("ioth.pc"), &pc)?;
     install_iothdns(o, &libdir, &pkgconfig)?;
+    install_services(o, &root, &target, &libdir)?;
     println!(
         "installed into {} (plugins in {})",
         o.prefix.display(),
         plugin_dir.display()
     );
+    Ok(())
+}
+
+/// Builds the service programs the workspace has and copies them into `PREFIX/bin`.
+fn install_services(
+    o: &InstallOptions,
+    root: &Path,
+    target: &Path,
+    libdir: &Path,
+) -> Result<(), String> {
+    let present: Vec<&(&str, &str, &[&str])> = SERVICES
+        .iter()
+        .filter(|(_, dir, _)| root.join(dir).join("Cargo.toml").is_file())
+        .collect();
+    if present.is_empty() {
+        return Ok(());
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    // The same IOTH_LIBDIR as the libraries', so that nothing is rebuilt for another value.
+    build
+        .current_dir(root)
+        .args(["build", "--bins"])
+        .env("IOTH_LIBDIR", libdir);
+    if o.release {
+        build.arg("--release");
+    }
+    for (pkg, _, _) in &present {
+        build.args(["-p", pkg]);
+    }
+    run(&mut build)?;
+    let bindir = o.prefix.join("bin");
+    mkdir(&bindir)?;
+    for (_, _, bins) in present {
+        for bin in *bins {
+            let built = target.join(bin);
+            if built.is_file() {
+                copy(&built, &bindir.join(bin))?;
+            }
+        }
+    }
     Ok(())
 }
 

@@ -59,15 +59,25 @@ fn serve(stack: &ioth::Stack, addr: SocketAddr) -> io::Result<ServerHandle> {
     Server::bind(stack, config, zone()?)
 }
 
-/// NSD serving the zone on `addr` inside `ns`, until dropped.
-struct Nsd {
+/// NSD serving a zone of `bench.test` on `addr` inside `ns`, until dropped.
+pub(crate) struct Nsd {
     _child: ChildGuard,
 }
 
 impl Nsd {
     fn start(ns: &Netns, dir: &Path, addr: Ipv4Addr) -> io::Result<Nsd> {
+        Nsd::start_with(ns, dir, addr, ZONE)
+    }
+
+    /// NSD serving `zone` (master-file text of `bench.test`).
+    pub(crate) fn start_with(
+        ns: &Netns,
+        dir: &Path,
+        addr: Ipv4Addr,
+        zone: &str,
+    ) -> io::Result<Nsd> {
         std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("bench.zone"), ZONE)?;
+        std::fs::write(dir.join("bench.zone"), zone)?;
         let d = dir.display();
         // Rate limiting off (Debian's NSD limits responses per netblock), one server process.
         let conf = format!(
@@ -96,8 +106,20 @@ impl Nsd {
 
 /// dnsperf from `ns` against `server` for `secs` (after a warm-up run): queries/s.
 fn dnsperf(ns: &Netns, dir: &Path, server: Ipv4Addr, secs: f64) -> io::Result<f64> {
-    let qfile = dir.join("queries.txt");
-    std::fs::write(&qfile, QUERIES)?;
+    dnsperf_with(ns, dir, server, secs, QUERIES)
+}
+
+/// dnsperf from `ns` against `server` asking `queries` (dnsperf's `NAME TYPE` lines) in turn
+/// for `secs`, after a warm-up run: queries/s.
+pub(crate) fn dnsperf_with(
+    ns: &Netns,
+    dir: &Path,
+    server: Ipv4Addr,
+    secs: f64,
+    queries: &str,
+) -> io::Result<f64> {
+    let qfile = dir.join(format!("queries-{server}.txt"));
+    std::fs::write(&qfile, queries)?;
     let run = |secs: f64| -> io::Result<f64> {
         let out = Command::new("ip")
             .args([

@@ -4,6 +4,7 @@ mod capi;
 mod dns;
 mod hub;
 mod kernel_peer;
+mod named;
 mod scale;
 mod tcp;
 mod udp;
@@ -25,6 +26,7 @@ pub(crate) fn run(name: &str, ctx: &Ctx) -> Vec<Row> {
         "stacks_scale" => scale::run(ctx),
         "dns_qps" => dns::qps(ctx),
         "dns_inproc" => dns::inproc(ctx),
+        "named_qps" => named::qps(ctx),
         other => vec![Row::skipped(other, "-", "not implemented yet")],
     }
 }

@@ -47,19 +47,18 @@ impl Endpoint {
         let sock = stack
             .socket(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_ICMPV6)
             .map_err(|e| context(e, format!("a raw ICMPv6 socket on the {stack:?} stack")))?;
-        let int = |v: libc::c_int| v;
         // RFC 4861 §6.1.2: hosts drop advertisements with another hop limit.
         for (name, what) in [
             (libc::IPV6_MULTICAST_HOPS, "IPV6_MULTICAST_HOPS"),
             (libc::IPV6_UNICAST_HOPS, "IPV6_UNICAST_HOPS"),
         ] {
-            sock.set_option(libc::IPPROTO_IPV6, name, int(255))
+            sock.set_option(libc::IPPROTO_IPV6, name, 255 as libc::c_int)
                 .map_err(|e| context(e, format!("{what} 255")))?;
         }
         sock.set_option(
             libc::IPPROTO_IPV6,
             libc::IPV6_MULTICAST_IF,
-            int(ifindex as libc::c_int),
+            ifindex as libc::c_int,
         )
         .map_err(|e| context(e, "IPV6_MULTICAST_IF"))?;
         let mreq = libc::ipv6_mreq {
@@ -71,14 +70,22 @@ impl Endpoint {
         sock.set_option(libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP, mreq)
             .map_err(|e| context(e, "joining ff02::2 (IPV6_ADD_MEMBERSHIP)"))?;
         // Our own advertisements need not come back.
-        let _ = sock.set_option(libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP, int(0));
+        let _ = sock.set_option(
+            libc::IPPROTO_IPV6,
+            libc::IPV6_MULTICAST_LOOP,
+            0 as libc::c_int,
+        );
         let mut filter = [0xffu8; 32];
         let rs = nlconf::ndisc::message::ROUTER_SOLICITATION;
         filter[usize::from(rs / 8)] &= !(1 << (rs % 8));
         if let Err(e) = sock.setsockopt(libc::IPPROTO_ICMPV6, ICMP6_FILTER, &filter) {
             log::debug!("ICMP6_FILTER: {e}; other ICMPv6 messages are dropped here");
         }
-        if let Err(e) = sock.set_option(libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, int(1)) {
+        if let Err(e) = sock.set_option(
+            libc::IPPROTO_IPV6,
+            libc::IPV6_RECVHOPLIMIT,
+            1 as libc::c_int,
+        ) {
             log::warn!(
                 "IPV6_RECVHOPLIMIT: {e}; solicitations from off the link cannot be told apart"
             );

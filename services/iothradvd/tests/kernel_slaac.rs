@@ -20,14 +20,23 @@ use nlconf::hashaddr::eui64;
 
 const ROUTER_MAC: &str = "02:00:00:00:61:01";
 
+/// The file of sysctl `key` (`net.ipv6.conf.tap0.mtu`) in /proc/sys, which shows the
+/// namespace of the process reading it (no procps needed).
+fn proc_path(key: &str) -> String {
+    format!("/proc/sys/{}", key.replace('.', "/"))
+}
+
 fn sysctl(kernel: &KernelOnTap, key: &str) -> String {
-    kernel.ns().exec(&["sysctl", "-n", key]).trim().to_string()
+    kernel
+        .ns()
+        .exec(&["cat", &proc_path(key)])
+        .trim()
+        .to_string()
 }
 
 fn set(kernel: &KernelOnTap, key: &str, value: &str) {
-    kernel
-        .ns()
-        .exec(&["sysctl", "-qw", &format!("{key}={value}")]);
+    let script = format!("echo {value} > {}", proc_path(key));
+    kernel.ns().exec(&["sh", "-c", &script]);
 }
 
 fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) -> Duration {

@@ -1,0 +1,79 @@
+//! `namedhcp`: the DHCPv6 server by name, a thin shell over the `namedhcp` library.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{CommandFactory, Parser};
+use ioth_service::clock::SystemClock;
+use ioth_service::pidfile::PidFile;
+use ioth_service::rcfile::{find_option, merged_args};
+use ioth_service::signals::{Signal, Signals};
+use namedhcp::cli::Cli;
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    log::error!("{e}");
+    eprintln!("namedhcp: {e}");
+    ExitCode::FAILURE
+}
+
+fn main() -> ExitCode {
+    ioth_service::link_backends();
+    let mut argv: Vec<OsString> = std::env::args_os().collect();
+    if let Some(rc) = find_option(&argv, "rcfile", Some('f')) {
+        argv = match merged_args(&Cli::command(), Path::new(&rc), argv) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("namedhcp: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+    }
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    ioth_service::logging::init(cli.daemon, cli.verbose, "namedhcp");
+    // Before any stack (and so any thread) exists.
+    if cli.daemon
+        && let Err(e) = ioth_service::daemon::daemonize()
+    {
+        return fail(format!("daemon: {e}"));
+    }
+    let _pidfile = match &cli.pidfile {
+        Some(p) => match PidFile::create(p) {
+            Ok(f) => Some(f),
+            Err(e) => return fail(format!("--pidfile {}: {e}", p.display())),
+        },
+        None => None,
+    };
+    let mut signals = match Signals::new() {
+        Ok(s) => s,
+        Err(e) => return fail(format!("signals: {e}")),
+    };
+    let config = match cli.config(Arc::new(SystemClock)) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let handle = match namedhcp::spawn(config) {
+        Ok(h) => h,
+        Err(e) => return fail(e),
+    };
+    while let Some(sig) = signals.wait() {
+        match sig {
+            Signal::Stop(n) => {
+                log::info!("namedhcp: leaving on signal {n}");
+                break;
+            }
+            Signal::Report => log::info!("namedhcp: {:?}", handle.counters()),
+            Signal::Reload => {
+                log::info!("namedhcp: SIGHUP: nothing to reload (restart to change options)")
+            }
+        }
+    }
+    let counters = handle.counters();
+    handle.stop();
+    log::info!("namedhcp: stopped, {counters:?}");
+    ExitCode::SUCCESS
+}

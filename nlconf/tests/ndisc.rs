@@ -5,7 +5,10 @@ use std::net::Ipv6Addr;
 use std::time::Duration;
 
 use nlconf::hashaddr::{eui64, hashaddr};
-use nlconf::ndisc::{Action, PrefixInfo, RouterAdvert, RouterDiscovery};
+use nlconf::ndisc::{
+    Action, PrefixInfo, RouterAdvert, RouterDiscovery, RouterPreference, RouterSolicitation,
+    router_solicitation,
+};
 use proptest::prelude::*;
 
 const MAC: [u8; 6] = [0x02, 0x11, 0x22, 0x33, 0x44, 0x55];
@@ -28,6 +31,7 @@ fn prefix(p: &str, autonomous: bool, valid: u32, preferred: u32) -> PrefixInfo {
         prefix_len: 64,
         on_link: false,
         autonomous,
+        router_address: false,
         valid_lifetime: valid,
         preferred_lifetime: preferred,
     }
@@ -373,12 +377,14 @@ fn arb_advert() -> impl Strategy<Value = RouterAdvert> {
         any::<bool>(),
         any::<u32>(),
         any::<u32>(),
+        any::<bool>(),
     )
-        .prop_map(|(p, len, l, a, v, pr)| PrefixInfo {
+        .prop_map(|(p, len, l, a, v, pr, r)| PrefixInfo {
             prefix: Ipv6Addr::from(p),
             prefix_len: len,
             on_link: l,
             autonomous: a,
+            router_address: r,
             valid_lifetime: v,
             preferred_lifetime: pr,
         });
@@ -391,6 +397,7 @@ fn arb_advert() -> impl Strategy<Value = RouterAdvert> {
             any::<u32>(),
             any::<u32>(),
         ),
+        (any::<bool>(), 0u8..3, any::<bool>()),
         proptest::option::of(any::<[u8; 6]>()),
         proptest::option::of(any::<u32>()),
         proptest::collection::vec(prefix, 0..4),
@@ -400,10 +407,17 @@ fn arb_advert() -> impl Strategy<Value = RouterAdvert> {
             0..3,
         ),
     )
-        .prop_map(|(h, mac, mtu, prefixes, dns, domains)| RouterAdvert {
+        .prop_map(|(h, x, mac, mtu, prefixes, dns, domains)| RouterAdvert {
             cur_hop_limit: h.0,
             managed: h.1,
             other_config: h.2,
+            home_agent: x.0,
+            preference: [
+                RouterPreference::Medium,
+                RouterPreference::High,
+                RouterPreference::Low,
+            ][usize::from(x.1)],
+            proxy: x.2,
             router_lifetime: h.3,
             reachable_time: h.4,
             retrans_timer: h.5,
@@ -431,6 +445,25 @@ proptest! {
         if let Ok(ra) = RouterAdvert::parse(&msg) {
             // What parses re-emits to something that parses the same.
             prop_assert_eq!(RouterAdvert::parse(&ra.emit()), Ok(ra));
+        }
+    }
+
+    #[test]
+    fn solicitations_parse_or_name_their_fault(
+        tail in proptest::collection::vec(any::<u8>(), 0..64),
+        mac in any::<[u8; 6]>(),
+    ) {
+        let _ = RouterSolicitation::parse(&tail);
+        let mut msg = router_solicitation(ip("fe80::1"), mac);
+        prop_assert_eq!(
+            RouterSolicitation::parse(&msg),
+            Ok(RouterSolicitation { source_mac: Some(mac) })
+        );
+        msg.extend_from_slice(&tail);
+        match RouterSolicitation::parse(&msg) {
+            // Later options may carry another link-layer address; the message stays valid.
+            Ok(rs) => prop_assert!(rs.source_mac.is_some()),
+            Err(e) => prop_assert_eq!(e.message, "router solicitation"),
         }
     }
 

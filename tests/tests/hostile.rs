@@ -191,6 +191,7 @@ fn a_router_advertisement_for_a_multicast_prefix_is_ignored_and_no_driver_dies()
         prefix_len: 64,
         on_link: true,
         autonomous: true,
+        router_address: false,
         valid_lifetime: 86400,
         preferred_lifetime: 14400,
     };

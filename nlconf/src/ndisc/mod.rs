@@ -2,12 +2,15 @@
 //! configuration string) for stacks that run them themselves: the message format and a
 //! transport-independent engine whose results a stack installs in its own tables.
 //!
-//! - [`message`]: router advertisements parsed (prefixes, MTU, RDNSS, DNSSL), router
-//!   solicitations built, the ICMPv6 checksum.
+//! - [`message`]: router advertisements parsed and emitted (prefixes, MTU, RDNSS, DNSSL),
+//!   router solicitations built and parsed, the ICMPv6 checksum.
 //! - [`discovery`]: [`RouterDiscovery`], the per-interface state machine.
 
 pub mod discovery;
 pub mod message;
 
 pub use discovery::{Action, RouterDiscovery};
-pub use message::{ALL_ROUTERS, ParseError, PrefixInfo, RouterAdvert, router_solicitation};
+pub use message::{
+    ALL_ROUTERS, ParseError, PrefixInfo, RouterAdvert, RouterPreference, RouterSolicitation,
+    router_solicitation,
+};

@@ -13,7 +13,8 @@
 //!
 //! What it offers: IPv4 and IPv6, ARP and neighbour discovery, answers to ping, UDP (unicast,
 //! broadcast with SO_BROADCAST, multicast joins), TCP with a real listen backlog, ephemeral
-//! ports, routing across interfaces and gateways, netlink configuration, the interface ioctls.
+//! ports, raw ICMPv6 sockets (neighbour discovery daemons), routing across interfaces and
+//! gateways, netlink configuration, the interface ioctls.
 //! Differences from Linux that remain are listed in docs/architecture.md.
 //!
 //! Linked into a program the backend is found by name (write `use ioth_smoltcp as _;` if the
@@ -26,6 +27,7 @@ mod driver;
 mod netlink;
 mod options;
 mod pktinfo;
+mod raw6;
 mod readiness;
 mod sockets;
 mod stack;

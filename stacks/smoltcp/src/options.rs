@@ -10,6 +10,7 @@ use libc::c_int;
 use nlconf::ioctl::IfReq;
 
 use crate::core::Core;
+use crate::raw6::{FILTER_LEN, ICMP6_FILTER};
 use crate::sockets::{Kind, TCP_BUF};
 
 fn err(e: i32) -> io::Error {
@@ -120,7 +121,7 @@ pub(crate) fn set(
             if !group.is_multicast() {
                 return Err(err(libc::EINVAL));
             }
-            core.multicast(IpAddr::V4(group), name == libc::IP_ADD_MEMBERSHIP)?;
+            core.multicast(IpAddr::V4(group), name == libc::IP_ADD_MEMBERSHIP, 0)?;
         }
         (libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP | libc::IPV6_DROP_MEMBERSHIP) => {
             let m: libc::ipv6_mreq = option_from_bytes(value)?;
@@ -128,7 +129,11 @@ pub(crate) fn set(
             if !group.is_multicast() {
                 return Err(err(libc::EINVAL));
             }
-            core.multicast(IpAddr::V6(group), name == libc::IPV6_ADD_MEMBERSHIP)?;
+            core.multicast(
+                IpAddr::V6(group),
+                name == libc::IPV6_ADD_MEMBERSHIP,
+                m.ipv6mr_interface,
+            )?;
         }
         // Like Linux: an int, or a single byte; any socket may set it (UDP reports it).
         (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
@@ -142,14 +147,35 @@ pub(crate) fn set(
             }
             rec.opts.recvpktinfo6 = int(value)? != 0
         }
+        // Linux: -1 (the default, 1) to 255.
+        (libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_HOPS) => {
+            let v = int(value)?;
+            rec.opts.mcast_hops = match v {
+                -1 => None,
+                0..=255 => Some(v as u8),
+                _ => return Err(err(libc::EINVAL)),
+            };
+        }
+        (libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_IF) => {
+            let index = u32::try_from(int(value)?).map_err(|_| err(libc::EINVAL))?;
+            if index != 0 && core.iface(index).is_none() {
+                return Err(err(libc::ENODEV));
+            }
+            core.sock(id)?.opts.mcast_if = index;
+        }
+        // Raw ICMPv6 sockets report the hop limit (UDP's smoltcp sockets cannot).
+        (libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT) if matches!(rec.kind, Kind::Raw6(_)) => {
+            rec.opts.recvhoplimit = int(value)? != 0
+        }
+        (libc::IPPROTO_ICMPV6, ICMP6_FILTER) => match &mut rec.kind {
+            Kind::Raw6(r) => r.set_filter(value),
+            _ => return Err(err(libc::ENOPROTOOPT)),
+        },
         (
             libc::IPPROTO_IP,
             libc::IP_MULTICAST_LOOP | libc::IP_MULTICAST_TTL | libc::IP_MULTICAST_IF,
         )
-        | (
-            libc::IPPROTO_IPV6,
-            libc::IPV6_MULTICAST_LOOP | libc::IPV6_MULTICAST_HOPS | libc::IPV6_V6ONLY,
-        ) => {
+        | (libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP | libc::IPV6_V6ONLY) => {
             // Accepted; the stack's multicast follows its defaults.
             int(value).or_else(|_| option_from_bytes::<u8>(value).map(c_int::from))?;
         }
@@ -181,7 +207,7 @@ pub(crate) fn get(
     let ty = match rec.kind {
         Kind::Udp(_) | Kind::Icmp(_) => libc::SOCK_DGRAM,
         Kind::Tcp(_) | Kind::Listener(_) => libc::SOCK_STREAM,
-        Kind::Netlink(_) => libc::SOCK_RAW,
+        Kind::Netlink(_) | Kind::Raw6(_) => libc::SOCK_RAW,
     };
     Ok(match (level, name) {
         (libc::SOL_SOCKET, libc::SO_TYPE) => put(out, ty),
@@ -212,6 +238,7 @@ pub(crate) fn get(
                 Kind::Icmp(_) => libc::IPPROTO_ICMP,
                 Kind::Tcp(_) | Kind::Listener(_) => libc::IPPROTO_TCP,
                 Kind::Netlink(_) => libc::NETLINK_ROUTE,
+                Kind::Raw6(_) => libc::IPPROTO_ICMPV6,
             },
         ),
         // Linux reports twice what was asked (bookkeeping overhead): do the same.
@@ -260,6 +287,24 @@ pub(crate) fn get(
             put(out, c_int::from(rec.opts.ttl.unwrap_or(64)))
         }
         (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => put(out, 0 as c_int),
+        (libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_HOPS) if rec.ipv6 => {
+            put(out, c_int::from(rec.opts.mcast_hops.unwrap_or(1)))
+        }
+        (libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_IF) if rec.ipv6 => {
+            put(out, rec.opts.mcast_if as c_int)
+        }
+        (libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT) if matches!(rec.kind, Kind::Raw6(_)) => {
+            put(out, b(rec.opts.recvhoplimit))
+        }
+        (libc::IPPROTO_ICMPV6, ICMP6_FILTER) => match &rec.kind {
+            Kind::Raw6(r) => {
+                let bytes = r.filter_bytes();
+                let n = out.len().min(FILTER_LEN);
+                out[..n].copy_from_slice(&bytes[..n]);
+                n
+            }
+            _ => return Err(err(libc::ENOPROTOOPT)),
+        },
         (libc::IPPROTO_IP, libc::IP_PKTINFO) => put(out, b(rec.opts.pktinfo)),
         (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO) if rec.ipv6 => {
             put(out, b(rec.opts.recvpktinfo6))

@@ -192,13 +192,15 @@ pub(crate) fn received(core: &Core, dst: IpAddr, slot: usize, from: SocketAddr) 
 }
 
 /// Writes the control messages a receive owes into `control`: `IP_PKTINFO` for an IPv4
-/// datagram when `v4` is on, `IPV6_PKTINFO` for an IPv6 one when `v6` is on. Returns
-/// (`msg_controllen`, `MSG_CTRUNC`).
+/// datagram when `v4` is on, `IPV6_PKTINFO` for an IPv6 one when `v6` is on, then
+/// `IPV6_HOPLIMIT` when `hop_limit` is given (Linux's order). Returns (`msg_controllen`,
+/// `MSG_CTRUNC`).
 pub(crate) fn write_control(
     control: &mut [u8],
     info: Option<&PktInfo>,
     v4: bool,
     v6: bool,
+    hop_limit: Option<u8>,
 ) -> (usize, bool) {
     let mut w = CmsgWriter::new(control);
     if let Some(info) = info {
@@ -211,6 +213,13 @@ pub(crate) fn write_control(
             }
             _ => {}
         }
+    }
+    if let Some(h) = hop_limit {
+        w.put(
+            libc::IPPROTO_IPV6,
+            libc::IPV6_HOPLIMIT,
+            &libc::c_int::from(h).to_ne_bytes(),
+        );
     }
     (w.len(), w.truncated())
 }

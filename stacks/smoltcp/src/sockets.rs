@@ -18,6 +18,7 @@ use smoltcp::socket::{icmp, tcp, udp};
 use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
 use crate::core::{Closing, Core, Iface, Proto};
+use crate::raw6::Raw6;
 use crate::readiness::{Readiness, Ready};
 
 fn err(e: i32) -> io::Error {
@@ -76,6 +77,13 @@ pub(crate) struct Opts {
     pub pktinfo: bool,
     /// IPV6_RECVPKTINFO: IPv6 datagrams are received with an `IPV6_PKTINFO` message.
     pub recvpktinfo6: bool,
+    /// IPV6_RECVHOPLIMIT (raw ICMPv6 sockets): messages come with an `IPV6_HOPLIMIT` one.
+    pub recvhoplimit: bool,
+    /// IPV6_MULTICAST_HOPS; None: Linux's default, 1. Raw ICMPv6 sockets use it.
+    pub mcast_hops: Option<u8>,
+    /// IPV6_MULTICAST_IF: the interface multicast leaves by (0: by routing). Raw ICMPv6
+    /// sockets use it.
+    pub mcast_if: u32,
 }
 
 impl Opts {
@@ -224,6 +232,8 @@ pub(crate) enum Kind {
     Tcp(Tcp),
     Listener(Listener),
     Netlink(Netlink),
+    /// A raw ICMPv6 socket (see `raw6`).
+    Raw6(Raw6),
 }
 
 /// One socket of the stack.
@@ -691,6 +701,11 @@ impl SockRec {
                 writable: true,
                 ..Ready::default()
             },
+            Kind::Raw6(r) => Ready {
+                readable: r.readable(ifaces) || self.shut_rd,
+                writable: true,
+                ..Ready::default()
+            },
         };
         self.ready.show(want);
     }
@@ -714,6 +729,7 @@ impl SockRec {
                 l.ready.retain(|&(s, _)| s != slot);
             }
             Kind::Netlink(_) => {}
+            Kind::Raw6(r) => r.detach(slot),
         }
     }
 }
@@ -725,6 +741,8 @@ pub(crate) struct Received {
     pub truncated: bool,
     /// UDP: the datagram's destination address and the slot of the interface it arrived on.
     pub dst: Option<(IpAddr, usize)>,
+    /// Raw ICMPv6: the message's IPv6 hop limit.
+    pub hop_limit: Option<u8>,
 }
 
 pub(crate) fn scatter(bufs: &mut [IoSliceMut<'_>], data: &[u8]) -> usize {
@@ -820,7 +838,10 @@ impl Core {
                         peer: None,
                     })
                 }
-                (libc::SOCK_DGRAM | libc::SOCK_STREAM, _) => {
+                (libc::SOCK_RAW, libc::IPPROTO_ICMPV6) if domain == libc::AF_INET6 => {
+                    Kind::Raw6(Raw6::new())
+                }
+                (libc::SOCK_DGRAM | libc::SOCK_STREAM | libc::SOCK_RAW, _) => {
                     return Err(err(libc::EPROTONOSUPPORT));
                 }
                 _ => return Err(err(libc::ESOCKTNOSUPPORT)),
@@ -859,13 +880,16 @@ impl Core {
     pub(crate) fn bind(&mut self, id: usize, addr: SocketAddr) -> io::Result<()> {
         let rec = self.sock(id)?;
         check_family(rec, &addr)?;
+        if matches!(rec.kind, Kind::Raw6(_)) {
+            return self.raw6_bind(id, addr);
+        }
         let reuse = rec.opts.reuseaddr;
         let (proto, already) = match &rec.kind {
             Kind::Udp(u) => (Proto::Udp, u.local.is_some()),
             Kind::Tcp(t) => (Proto::Tcp, t.bound.is_some() || t.conn.is_some()),
             Kind::Listener(_) => (Proto::Tcp, true),
             Kind::Icmp(i) => (Proto::Icmp, i.local.is_some()),
-            Kind::Netlink(_) => return Ok(()),
+            Kind::Netlink(_) | Kind::Raw6(_) => return Ok(()),
         };
         if already {
             return Err(err(libc::EINVAL));
@@ -1013,6 +1037,7 @@ impl Core {
                 Ok(())
             }
             Kind::Netlink(_) => Ok(()),
+            Kind::Raw6(_) => self.raw6_connect(id, addr),
         }
     }
 
@@ -1153,6 +1178,7 @@ impl Core {
             Kind::Listener(l) => Some(l.local),
             Kind::Icmp(i) => Some(i.local.unwrap_or_else(any)),
             Kind::Netlink(_) => None,
+            Kind::Raw6(r) => Some(SocketAddr::new(IpAddr::V6(r.local()), 0)),
         })
     }
 
@@ -1176,6 +1202,10 @@ impl Core {
             Kind::Icmp(i) => i
                 .peer
                 .map(|p| SocketAddr::new(p, 0))
+                .ok_or_else(|| err(libc::ENOTCONN)),
+            Kind::Raw6(r) => r
+                .peer()
+                .map(|p| SocketAddr::new(IpAddr::V6(p), 0))
                 .ok_or_else(|| err(libc::ENOTCONN)),
             Kind::Tcp(t) if t.phase == Phase::Open => {
                 let (s, h) = t.conn.ok_or_else(|| err(libc::ENOTCONN))?;
@@ -1257,6 +1287,7 @@ impl Core {
                             from: Some(from),
                             truncated: copied < data.len(),
                             dst: meta.local_address.map(|a| (a.into(), s)),
+                            hop_limit: None,
                         });
                     }
                     Err(_) => break,
@@ -1269,6 +1300,7 @@ impl Core {
                 from: None,
                 truncated: false,
                 dst: None,
+                hop_limit: None,
             });
         }
         Err(err(libc::EAGAIN))
@@ -1281,11 +1313,10 @@ impl Core {
         bufs: &mut [IoSliceMut<'_>],
         flags: libc::c_int,
     ) -> io::Result<Received> {
-        if matches!(
-            self.socks.get(id).and_then(Option::as_ref).map(|r| &r.kind),
-            Some(Kind::Udp(_))
-        ) {
-            return self.recv_udp(id, bufs, flags);
+        match self.socks.get(id).and_then(Option::as_ref).map(|r| &r.kind) {
+            Some(Kind::Udp(_)) => return self.recv_udp(id, bufs, flags),
+            Some(Kind::Raw6(_)) => return self.raw6_recv(id, bufs, flags),
+            _ => {}
         }
         let peek = flags & libc::MSG_PEEK != 0;
         let Core { ifaces, socks, .. } = self;
@@ -1295,8 +1326,8 @@ impl Core {
             .ok_or_else(|| err(libc::EBADF))?;
         let shut_rd = rec.shut_rd;
         match &mut rec.kind {
-            // Handled by recv_udp, above.
-            Kind::Udp(_) => Err(err(libc::EINVAL)),
+            // Handled by recv_udp and raw6_recv, above.
+            Kind::Udp(_) | Kind::Raw6(_) => Err(err(libc::EINVAL)),
             Kind::Tcp(t) => {
                 let Some((s, h)) = t.conn else {
                     return Err(err(libc::ENOTCONN));
@@ -1319,6 +1350,7 @@ impl Core {
                         from: None,
                         truncated: false,
                         dst: None,
+                        hop_limit: None,
                     });
                 }
                 let f = get_iface(ifaces, s).ok_or_else(|| err(libc::ENOTCONN))?;
@@ -1349,6 +1381,7 @@ impl Core {
                         from: None,
                         truncated: false,
                         dst: None,
+                        hop_limit: None,
                     });
                 }
                 if bufs.iter().all(|b| b.is_empty()) {
@@ -1357,6 +1390,7 @@ impl Core {
                         from: None,
                         truncated: false,
                         dst: None,
+                        hop_limit: None,
                     });
                 }
                 if t.reset && !t.reset_reported {
@@ -1370,6 +1404,7 @@ impl Core {
                         from: None,
                         truncated: false,
                         dst: None,
+                        hop_limit: None,
                     });
                 }
                 Err(err(libc::EAGAIN))
@@ -1402,6 +1437,7 @@ impl Core {
                             from: Some(SocketAddr::new(from, 0)),
                             truncated: copied < data.len(),
                             dst: None,
+                            hop_limit: None,
                         });
                     }
                 }
@@ -1411,6 +1447,7 @@ impl Core {
                         from: None,
                         truncated: false,
                         dst: None,
+                        hop_limit: None,
                     });
                 }
                 Err(err(libc::EAGAIN))
@@ -1432,6 +1469,7 @@ impl Core {
                     from: None,
                     truncated: got.copied < got.len,
                     dst: None,
+                    hop_limit: None,
                 })
             }
         }
@@ -1587,6 +1625,10 @@ impl Core {
                     data.extend_from_slice(b);
                 }
                 self.netlink_send(id, &data)
+            }
+            Kind::Raw6(_) => {
+                let data: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+                self.raw6_send(id, &data, dst, src)
             }
         }
     }
@@ -1795,6 +1837,7 @@ impl Core {
                     }
                 }
             }
+            Kind::Raw6(r) => r.close(&mut self.ifaces),
             Kind::Tcp(t) => {
                 if let Some((s, h)) = t.conn
                     && let Some(f) = get_iface(&mut self.ifaces, s)
@@ -1889,14 +1932,20 @@ impl Core {
                     }
                 }
             }
-            Kind::Netlink(_) => {}
+            Kind::Netlink(_) | Kind::Raw6(_) => {}
         }
         Ok(())
     }
 
-    /// Joins or leaves a multicast group on the interfaces the socket uses.
-    pub(crate) fn multicast(&mut self, group: IpAddr, join: bool) -> io::Result<()> {
-        let slot = self.route(group).unwrap_or(0);
+    /// Joins or leaves a multicast group on interface `ifindex` (0: the one routing
+    /// chooses); `ENODEV` for an interface the stack does not have.
+    pub(crate) fn multicast(&mut self, group: IpAddr, join: bool, ifindex: u32) -> io::Result<()> {
+        let slot = if ifindex != 0 {
+            self.iface(ifindex).ok_or_else(|| err(libc::ENODEV))?;
+            (ifindex - 1) as usize
+        } else {
+            self.route(group).unwrap_or(0)
+        };
         let f = get_iface(&mut self.ifaces, slot).ok_or_else(|| err(libc::ENODEV))?;
         let r = match group {
             IpAddr::V4(g) => {

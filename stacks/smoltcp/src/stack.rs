@@ -602,14 +602,18 @@ impl SocketOps for SmolSocket {
         let waitall = flags & libc::MSG_WAITALL != 0 && !netlink;
         let want: usize = bufs.iter().map(|b| b.len()).sum();
         let dontwait = flags & libc::MSG_DONTWAIT != 0;
-        let (mut got, info, (v4, v6)) = self.blocking(
+        let (mut got, info, (v4, v6, hops)) = self.blocking(
             libc::POLLIN,
             dontwait,
             |o| o.rcvtimeo,
             |c| {
                 let got = c.recv(self.id, bufs, flags)?;
-                let wants = c.sock(self.id).map_or((false, false), |r| {
-                    (r.opts.pktinfo && !r.ipv6, r.opts.recvpktinfo6 && r.ipv6)
+                let wants = c.sock(self.id).map_or((false, false, false), |r| {
+                    (
+                        r.opts.pktinfo && !r.ipv6,
+                        r.opts.recvpktinfo6 && r.ipv6,
+                        r.opts.recvhoplimit,
+                    )
                 });
                 let info = match (got.dst, got.from) {
                     (Some((dst, slot)), Some(from)) if wants.0 || wants.1 => {
@@ -620,8 +624,9 @@ impl SocketOps for SmolSocket {
                 Ok((got, info, wants))
             },
         )?;
-        let (control_len, ctrunc) = if v4 || v6 {
-            crate::pktinfo::write_control(control, info.as_ref(), v4, v6)
+        let hop_limit = got.hop_limit.filter(|_| hops);
+        let (control_len, ctrunc) = if v4 || v6 || hop_limit.is_some() {
+            crate::pktinfo::write_control(control, info.as_ref(), v4, v6, hop_limit)
         } else {
             (0, false)
         };

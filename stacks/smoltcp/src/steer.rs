@@ -244,6 +244,7 @@ pub(crate) fn take(
         from: Some(st.from),
         truncated: copied < st.data.len(),
         dst: Some((st.dst, st.slot)),
+        hop_limit: None,
     };
     if flags & libc::MSG_PEEK == 0
         && let Some(st) = u.steered.items.pop_front()

@@ -315,3 +315,32 @@ fn responses_are_not_answered() {
         2
     );
 }
+
+#[test]
+fn forwarded_queries_leave_from_fresh_source_ports() {
+    let w = World::new();
+    // A second upstream that notes the source port of every query it gets.
+    let seen = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let up = smoltcp_on(&w.hub, Some([10, 53, 0, 54]));
+    let handler = {
+        let seen = seen.clone();
+        move |req: &ioth_dns::Request<'_>| {
+            seen.lock().unwrap().insert(req.client.port());
+            ioth_dns::Response::Message(req.error(ResponseCode::NXDomain))
+        }
+    };
+    let config = ServerConfig {
+        addrs: vec![SocketAddr::new(IpAddr::from([10, 53, 0, 54]), 53)],
+        ..ServerConfig::default()
+    };
+    let _upstream = Server::bind(&up, config, handler).unwrap();
+    let _named = w.named("dns 10.53.0.54\nnet local ::/0\nauth fwd local .\n");
+    let c = w.client(9);
+    let n = 3 * iothnamed::forward::ports::ROTATE_AFTER as usize;
+    for i in 0..n {
+        let m = ask(&c, &format!("n{i}.example.test."), RecordType::A, None);
+        assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    }
+    let ports = seen.lock().unwrap().len();
+    assert!(ports >= 3, "{n} queries left from {ports} source ports");
+}

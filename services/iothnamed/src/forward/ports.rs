@@ -146,9 +146,4 @@ impl Ports {
             self.ports.remove(&token);
         }
     }
-
-    /// Sockets open (current and draining).
-    pub fn len(&self) -> usize {
-        self.ports.len()
-    }
 }

@@ -5,7 +5,7 @@
 #
 #   fuzz/campaign.sh [SECS] [TARGET...]
 #
-# The targets are those of fuzz/Cargo.toml (cargo fuzz list): vnl, vde_ctl_request,
+# The targets are those of fuzz/Cargo.toml (cargo fuzz list), e.g. vnl, vde_ctl_request,
 # nl_request, iothconf, dhcp4_message, router_advert, dhcp6_message, dns_server_request.
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -20,13 +20,19 @@ pub mod signals;
 pub mod stack;
 
 /// Makes sure the kernel and smoltcp backends are linked into the program, so that
-/// `stack=kernel` and `stack=smoltcp` in a configuration find their implementation. Call it
-/// from every service's `main` (a backend nobody names could be dropped by the linker).
-pub fn link_backends() {
-    // Naming an item of each crate keeps its object files, and so its registration, in the
-    // program.
-    std::hint::black_box((
-        ioth_kernel::NAME,
-        ioth_smoltcp::driver_threads as fn() -> usize,
-    ));
+/// `stack=kernel` and `stack=smoltcp` in a configuration find their implementation: write
+/// `ioth_service::link_backends!();` in every service's `main` (a backend nobody names could
+/// be dropped by the linker). The calling crate depends on `ioth-kernel` and `ioth-smoltcp`.
+///
+/// A macro, not a function of this crate, so that this crate and the service libraries never
+/// name the backends: a library that does cannot be loaded by its doc tests once the plugin
+/// fixtures have rebuilt the backends' (unhashed, cdylib-package) rlibs with other features.
+#[macro_export]
+macro_rules! link_backends {
+    () => {
+        ::std::hint::black_box((
+            ::ioth_kernel::NAME,
+            ::ioth_smoltcp::driver_threads as fn() -> usize,
+        ))
+    };
 }

@@ -42,14 +42,14 @@ mod tests {
 
     #[test]
     fn no_lines_is_the_kernel() {
-        crate::link_backends();
+        crate::link_backends!();
         let stack = build(&[]).expect("kernel");
         assert_eq!(stack.implementation(), "kernel");
     }
 
     #[test]
     fn a_user_space_stack_is_configured_line_by_line() {
-        crate::link_backends();
+        crate::link_backends!();
         let hub = format!("hub:///tmp/ioth-service-stack-{}", std::process::id());
         let lines = vec![
             format!("stack=smoltcp,vnl={hub},eth"),
@@ -67,7 +67,7 @@ mod tests {
 
     #[test]
     fn a_failed_item_is_an_error_naming_it() {
-        crate::link_backends();
+        crate::link_backends!();
         let hub = format!("hub:///tmp/ioth-service-fail-{}", std::process::id());
         let lines = vec![format!(
             "stack=smoltcp,vnl={hub},eth,ip=10.1.2.3/24,gw=192.168.9.1"

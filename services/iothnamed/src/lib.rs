@@ -16,7 +16,6 @@
 //! use ioth_service::clock::SystemClock;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! ioth_service::link_backends();
 //! let text = std::fs::read_to_string("named.rc")?;
 //! let mut settings = iothnamed::Settings::new(text, "named.rc");
 //! settings.clock = std::sync::Arc::new(SystemClock); // tests give a ManualClock

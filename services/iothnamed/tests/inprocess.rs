@@ -44,7 +44,7 @@ struct World {
 impl World {
     fn new() -> World {
         ioth_tests::init_logging();
-        ioth_service::link_backends();
+        ioth_service::link_backends!();
         let hub = unique_hub();
         let up = smoltcp_on(&hub, Some(UPSTREAM));
         let config = ServerConfig {

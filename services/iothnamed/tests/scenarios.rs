@@ -92,7 +92,7 @@ struct Scene {
 impl Scene {
     fn new() -> Option<Scene> {
         ioth_tests::init_logging();
-        ioth_service::link_backends();
+        ioth_service::link_backends!();
         if !require_tool("dig", "the iothnamed scenarios") {
             return None;
         }

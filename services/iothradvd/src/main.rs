@@ -40,7 +40,7 @@ fn options(argv: Vec<OsString>) -> Result<Options, ExitCode> {
 }
 
 fn main() -> ExitCode {
-    ioth_service::link_backends();
+    ioth_service::link_backends!();
     let opts = match options(std::env::args_os().collect()) {
         Ok(o) => o,
         Err(code) => return code,

@@ -182,7 +182,7 @@ fn link_local_ready(kernel: &KernelOnTap) {
 #[test]
 fn the_kernel_stack_of_a_namespace_advertises_as_well() {
     ioth_tests::init_logging();
-    ioth_service::link_backends();
+    ioth_service::link_backends!();
     let Some(sw) = VdeSwitch::start() else { return };
     let Some(router) = KernelOnTap::join(&sw.vnl(), &[]) else {
         return;

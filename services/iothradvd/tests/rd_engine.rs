@@ -53,7 +53,7 @@ fn default_routers(stack: &Stack) -> Vec<IpAddr> {
 #[test]
 fn the_rd_engine_takes_prefix_router_mtu_and_dns_from_our_advertisements() {
     ioth_tests::init_logging();
-    ioth_service::link_backends();
+    ioth_service::link_backends!();
     let hub = format!("hub://@iothradvd-rd-{}", std::process::id());
     let mut config = Config::new(
         StackSpec::Vnl {

@@ -92,7 +92,7 @@ fn v6_addrs(s: &Stack) -> Vec<Ipv6Addr> {
 
 #[test]
 fn serving_a_vnl_from_an_rc_file() {
-    ioth_service::link_backends();
+    ioth_service::link_backends!();
     let Some(switch) = VdeSwitch::start() else {
         return;
     };

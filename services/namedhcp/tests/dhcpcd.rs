@@ -32,7 +32,7 @@ fn stack(line: &str) -> Stack {
 
 #[test]
 fn dhcpcd_sending_its_fqdn_gets_the_address_dns_holds() {
-    ioth_service::link_backends();
+    ioth_service::link_backends!();
     let _ = env_logger::builder().is_test(true).try_init();
     if !require_tool("dhcpcd", "the namedhcp test with a kernel DHCPv6 client")
         || !require_tool("unshare", "the namedhcp test with a kernel DHCPv6 client")

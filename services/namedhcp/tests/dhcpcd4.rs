@@ -25,7 +25,7 @@ one  IN TXT \"mask=255.255.255.0,router=192.168.77.254,broadcast=192.168.77.255,
 
 #[test]
 fn dhcpcd_sending_its_fqdn_gets_the_a_record_and_txt_options() {
-    ioth_service::link_backends();
+    ioth_service::link_backends!();
     let _ = env_logger::builder().is_test(true).try_init();
     if !require_tool("dhcpcd", "the namedhcp4 test with a kernel DHCPv4 client")
         || !require_tool("unshare", "the namedhcp4 test with a kernel DHCPv4 client")

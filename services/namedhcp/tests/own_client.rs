@@ -49,7 +49,7 @@ struct Net {
 }
 
 fn net(tag: &str) -> Net {
-    ioth_service::link_backends();
+    ioth_service::link_backends!();
     let _ = env_logger::builder().is_test(true).try_init();
     let hub = format!("hub://@namedhcp-{tag}-{}", std::process::id());
     let dns_stack = stack(&format!("stack=smoltcp,vnl={hub},eth,ip=2001:db8::53/64"));

@@ -29,7 +29,7 @@ fn v6_addrs(s: &Stack) -> Vec<Ipv6Addr> {
 
 #[test]
 fn a_node_named_h1_gets_its_hash_address_and_is_found_by_it() {
-    ioth_service::link_backends();
+    ioth_service::link_backends!();
     let _ = env_logger::builder().is_test(true).try_init();
     let hub = format!("hub://@naming-{}", std::process::id());
     let named = iothnamed::spawn(iothnamed::Settings::new(

@@ -270,7 +270,7 @@ struct Dns {
 }
 
 fn dns_server(net: u8) -> Dns {
-    ioth_service::link_backends();
+    ioth_service::link_backends!();
     ioth_tests::init_logging();
     let dir = tempfile::tempdir().unwrap();
     let hub = dir.path().join("hub");

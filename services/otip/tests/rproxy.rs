@@ -73,7 +73,7 @@ struct Setup {
 
 /// A proxy (tuned by `tune`) at Unix time `T0·32 + offset`, and a client on its hub.
 fn setup(offset: u64, tune: impl FnOnce(&mut ProxyConfig)) -> Setup {
-    ioth_service::link_backends();
+    ioth_service::link_backends!();
     ioth_tests::init_logging();
     let hub = unique_hub();
     let ext = ExtStack {
@@ -318,7 +318,7 @@ fn the_window_arithmetic_holds_at_the_edges() {
 
 #[test]
 fn a_bad_external_stack_is_an_error_at_spawn() {
-    ioth_service::link_backends();
+    ioth_service::link_backends!();
     let ext = ExtStack {
         stack: "nosuchstack".into(),
         vnl: unique_hub(),

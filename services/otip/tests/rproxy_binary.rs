@@ -103,7 +103,7 @@ fn unix_now() -> u64 {
 
 #[test]
 fn the_binary_proxies_and_stops_on_sigterm() {
-    ioth_service::link_backends();
+    ioth_service::link_backends!();
     ioth_tests::init_logging();
     let dir = tempfile::tempdir().unwrap();
     let hub = dir.path().join("hub");

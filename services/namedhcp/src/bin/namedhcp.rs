@@ -19,7 +19,7 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    ioth_service::link_backends();
+    ioth_service::link_backends!();
     let mut argv: Vec<OsString> = std::env::args_os().collect();
     if let Some(rc) = find_option(&argv, "rcfile", Some('f')) {
         argv = match merged_args(&Cli::command(), Path::new(&rc), argv) {

@@ -18,7 +18,7 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    ioth_service::link_backends();
+    ioth_service::link_backends!();
     let mut argv: Vec<OsString> = std::env::args_os().collect();
     if let Some(rc) = find_option(&argv, "rcfile", Some('f')) {
         argv = match merged_args(&Cli4::command(), Path::new(&rc), argv) {

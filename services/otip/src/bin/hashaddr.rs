@@ -6,7 +6,7 @@ use clap::Parser;
 use ioth_otip::addrtool::{HashaddrCli, run_hashaddr};
 
 fn main() -> ExitCode {
-    ioth_service::link_backends();
+    ioth_service::link_backends!();
     ioth_service::logging::init(false, false, "hashaddr");
     let cli = HashaddrCli::parse();
     match run_hashaddr(&cli) {

@@ -29,7 +29,7 @@ fn options() -> Result<RproxyCli, String> {
 }
 
 fn main() -> ExitCode {
-    ioth_service::link_backends();
+    ioth_service::link_backends!();
     let mut cli = match options() {
         Ok(c) => c,
         Err(e) => {

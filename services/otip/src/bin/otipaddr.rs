@@ -7,7 +7,7 @@ use clap::Parser;
 use ioth_otip::addrtool::{OtipaddrCli, run_otipaddr};
 
 fn main() -> ExitCode {
-    ioth_service::link_backends();
+    ioth_service::link_backends!();
     ioth_service::logging::init(false, false, "otipaddr");
     let cli = OtipaddrCli::parse();
     match run_otipaddr(&cli) {

@@ -20,7 +20,6 @@
 //! use ioth_otip::proxy::{Forward, ProxyConfig, spawn};
 //! use ioth_service::clock::SystemClock;
 //!
-//! ioth_service::link_backends();
 //! let ext = "stack=smoltcp,vnl=vde:///tmp/hub".parse()?;
 //! let mut cfg = ProxyConfig::new(ext, Stack::kernel()?, "renzo.otip", "fc01::".parse()?);
 //! cfg.password = Some("mypassword".into());

@@ -143,6 +143,18 @@ pub fn merge_entries(
     Ok(merged)
 }
 
+/// A program's command line `argv` (program name first) parsed as `C`, with the options of
+/// the rc file that `-f`/`--rcfile` names merged under it ([`merged_args`]). A fault in the rc
+/// file is `Err` (`FILE:LINE: …`); a command-line fault, `--help` and `--version` end the
+/// process as clap does (usage on stderr and exit 2, or the text and exit 0).
+pub fn parse_args<C: clap::Parser>(argv: Vec<OsString>) -> Result<C, String> {
+    let argv = match find_option(&argv, "rcfile", Some('f')) {
+        Some(rc) => merged_args(&C::command(), Path::new(&rc), argv)?,
+        None => argv,
+    };
+    Ok(C::try_parse_from(argv).unwrap_or_else(|e| e.exit()))
+}
+
 fn has_alias(arg: &clap::Arg, key: &str) -> bool {
     arg.get_all_aliases()
         .is_some_and(|aliases| aliases.contains(&key))

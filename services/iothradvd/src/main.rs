@@ -2,11 +2,9 @@
 //! file (see `iothradvd --help` and README.md).
 
 use std::ffi::OsString;
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{CommandFactory, FromArgMatches};
 use ioth_service::clock::SystemClock;
 use ioth_service::signals::{Signal, Signals};
 use ioth_service::{daemon, logging, pidfile::PidFile, rcfile};
@@ -19,24 +17,7 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 
 /// The options: the rc file's (`-f`) under the command line's.
 fn options(argv: Vec<OsString>) -> Result<Options, ExitCode> {
-    let cmd = Options::command();
-    let argv = match rcfile::find_option(&argv, "rcfile", Some('f')) {
-        Some(path) => rcfile::merged_args(&cmd, Path::new(&path), argv).map_err(fail)?,
-        None => argv,
-    };
-    let matches = cmd.try_get_matches_from(argv).map_err(|e| {
-        // --help and --version print and succeed; errors name the option and fail.
-        let _ = e.print();
-        if e.use_stderr() {
-            ExitCode::from(2)
-        } else {
-            ExitCode::SUCCESS
-        }
-    })?;
-    Options::from_arg_matches(&matches).map_err(|e| {
-        let _ = e.print();
-        ExitCode::from(2)
-    })
+    rcfile::parse_args(argv).map_err(fail)
 }
 
 fn main() -> ExitCode {

@@ -1,14 +1,10 @@
 //! `namedhcp`: the DHCPv6 server by name, a thin shell over the `namedhcp` library.
 
-use std::ffi::OsString;
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{CommandFactory, Parser};
 use ioth_service::clock::SystemClock;
 use ioth_service::pidfile::PidFile;
-use ioth_service::rcfile::{find_option, merged_args};
 use ioth_service::signals::{Signal, Signals};
 use namedhcp::cli::Cli;
 
@@ -20,19 +16,12 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 
 fn main() -> ExitCode {
     ioth_service::link_backends!();
-    let mut argv: Vec<OsString> = std::env::args_os().collect();
-    if let Some(rc) = find_option(&argv, "rcfile", Some('f')) {
-        argv = match merged_args(&Cli::command(), Path::new(&rc), argv) {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("namedhcp: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-    }
-    let cli = match Cli::try_parse_from(argv) {
+    let cli = match ioth_service::rcfile::parse_args::<Cli>(std::env::args_os().collect()) {
         Ok(c) => c,
-        Err(e) => e.exit(),
+        Err(e) => {
+            eprintln!("namedhcp: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     ioth_service::logging::init(cli.daemon, cli.verbose, "namedhcp");
     // Before any stack (and so any thread) exists.

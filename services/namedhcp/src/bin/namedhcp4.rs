@@ -1,13 +1,9 @@
 //! `namedhcp4`: DHCPv4 by name (option 81, A and TXT records), a thin shell over the
 //! `namedhcp` library.
 
-use std::ffi::OsString;
-use std::path::Path;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
 use ioth_service::pidfile::PidFile;
-use ioth_service::rcfile::{find_option, merged_args};
 use ioth_service::signals::{Signal, Signals};
 use namedhcp::v4::cli::Cli4;
 
@@ -19,19 +15,12 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 
 fn main() -> ExitCode {
     ioth_service::link_backends!();
-    let mut argv: Vec<OsString> = std::env::args_os().collect();
-    if let Some(rc) = find_option(&argv, "rcfile", Some('f')) {
-        argv = match merged_args(&Cli4::command(), Path::new(&rc), argv) {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("namedhcp4: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-    }
-    let cli = match Cli4::try_parse_from(argv) {
+    let cli = match ioth_service::rcfile::parse_args::<Cli4>(std::env::args_os().collect()) {
         Ok(c) => c,
-        Err(e) => e.exit(),
+        Err(e) => {
+            eprintln!("namedhcp4: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     ioth_service::logging::init(cli.daemon, cli.verbose, "namedhcp4");
     if cli.daemon

@@ -2,30 +2,20 @@
 //! `ioth_otip::rproxy_cli`). A thin main: options and rc file, daemon mode and pid file,
 //! then the library's proxy until SIGINT or SIGTERM.
 
-use std::ffi::OsString;
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{CommandFactory, FromArgMatches};
 use ioth_otip::proxy::spawn;
 use ioth_otip::rproxy_cli::RproxyCli;
 use ioth_service::clock::SystemClock;
 use ioth_service::pidfile::PidFile;
-use ioth_service::rcfile::{find_option, merged_args};
 use ioth_service::signals::{Signal, Signals};
 
 const PROGRAM: &str = "otip_rproxy";
 
 /// The command line with the rc file's options merged under it.
 fn options() -> Result<RproxyCli, String> {
-    let cmd = RproxyCli::command();
-    let mut argv: Vec<OsString> = std::env::args_os().collect();
-    if let Some(rc) = find_option(&argv, "rcfile", Some('f')) {
-        argv = merged_args(&cmd, Path::new(&rc), argv)?;
-    }
-    let matches = cmd.try_get_matches_from(argv).unwrap_or_else(|e| e.exit());
-    RproxyCli::from_arg_matches(&matches).map_err(|e| e.to_string())
+    ioth_service::rcfile::parse_args(std::env::args_os().collect())
 }
 
 fn main() -> ExitCode {

@@ -24,6 +24,7 @@ mod autoconf;
 mod core;
 mod device;
 mod driver;
+mod icmp;
 mod netlink;
 mod options;
 mod pktinfo;

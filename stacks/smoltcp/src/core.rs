@@ -384,52 +384,7 @@ impl Core {
 
     /// The interface slot traffic to `dst` leaves by, or `ENETUNREACH`.
     pub(crate) fn route(&self, dst: IpAddr) -> io::Result<usize> {
-        if is_loopback(dst) || (!dst.is_unspecified() && self.is_own_addr(dst)) {
-            return Ok(0);
-        }
-        // On-link: the longest prefix among the addresses of up interfaces.
-        let mut best: Option<(u8, usize)> = None;
-        for s in self.slots().filter(|&s| s != 0) {
-            let f = self.ifaces[s].as_ref().expect("slot exists");
-            if !f.up {
-                continue;
-            }
-            for &(a, p) in &f.addrs {
-                if in_prefix(dst, a, p) && best.is_none_or(|(bp, _)| p > bp) {
-                    best = Some((p, s));
-                }
-            }
-        }
-        if let Some((_, s)) = best {
-            return Ok(s);
-        }
-        // Broadcast and multicast: the first up interface of the family with an address.
-        let broadcastish = match dst {
-            IpAddr::V4(a) => a.is_broadcast() || a.is_multicast(),
-            IpAddr::V6(a) => a.is_multicast(),
-        };
-        // Explicit routes, longest prefix first.
-        let mut best_route: Option<(u8, usize)> = None;
-        for r in &self.routes {
-            if in_prefix(dst, r.dst, r.prefix)
-                && best_route.is_none_or(|(bp, _)| r.prefix > bp)
-                && let Some(f) = self.iface(r.oif).filter(|f| f.up)
-            {
-                best_route = Some((r.prefix, (f.index - 1) as usize));
-            }
-        }
-        if let Some((_, s)) = best_route {
-            return Ok(s);
-        }
-        if broadcastish {
-            for s in self.slots().filter(|&s| s != 0) {
-                let f = self.ifaces[s].as_ref().expect("slot exists");
-                if f.up && f.addrs.iter().any(|(a, _)| a.is_ipv4() == dst.is_ipv4()) {
-                    return Ok(s);
-                }
-            }
-        }
-        Err(io::Error::from_raw_os_error(libc::ENETUNREACH))
+        route_in(&self.ifaces, &self.routes, dst)
     }
 
     /// Whether interface `slot` is a link whose other side is gone (no carrier).
@@ -438,13 +393,6 @@ impl Core {
             self.ifaces.get(slot).and_then(Option::as_ref).map(|f| &f.attach),
             Some(Attachment::Link(l)) if !l.is_up()
         )
-    }
-
-    fn is_own_addr(&self, a: IpAddr) -> bool {
-        self.ifaces
-            .iter()
-            .flatten()
-            .any(|f| f.addrs.iter().any(|(x, _)| *x == a))
     }
 
     /// The source address for traffic to `dst` leaving by `slot`.
@@ -602,11 +550,24 @@ impl Core {
         reuse: bool,
         me: usize,
     ) -> io::Result<SocketAddr> {
+        self.bind_port_avoiding(proto, addr, reuse, me, &|_| false)
+    }
+
+    /// [`Core::bind_port`], an ephemeral port also avoiding the ports `avoid` names (our TCP
+    /// engine's four-tuples still in use, TIME-WAIT included).
+    pub(crate) fn bind_port_avoiding(
+        &mut self,
+        proto: Proto,
+        addr: SocketAddr,
+        reuse: bool,
+        me: usize,
+        avoid: &dyn Fn(u16) -> bool,
+    ) -> io::Result<SocketAddr> {
         if !self.is_local(addr.ip()) {
             return Err(io::Error::from_raw_os_error(libc::EADDRNOTAVAIL));
         }
         let port = if addr.port() == 0 {
-            self.ephemeral(proto, addr.ip(), me)?
+            self.ephemeral(proto, addr.ip(), me, avoid)?
         } else if self.bind_conflict(proto, addr.ip(), addr.port(), reuse, me) {
             return Err(io::Error::from_raw_os_error(libc::EADDRINUSE));
         } else {
@@ -626,7 +587,13 @@ impl Core {
     /// An ephemeral port for `proto` on `addr`: RFC 6056's simple randomization (algorithm
     /// 1), a random start in Linux's range 32768..=60999 and the next free one from there,
     /// so successive runs (and stacks) do not reuse each other's four-tuples.
-    fn ephemeral(&mut self, proto: Proto, addr: IpAddr, me: usize) -> io::Result<u16> {
+    fn ephemeral(
+        &mut self,
+        proto: Proto,
+        addr: IpAddr,
+        me: usize,
+        avoid: &dyn Fn(u16) -> bool,
+    ) -> io::Result<u16> {
         const LOW: u16 = 32768;
         const HIGH: u16 = 60999;
         let span = u32::from(HIGH - LOW) + 1;
@@ -635,7 +602,7 @@ impl Core {
         let start = u32::from_ne_bytes(r) % span;
         for i in 0..span {
             let p = LOW + u16::try_from((start + i) % span).unwrap_or(0);
-            if !self.bind_conflict(proto, addr, p, false, me) {
+            if !self.bind_conflict(proto, addr, p, false, me) && !avoid(p) {
                 return Ok(p);
             }
         }
@@ -978,4 +945,80 @@ pub(crate) fn is_link_local(a: IpAddr) -> bool {
         IpAddr::V4(a) => a.is_link_local(),
         IpAddr::V6(a) => a.segments()[0] & 0xffc0 == 0xfe80,
     }
+}
+
+/// The interface slot traffic to `dst` leaves by (see [`Core::route`]), or `ENETUNREACH`.
+pub(crate) fn route_in(
+    ifaces: &[Option<Iface>],
+    routes: &[StackRoute],
+    dst: IpAddr,
+) -> io::Result<usize> {
+    next_hop(ifaces, routes, dst).map(|(slot, _)| slot)
+}
+
+/// The interface slot traffic to `dst` leaves by and the neighbour it goes to there: `dst`
+/// itself when on-link (or broadcast), the gateway of the route that carries it, the
+/// unspecified address of its family on `lo`. `ENETUNREACH` when no route carries it.
+///
+/// Routing: loopback and own addresses to `lo`, then the longest on-link prefix of an up
+/// interface, then explicit routes by longest prefix, then broadcast/multicast to the first up
+/// interface of the family with an address.
+pub(crate) fn next_hop(
+    ifaces: &[Option<Iface>],
+    routes: &[StackRoute],
+    dst: IpAddr,
+) -> io::Result<(usize, IpAddr)> {
+    let own = |a: IpAddr| {
+        ifaces
+            .iter()
+            .flatten()
+            .any(|f| f.addrs.iter().any(|(x, _)| *x == a))
+    };
+    if is_loopback(dst) || (!dst.is_unspecified() && own(dst)) {
+        let any = match dst {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        };
+        return Ok((0, any));
+    }
+    let up = |s: usize| ifaces.get(s).and_then(Option::as_ref).filter(|f| f.up);
+    // On-link: the longest prefix among the addresses of up interfaces.
+    let mut best: Option<(u8, usize)> = None;
+    for (s, f) in (1..ifaces.len()).filter_map(|s| up(s).map(|f| (s, f))) {
+        for &(a, p) in &f.addrs {
+            if in_prefix(dst, a, p) && best.is_none_or(|(bp, _)| p > bp) {
+                best = Some((p, s));
+            }
+        }
+    }
+    if let Some((_, s)) = best {
+        return Ok((s, dst));
+    }
+    // Explicit routes, longest prefix first.
+    let mut best_route: Option<(u8, usize, IpAddr)> = None;
+    for r in routes {
+        if in_prefix(dst, r.dst, r.prefix)
+            && best_route.is_none_or(|(bp, _, _)| r.prefix > bp)
+            && let Some(s) = r.oif.checked_sub(1).map(|s| s as usize)
+            && up(s).is_some()
+        {
+            best_route = Some((r.prefix, s, r.gateway.unwrap_or(dst)));
+        }
+    }
+    if let Some((_, s, hop)) = best_route {
+        return Ok((s, hop));
+    }
+    // Broadcast and multicast: the first up interface of the family with an address.
+    let broadcastish = match dst {
+        IpAddr::V4(a) => a.is_broadcast() || a.is_multicast(),
+        IpAddr::V6(a) => a.is_multicast(),
+    };
+    if broadcastish {
+        for s in 1..ifaces.len() {
+            if up(s).is_some_and(|f| f.addrs.iter().any(|(a, _)| a.is_ipv4() == dst.is_ipv4())) {
+                return Ok((s, dst));
+            }
+        }
+    }
+    Err(io::Error::from_raw_os_error(libc::ENETUNREACH))
 }

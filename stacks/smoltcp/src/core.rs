@@ -79,6 +79,14 @@ pub(crate) struct Closing {
     pub udp_until: Option<u64>,
 }
 
+/// What a `close()` waits for before it returns: a closed smoltcp socket's data to leave (or
+/// be acknowledged), or a connection of our engine with `SO_LINGER`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Linger {
+    Smol(SocketHandle),
+    Ioth(ioth_tcp::ConnId),
+}
+
 /// How long a closed UDP socket's datagrams may wait for neighbour resolution.
 pub(crate) const UDP_LINGER_MICROS: u64 = 3_000_000;
 
@@ -124,6 +132,12 @@ pub(crate) struct Core {
     tcp_timer: u64,
     /// Recycled buffers of steered UDP datagrams (see `steer`).
     pub spare_bufs: Vec<Vec<u8>>,
+    /// Our TCP engine and its raw sockets, on a stack made with `tcp=ioth` (see
+    /// `tcp_ioth`); None: smoltcp's TCP.
+    pub tcp: Option<Box<crate::tcp_ioth::TcpIoth>>,
+    /// With `tcp`: the sockets that are not the engine's (refreshed after a poll that changed
+    /// smoltcp's state; the engine's are refreshed by its events). Unused without `tcp`.
+    others: Vec<usize>,
 }
 
 /// smoltcp's clock, from the driver clock.
@@ -207,8 +221,13 @@ pub(crate) fn in_prefix(a: IpAddr, net: IpAddr, prefix: u8) -> bool {
 }
 
 impl Core {
-    /// A stack with only `lo` (up, 127.0.0.1/8 and ::1/128).
-    pub(crate) fn new(driver: Arc<DriverThread>, key: u64) -> io::Result<Core> {
+    /// A stack with only `lo` (up, 127.0.0.1/8 and ::1/128); `tcp`: our engine's settings
+    /// (`tcp=ioth`), else smoltcp's TCP.
+    pub(crate) fn new(
+        driver: Arc<DriverThread>,
+        key: u64,
+        tcp: Option<ioth_tcp::Config>,
+    ) -> io::Result<Core> {
         let mut lo_dev = Loopback::new(65536);
         let mut iface = Interface::new(smol_config(HardwareAddress::Ip), &mut lo_dev, smol_now());
         iface.update_ip_addrs(|a| {
@@ -246,6 +265,8 @@ impl Core {
             key,
             tcp_timer: NEVER,
             spare_bufs: Vec::new(),
+            tcp: tcp.map(|c| Box::new(crate::tcp_ioth::TcpIoth::new(c))),
+            others: Vec::new(),
         })
     }
 
@@ -467,6 +488,9 @@ impl Core {
                 }
             });
         }
+        if let Some(t) = self.tcp.as_deref_mut() {
+            t.set_locals(&self.ifaces);
+        }
         Ok(())
     }
 
@@ -504,13 +528,18 @@ impl Core {
 
     /// Stores a socket record and returns its id.
     pub(crate) fn insert_sock(&mut self, rec: SockRec) -> usize {
-        if let Some(id) = self.free_socks.pop() {
+        let other = self.tcp.is_some() && !matches!(rec.kind, crate::sockets::Kind::IothTcp(_));
+        let id = if let Some(id) = self.free_socks.pop() {
             self.socks[id] = Some(rec);
             id
         } else {
             self.socks.push(Some(rec));
             self.socks.len() - 1
+        };
+        if other {
+            self.others.push(id);
         }
+        id
     }
 
     /// Removes a socket record (its smoltcp sockets must already be released).
@@ -519,6 +548,9 @@ impl Core {
         self.free_socks.push(id);
         self.unbind(id);
         self.listeners.retain(|&l| l != id);
+        if self.tcp.is_some() {
+            self.others.retain(|&o| o != id);
+        }
         Some(rec)
     }
 
@@ -646,6 +678,9 @@ impl Core {
             changed |= self.poll_link(s, now, b);
         }
         changed |= self.poll_lo(now);
+        if self.tcp.is_some() {
+            changed |= self.tcp_round(now);
+        }
         self.after_poll(changed);
         self.next_deadline(now)
     }
@@ -658,11 +693,16 @@ impl Core {
             changed |= self.poll_link(s, now, None);
         }
         changed |= self.poll_lo(now);
+        if self.tcp.is_some() {
+            changed |= self.tcp_round(now);
+        }
         self.after_poll(changed);
         self.next_deadline(now)
     }
 
-    fn poll_link(
+    /// Ingress on link `s` with `batch` (none: egress only), then its egress. With our TCP
+    /// engine, the TCP segments of each packet go to it as they arrive.
+    pub(crate) fn poll_link(
         &mut self,
         s: usize,
         now: SmolInstant,
@@ -673,6 +713,7 @@ impl Core {
             tx,
             listeners,
             socks,
+            tcp,
             ..
         } = self;
         let Some(f) = ifaces.get_mut(s).and_then(Option::as_mut) else {
@@ -714,6 +755,9 @@ impl Core {
             pos = b.len();
             port.rx = Some((b, &mut pos));
             f.iface.poll_maintenance(now);
+            if let Some(t) = tcp.as_deref_mut() {
+                t.ensure_rx(s, &mut f.sockets);
+            }
             // One packet at a time, so that listeners can hand each SYN a fresh socket. Stop
             // after a budget (the link stays readable, so the driver comes back), but never
             // with received frames left in the batch.
@@ -735,6 +779,9 @@ impl Core {
                     PollIngressSingleResult::PacketProcessed => {}
                     PollIngressSingleResult::SocketStateChanged => changed = true,
                 }
+                if let Some(t) = tcp.as_deref_mut() {
+                    t.drain(s, &mut f.sockets, f.mtu);
+                }
                 processed += 1;
                 if processed >= INGRESS_BUDGET
                     && port.rx.as_ref().is_some_and(|(b, p)| **p >= b.len())
@@ -754,11 +801,13 @@ impl Core {
         changed
     }
 
-    fn poll_lo(&mut self, now: SmolInstant) -> bool {
+    /// `lo` to quiescence: egress, then what it looped back as ingress, again.
+    pub(crate) fn poll_lo(&mut self, now: SmolInstant) -> bool {
         let Core {
             ifaces,
             listeners,
             socks,
+            tcp,
             ..
         } = self;
         let Some(f) = ifaces.get_mut(0).and_then(Option::as_mut) else {
@@ -769,6 +818,9 @@ impl Core {
         };
         let mut changed = false;
         f.iface.poll_maintenance(now);
+        if let Some(t) = tcp.as_deref_mut() {
+            t.ensure_rx(0, &mut f.sockets);
+        }
         for _ in 0..64 {
             loop {
                 match f.iface.poll_egress(now, dev, &mut f.sockets) {
@@ -786,6 +838,9 @@ impl Core {
                     PollIngressSingleResult::PacketProcessed => {}
                     PollIngressSingleResult::SocketStateChanged => changed = true,
                 }
+                if let Some(t) = tcp.as_deref_mut() {
+                    t.drain(0, &mut f.sockets, f.mtu);
+                }
             }
             crate::sockets::refill_listeners(listeners, socks, 0, &mut f.sockets);
         }
@@ -801,14 +856,19 @@ impl Core {
             }
         }
         next = next.min(self.autoconf_deadline());
-        self.tcp_timer = self
-            .socks
-            .iter()
-            .flatten()
-            .filter_map(SockRec::timer)
-            .min()
-            .unwrap_or(NEVER);
-        next = next.min(self.tcp_timer);
+        if self.tcp.is_some() {
+            // No smoltcp TCP sockets, hence no `Liveness` timers: the engine has its own.
+            next = next.min(crate::tcp_ioth::deadline(self.tcp.as_deref()));
+        } else {
+            self.tcp_timer = self
+                .socks
+                .iter()
+                .flatten()
+                .filter_map(SockRec::timer)
+                .min()
+                .unwrap_or(NEVER);
+            next = next.min(self.tcp_timer);
+        }
         if !self.closing.is_empty() {
             // Finishing closes are reaped at least every 100 ms.
             next = next.min(now_micros() + 100_000);
@@ -843,6 +903,10 @@ impl Core {
             }
             !done
         });
+        if self.tcp.is_some() {
+            self.after_tcp_poll(changed);
+            return;
+        }
         if changed {
             // Datagrams smoltcp gave a socket of the other family go to their own socket.
             for id in 0..self.socks.len() {
@@ -862,11 +926,45 @@ impl Core {
         }
     }
 
+    /// [`Core::after_poll`] on a stack with our TCP engine: the sockets that are not the
+    /// engine's are visited as on any stack when smoltcp's state changed, the engine's only
+    /// when its events name them.
+    fn after_tcp_poll(&mut self, changed: bool) {
+        if changed {
+            for i in 0..self.others.len() {
+                let id = self.others[i];
+                if matches!(
+                    self.socks[id].as_ref().map(|r| &r.kind),
+                    Some(crate::sockets::Kind::Udp(u)) if u.dual
+                ) {
+                    crate::steer::steer(self, id);
+                }
+            }
+            for i in 0..self.others.len() {
+                self.refresh(self.others[i]);
+            }
+        }
+        let mut ids = Vec::new();
+        if let Some(t) = self.tcp.as_deref_mut() {
+            t.changed_sockets(&mut ids);
+        }
+        for id in ids {
+            self.refresh(id);
+        }
+    }
+
     /// Recomputes socket `id`'s state and descriptor.
     pub(crate) fn refresh(&mut self, id: usize) {
-        let Core { ifaces, socks, .. } = self;
+        let Core {
+            ifaces, socks, tcp, ..
+        } = self;
         if let Some(Some(rec)) = socks.get_mut(id) {
-            rec.refresh(ifaces);
+            match tcp.as_deref_mut() {
+                Some(t) if matches!(rec.kind, crate::sockets::Kind::IothTcp(_)) => {
+                    crate::tcp_ioth::sock::refresh(&mut t.engine, rec)
+                }
+                _ => rec.refresh(ifaces),
+            }
         }
     }
 
@@ -937,6 +1035,45 @@ impl Core {
             }
         }
         self.closing.retain(|c| c.slot != slot);
+        if let Some(t) = self.tcp.as_deref_mut() {
+            t.detach(slot);
+        }
+    }
+
+    /// Whether none of `lingering` (closed sockets) still has data to send or to have
+    /// acknowledged.
+    pub(crate) fn flushed(&self, lingering: &[Linger]) -> bool {
+        lingering.iter().all(|l| match *l {
+            Linger::Ioth(c) => self.ioth_flushed(c),
+            Linger::Smol(h) => !self.closing.iter().any(|c| {
+                c.handle == h
+                    && match c.udp_until {
+                        Some(_) => true,
+                        None => self
+                            .ifaces
+                            .get(c.slot)
+                            .and_then(Option::as_ref)
+                            .is_some_and(|f| {
+                                f.sockets.get::<tcp::Socket>(c.handle).send_queue() > 0
+                            }),
+                    }
+            }),
+        })
+    }
+
+    /// The wait of a `close()` is over: connections of our engine it held finish by
+    /// themselves.
+    pub(crate) fn linger_done(&mut self, lingering: &[Linger]) {
+        for l in lingering {
+            if let Linger::Ioth(c) = *l {
+                self.ioth_linger_done(c);
+            }
+        }
+    }
+
+    /// Whether closed connections are still finishing (smoltcp's, or the engine's).
+    pub(crate) fn finishing(&self) -> bool {
+        !self.closing.is_empty() || self.tcp_finishing()
     }
 }
 

@@ -15,6 +15,10 @@
 //! broadcast with SO_BROADCAST, multicast joins), TCP with a real listen backlog, ephemeral
 //! ports, raw ICMPv6 sockets (neighbour discovery daemons), routing across interfaces and
 //! gateways, netlink configuration, the interface ioctls.
+//!
+//! TCP is smoltcp's by default; `Stack::new("smoltcp,tcp=ioth", ..)` gives the stack our own
+//! engine (`ioth_tcp`, see `tcp_ioth`) instead, with Linux-named settings (`tcp_min_rto=MS`,
+//! `tcp_max_rto=MS`, `tcp_cc=cubic|reno`, `tcp_syn_retries=N`; see `stack_options`).
 //! Differences from Linux that remain are listed in docs/architecture.md.
 //!
 //! Linked into a program the backend is found by name (write `use ioth_smoltcp as _;` if the
@@ -32,7 +36,9 @@ mod raw6;
 mod readiness;
 mod sockets;
 mod stack;
+mod stack_options;
 mod steer;
+mod tcp_ioth;
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -61,17 +67,22 @@ impl Backend for SmoltcpBackend {
         NAME
     }
 
+    /// A stack on `vnls` with `options` (see `stack_options`: `tcp=smoltcp|ioth` and the
+    /// engine's `tcp_*` settings; anything else is `EINVAL` naming it).
     fn new_stack(&self, vnls: &[&str], options: &str) -> io::Result<Box<dyn StackOps>> {
-        if let Some(opt) = options.split(',').map(str::trim).find(|o| !o.is_empty()) {
-            return Err(errno_with(
-                libc::EINVAL,
-                format!("smoltcp stack: unknown option {opt:?}"),
-            ));
-        }
+        let options = stack_options::StackOptions::parse(options)?;
+        let tcp = match options.tcp {
+            stack_options::TcpImpl::Smoltcp => None,
+            stack_options::TcpImpl::Ioth => {
+                let mut config = options.engine;
+                core::random_bytes(&mut config.secret);
+                Some(config)
+            }
+        };
         static KEYS: AtomicU64 = AtomicU64::new(1);
         let key = KEYS.fetch_add(1, Ordering::Relaxed);
         let driver = driver::assign()?;
-        let mut core = core::Core::new(driver.clone(), key)?;
+        let mut core = core::Core::new(driver.clone(), key, tcp)?;
         let mut watched = Vec::new();
         for (i, vnl) in vnls.iter().enumerate() {
             let (name, vnl) = ioth::split_ifname(vnl);

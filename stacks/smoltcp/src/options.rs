@@ -92,6 +92,17 @@ pub(crate) fn set(
             rec.opts.linger = (l.l_onoff != 0).then_some(l.l_linger);
         }
         (libc::IPPROTO_TCP, libc::TCP_NODELAY) => rec.opts.nodelay = int(value)? != 0,
+        // Our engine's TCP corks; smoltcp's cannot (ENOPROTOOPT below).
+        (libc::IPPROTO_TCP, libc::TCP_CORK) if matches!(rec.kind, Kind::IothTcp(_)) => {
+            rec.opts.cork = int(value)? != 0
+        }
+        // Our engine's IPv6 listeners take IPv4 unless told not to, as Linux's.
+        (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) if matches!(rec.kind, Kind::IothTcp(_)) => {
+            if !rec.ipv6 {
+                return Err(err(libc::ENOPROTOOPT));
+            }
+            rec.opts.v6only = int(value)? != 0
+        }
         // Linux's ranges: idle and interval 1..=32767 s, count 1..=127.
         (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) => {
             rec.opts.keepidle = Some(in_range(int(value)?, 1, 32767)?)
@@ -202,11 +213,16 @@ pub(crate) fn get(
     name: c_int,
     out: &mut [u8],
 ) -> io::Result<usize> {
+    if core.is_ioth(id)
+        && let Some(n) = get_ioth(core, id, level, name, out)?
+    {
+        return Ok(n);
+    }
     let rec = core.sock(id)?;
     let b = |v: bool| c_int::from(v);
     let ty = match rec.kind {
         Kind::Udp(_) | Kind::Icmp(_) => libc::SOCK_DGRAM,
-        Kind::Tcp(_) | Kind::Listener(_) => libc::SOCK_STREAM,
+        Kind::Tcp(_) | Kind::Listener(_) | Kind::IothTcp(_) => libc::SOCK_STREAM,
         Kind::Netlink(_) | Kind::Raw6(_) => libc::SOCK_RAW,
     };
     Ok(match (level, name) {
@@ -236,7 +252,7 @@ pub(crate) fn get(
             match rec.kind {
                 Kind::Udp(_) => libc::IPPROTO_UDP,
                 Kind::Icmp(_) => libc::IPPROTO_ICMP,
-                Kind::Tcp(_) | Kind::Listener(_) => libc::IPPROTO_TCP,
+                Kind::Tcp(_) | Kind::Listener(_) | Kind::IothTcp(_) => libc::IPPROTO_TCP,
                 Kind::Netlink(_) => libc::NETLINK_ROUTE,
                 Kind::Raw6(_) => libc::IPPROTO_ICMPV6,
             },
@@ -311,6 +327,40 @@ pub(crate) fn get(
         }
         _ => return Err(err(libc::ENOPROTOOPT)),
     })
+}
+
+/// The options a TCP socket of our engine answers differently (see `tcp_ioth`): listening,
+/// its buffers' sizes, TCP_CORK, TCP_INFO. None: as any socket.
+fn get_ioth(
+    core: &mut Core,
+    id: usize,
+    level: c_int,
+    name: c_int,
+    out: &mut [u8],
+) -> io::Result<Option<usize>> {
+    let b = |v: bool| c_int::from(v);
+    let size = |n: usize| c_int::try_from(n).unwrap_or(c_int::MAX);
+    Ok(Some(match (level, name) {
+        (libc::SOL_SOCKET, libc::SO_ACCEPTCONN) => {
+            let listening = matches!(
+                &core.sock(id)?.kind,
+                Kind::IothTcp(t) if matches!(t.state, crate::tcp_ioth::sock::State::Listener(_))
+            );
+            put(out, b(listening))
+        }
+        (libc::SOL_SOCKET, libc::SO_RCVBUF) => put(out, size(core.ioth_buffer_sizes(id)?.0)),
+        (libc::SOL_SOCKET, libc::SO_SNDBUF) => put(out, size(core.ioth_buffer_sizes(id)?.1)),
+        (libc::IPPROTO_TCP, libc::TCP_CORK) => put(out, b(core.sock(id)?.opts.cork)),
+        (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => {
+            let rec = core.sock(id)?;
+            if !rec.ipv6 {
+                return Err(err(libc::ENOPROTOOPT));
+            }
+            put(out, b(rec.opts.v6only))
+        }
+        (libc::IPPROTO_TCP, libc::TCP_INFO) => core.ioth_tcp_info(id, out)?,
+        _ => return Ok(None),
+    }))
 }
 
 /// `ioctl(2)`: FIONREAD, FIONBIO, SIOCOUTQ, SIOCATMARK and the interface requests.

@@ -17,7 +17,7 @@ use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::{icmp, tcp, udp};
 use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
-use crate::core::{Closing, Core, Iface, Proto};
+use crate::core::{Closing, Core, Iface, Linger, Proto};
 use crate::raw6::Raw6;
 use crate::readiness::{Readiness, Ready};
 
@@ -61,6 +61,9 @@ pub(crate) struct Opts {
     pub broadcast: bool,
     pub keepalive: bool,
     pub nodelay: bool,
+    /// TCP_CORK and IPV6_V6ONLY (our engine's TCP only).
+    pub cork: bool,
+    pub v6only: bool,
     pub rcvbuf: usize,
     pub sndbuf: usize,
     pub rcvtimeo: Option<Duration>,
@@ -234,6 +237,8 @@ pub(crate) enum Kind {
     Netlink(Netlink),
     /// A raw ICMPv6 socket (see `raw6`).
     Raw6(Raw6),
+    /// A TCP socket of our engine, on a stack with `tcp=ioth` (see `tcp_ioth`).
+    IothTcp(crate::tcp_ioth::sock::IothTcp),
 }
 
 /// One socket of the stack.
@@ -706,6 +711,8 @@ impl SockRec {
                 writable: true,
                 ..Ready::default()
             },
+            // Refreshed from the engine (`Core::refresh`).
+            Kind::IothTcp(_) => return,
         };
         self.ready.show(want);
     }
@@ -728,7 +735,7 @@ impl SockRec {
                 l.embryos.retain(|&(s, _)| s != slot);
                 l.ready.retain(|&(s, _)| s != slot);
             }
-            Kind::Netlink(_) => {}
+            Kind::Netlink(_) | Kind::IothTcp(_) => {}
             Kind::Raw6(r) => r.detach(slot),
         }
     }
@@ -762,7 +769,8 @@ pub(crate) fn total_len(bufs: &[IoSlice<'_>]) -> usize {
     bufs.iter().map(|b| b.len()).sum()
 }
 
-fn check_family(rec: &SockRec, a: &SocketAddr) -> io::Result<()> {
+/// `EINVAL`/`EAFNOSUPPORT` unless `a` is of the socket's family.
+pub(crate) fn check_family(rec: &SockRec, a: &SocketAddr) -> io::Result<()> {
     if a.is_ipv6() != rec.ipv6 {
         return Err(err(if rec.ipv6 {
             libc::EINVAL
@@ -793,6 +801,9 @@ impl Core {
                     steered: crate::steer::Queue::default(),
                     dual: false,
                 }),
+                (libc::SOCK_STREAM, 0 | libc::IPPROTO_TCP) if self.tcp.is_some() => {
+                    Kind::IothTcp(crate::tcp_ioth::sock::IothTcp::new())
+                }
                 (libc::SOCK_STREAM, 0 | libc::IPPROTO_TCP) => {
                     Kind::Tcp(new_tcp(None, None, Phase::Idle, tcp::State::Closed))
                 }
@@ -843,6 +854,9 @@ impl Core {
 
     /// `bind(2)`.
     pub(crate) fn bind(&mut self, id: usize, addr: SocketAddr) -> io::Result<()> {
+        if self.is_ioth(id) {
+            return self.ioth_bind(id, addr);
+        }
         let rec = self.sock(id)?;
         check_family(rec, &addr)?;
         if matches!(rec.kind, Kind::Raw6(_)) {
@@ -854,7 +868,7 @@ impl Core {
             Kind::Tcp(t) => (Proto::Tcp, t.bound.is_some() || t.conn.is_some()),
             Kind::Listener(_) => (Proto::Tcp, true),
             Kind::Icmp(i) => (Proto::Icmp, i.local.is_some()),
-            Kind::Netlink(_) | Kind::Raw6(_) => return Ok(()),
+            Kind::Netlink(_) | Kind::Raw6(_) | Kind::IothTcp(_) => return Ok(()),
         };
         if already {
             return Err(err(libc::EINVAL));
@@ -923,6 +937,9 @@ impl Core {
 
     /// `connect(2)`: UDP sets the peer; TCP starts the handshake and gives `EINPROGRESS`.
     pub(crate) fn connect(&mut self, id: usize, addr: SocketAddr) -> io::Result<()> {
+        if self.is_ioth(id) {
+            return self.ioth_connect(id, addr);
+        }
         let rec = self.sock(id)?;
         check_family(rec, &addr)?;
         match &rec.kind {
@@ -1002,7 +1019,7 @@ impl Core {
                 }
                 Ok(())
             }
-            Kind::Netlink(_) => Ok(()),
+            Kind::Netlink(_) | Kind::IothTcp(_) => Ok(()),
             Kind::Raw6(_) => self.raw6_connect(id, addr),
         }
     }
@@ -1010,6 +1027,9 @@ impl Core {
     /// Where a connect stands: Ok when connected, the errno when it failed, EINPROGRESS
     /// while it goes on.
     pub(crate) fn connect_status(&mut self, id: usize) -> io::Result<()> {
+        if self.is_ioth(id) {
+            return self.ioth_connect_status(id);
+        }
         self.refresh(id);
         let rec = self.sock(id)?;
         match &rec.kind {
@@ -1028,6 +1048,9 @@ impl Core {
 
     /// `listen(2)`.
     pub(crate) fn listen(&mut self, id: usize, backlog: libc::c_int) -> io::Result<()> {
+        if self.is_ioth(id) {
+            return self.ioth_listen(id, backlog);
+        }
         let backlog = usize::try_from(backlog).unwrap_or(0).clamp(1, 4096);
         if let Kind::Listener(l) = &mut self.sock(id)?.kind {
             l.backlog = backlog;
@@ -1076,6 +1099,9 @@ impl Core {
 
     /// `accept(2)`: the next established connection, as a new socket; EAGAIN when none.
     pub(crate) fn accept(&mut self, id: usize) -> io::Result<(usize, SocketAddr)> {
+        if self.is_ioth(id) {
+            return self.ioth_accept(id);
+        }
         let rec = self.sock(id)?;
         let Kind::Listener(l) = &mut rec.kind else {
             return Err(err(libc::EINVAL));
@@ -1115,6 +1141,9 @@ impl Core {
 
     /// `getsockname(2)` (for IP sockets).
     pub(crate) fn local_addr(&mut self, id: usize) -> io::Result<Option<SocketAddr>> {
+        if self.is_ioth(id) {
+            return self.ioth_local_addr(id);
+        }
         let ipv6 = self.sock(id)?.ipv6;
         let any = || {
             if ipv6 {
@@ -1143,7 +1172,7 @@ impl Core {
             }
             Kind::Listener(l) => Some(l.local),
             Kind::Icmp(i) => Some(i.local.unwrap_or_else(any)),
-            Kind::Netlink(_) => None,
+            Kind::Netlink(_) | Kind::IothTcp(_) => None,
             Kind::Raw6(r) => Some(SocketAddr::new(IpAddr::V6(r.local()), 0)),
         })
     }
@@ -1158,6 +1187,9 @@ impl Core {
 
     /// `getpeername(2)`.
     pub(crate) fn peer_addr(&mut self, id: usize) -> io::Result<SocketAddr> {
+        if self.is_ioth(id) {
+            return self.ioth_peer_addr(id);
+        }
         let Core { ifaces, socks, .. } = self;
         let rec = socks
             .get_mut(id)
@@ -1282,6 +1314,7 @@ impl Core {
         match self.socks.get(id).and_then(Option::as_ref).map(|r| &r.kind) {
             Some(Kind::Udp(_)) => return self.recv_udp(id, bufs, flags),
             Some(Kind::Raw6(_)) => return self.raw6_recv(id, bufs, flags),
+            Some(Kind::IothTcp(_)) => return self.ioth_recv(id, bufs, flags),
             _ => {}
         }
         let peek = flags & libc::MSG_PEEK != 0;
@@ -1292,8 +1325,8 @@ impl Core {
             .ok_or_else(|| err(libc::EBADF))?;
         let shut_rd = rec.shut_rd;
         match &mut rec.kind {
-            // Handled by recv_udp and raw6_recv, above.
-            Kind::Udp(_) | Kind::Raw6(_) => Err(err(libc::EINVAL)),
+            // Handled by recv_udp, raw6_recv and ioth_recv, above.
+            Kind::Udp(_) | Kind::Raw6(_) | Kind::IothTcp(_) => Err(err(libc::EINVAL)),
             Kind::Tcp(t) => {
                 let Some((s, h)) = t.conn else {
                     return Err(err(libc::ENOTCONN));
@@ -1450,6 +1483,9 @@ impl Core {
         src: Option<crate::pktinfo::SendSrc>,
         _flags: libc::c_int,
     ) -> io::Result<usize> {
+        if self.is_ioth(id) {
+            return self.ioth_send(id, bufs);
+        }
         let rec = self.sock(id)?;
         if rec.shut_wr {
             return Err(err(libc::EPIPE));
@@ -1596,6 +1632,7 @@ impl Core {
                 let data: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
                 self.raw6_send(id, &data, dst, src)
             }
+            Kind::IothTcp(_) => Err(err(libc::EINVAL)),
         }
     }
 
@@ -1609,6 +1646,9 @@ impl Core {
 
     /// Bytes a read would return now (FIONREAD).
     pub(crate) fn readable_bytes(&mut self, id: usize) -> io::Result<usize> {
+        if self.is_ioth(id) {
+            return self.ioth_readable_bytes(id);
+        }
         let Core { ifaces, socks, .. } = self;
         let rec = socks
             .get_mut(id)
@@ -1639,6 +1679,9 @@ impl Core {
 
     /// Bytes written but not yet acknowledged (TCP) or not yet sent (UDP): SIOCOUTQ.
     pub(crate) fn unsent_bytes(&mut self, id: usize) -> io::Result<usize> {
+        if self.is_ioth(id) {
+            return self.ioth_unsent_bytes(id);
+        }
         let Core { ifaces, socks, .. } = self;
         let rec = socks
             .get_mut(id)
@@ -1664,6 +1707,9 @@ impl Core {
 
     /// `shutdown(2)`.
     pub(crate) fn shutdown(&mut self, id: usize, how: libc::c_int) -> io::Result<()> {
+        if self.is_ioth(id) {
+            return self.ioth_shutdown(id, how);
+        }
         let (rd, wr) = match how {
             libc::SHUT_RD => (true, false),
             libc::SHUT_WR => (false, true),
@@ -1700,14 +1746,18 @@ impl Core {
 
     /// Closes socket `id`: TCP connections finish their close in the background (or reset
     /// with SO_LINGER 0); UDP datagrams still waiting for the neighbour stay queued until they
-    /// leave (at most `UDP_LINGER_MICROS`); everything else goes at once. Returns the UDP
-    /// sockets kept for that, so that the caller can wait for them.
-    pub(crate) fn close(&mut self, id: usize) -> (Vec<SocketHandle>, Duration) {
+    /// leave (at most `UDP_LINGER_MICROS`); everything else goes at once. Returns what the
+    /// caller waits for (those UDP sockets, a lingering TCP close) and for how long at most.
+    pub(crate) fn close(&mut self, id: usize) -> (Vec<Linger>, Duration) {
         let mut lingering = Vec::new();
         let mut wait = Duration::from_micros(crate::core::UDP_LINGER_MICROS);
         let Some(rec) = self.remove_sock(id) else {
             return (lingering, wait);
         };
+        if matches!(rec.kind, Kind::IothTcp(_)) {
+            let linger = self.ioth_close(rec);
+            return linger.map_or((lingering, wait), |(c, w)| (vec![Linger::Ioth(c)], w));
+        }
         match rec.kind {
             Kind::Udp(u) => {
                 let until = crate::driver::now_micros() + crate::core::UDP_LINGER_MICROS;
@@ -1717,7 +1767,7 @@ impl Core {
                             f.sockets.remove(h);
                         } else {
                             // Datagrams still queued (waiting for ARP/NDP) go out first.
-                            lingering.push(h);
+                            lingering.push(Linger::Smol(h));
                             self.closing.push(Closing {
                                 slot: s,
                                 handle: h,
@@ -1750,7 +1800,7 @@ impl Core {
                         sock.set_timeout(Some(smol_duration(ORPHAN_TIMEOUT)));
                         if let Some(secs) = rec.opts.linger.filter(|s| *s > 0) {
                             // SO_LINGER: close() waits until the data is acknowledged.
-                            lingering.push(h);
+                            lingering.push(Linger::Smol(h));
                             wait = Duration::from_secs(u64::try_from(secs).unwrap_or(0));
                         }
                     }
@@ -1778,29 +1828,16 @@ impl Core {
                     }
                 }
             }
-            Kind::Netlink(_) => {}
+            Kind::Netlink(_) | Kind::IothTcp(_) => {}
         }
         (lingering, wait)
     }
 
-    /// Whether none of `handles` (closed sockets) still has data to send or to have
-    /// acknowledged.
-    pub(crate) fn flushed(&self, handles: &[SocketHandle]) -> bool {
-        !self.closing.iter().any(|c| {
-            handles.contains(&c.handle)
-                && match c.udp_until {
-                    Some(_) => true,
-                    None => self
-                        .ifaces
-                        .get(c.slot)
-                        .and_then(Option::as_ref)
-                        .is_some_and(|f| f.sockets.get::<tcp::Socket>(c.handle).send_queue() > 0),
-                }
-        })
-    }
-
     /// Re-applies options that live in smoltcp sockets.
     pub(crate) fn apply_opts(&mut self, id: usize) -> io::Result<()> {
+        if self.is_ioth(id) {
+            return self.ioth_apply_opts(id);
+        }
         let Core { ifaces, socks, .. } = self;
         let rec = socks
             .get_mut(id)
@@ -1829,7 +1866,7 @@ impl Core {
                     }
                 }
             }
-            Kind::Netlink(_) | Kind::Raw6(_) => {}
+            Kind::Netlink(_) | Kind::Raw6(_) | Kind::IothTcp(_) => {}
         }
         Ok(())
     }

@@ -119,7 +119,7 @@ impl Shared {
 
     /// Whether closed connections are still finishing.
     pub(crate) fn has_closing(&self) -> bool {
-        self.with(|core| !core.closing.is_empty()).unwrap_or(false)
+        self.with(|core| core.finishing()).unwrap_or(false)
     }
 
     /// The driver popped this stack's timer.
@@ -178,7 +178,7 @@ impl Drop for SmolStack {
         // Connections closed but not finished (data in flight, FIN not acknowledged) outlive
         // the stack handle, as orphaned sockets outlive their process's descriptor on Linux.
         let mut core = self.shared.lock();
-        if core.closing.is_empty() || self.shared.is_failed() {
+        if !core.finishing() || self.shared.is_failed() {
             let links = std::panic::catch_unwind(AssertUnwindSafe(|| core.take_links()))
                 .unwrap_or_default();
             drop(core);
@@ -452,6 +452,7 @@ impl Drop for SmolSocket {
             {
                 std::thread::sleep(Duration::from_millis(1));
             }
+            let _ = self.shared.call(|c| c.linger_done(&lingering));
         }
     }
 }

@@ -293,15 +293,36 @@ impl Fixture for HubPair {
 
 /// Two smoltcp stacks (linked into the program) on an embedded hub.
 pub fn smoltcp_pair() -> HubPair {
+    smoltcp_pair_with("")
+}
+
+/// Two smoltcp stacks made with `options` (e.g. `"tcp=ioth"`: our TCP engine) on an
+/// embedded hub.
+pub fn smoltcp_pair_with(options: &str) -> HubPair {
     let _ = ioth_smoltcp::NAME;
-    HubPair::new(|hub| Stack::new("smoltcp", &[hub]).expect("smoltcp stack"))
+    let implementation = smoltcp_implementation(options);
+    HubPair::new(|hub| Stack::new(&implementation, &[hub]).expect("smoltcp stack"))
+}
+
+/// `smoltcp` with `options` after a comma, as `Stack::new` takes them.
+fn smoltcp_implementation(options: &str) -> String {
+    if options.is_empty() {
+        "smoltcp".to_owned()
+    } else {
+        format!("smoltcp,{options}")
+    }
 }
 
 /// One smoltcp stack talking to itself over `lo`, which also holds 127.0.0.2/8 (as the
 /// kernel's lo answers all of 127.0.0.0/8).
 pub fn smoltcp_loopback() -> Loopback {
+    smoltcp_loopback_with("")
+}
+
+/// [`smoltcp_loopback`] with a stack made with `options` (e.g. `"tcp=ioth"`).
+pub fn smoltcp_loopback_with(options: &str) -> Loopback {
     let _ = ioth_smoltcp::NAME;
-    let stack = Stack::new("smoltcp", &[]).expect("smoltcp stack");
+    let stack = Stack::new(&smoltcp_implementation(options), &[]).expect("smoltcp stack");
     stack
         .ipaddr_add(IpAddr::from([127, 0, 0, 2]), 8, 1)
         .expect("127.0.0.2 added to lo");

@@ -1,0 +1,246 @@
+//! Our TCP engine on the smoltcp stack (`tcp=ioth`): the option that selects it, and what
+//! the integration adds around it: neighbours that never answer end a connect with
+//! EHOSTUNREACH (after Linux's 3 s) without holding up traffic to other peers, and the
+//! engine-only socket options (TCP_CORK, TCP_INFO).
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use ioth::Stack;
+use ioth_tests::fixtures::{configure_vde0, unique_hub};
+use ioth_tests::{PATIENCE, assert_errno, poll_fd};
+
+fn ioth_stack(hub: &str, ip: [u8; 4]) -> Stack {
+    let _ = ioth_smoltcp::NAME;
+    let stack = Stack::new("smoltcp,tcp=ioth", &[hub]).expect("tcp=ioth stack");
+    configure_vde0(&stack, ip);
+    stack
+}
+
+#[test]
+fn the_tcp_option_is_parsed_and_bad_values_refused() {
+    let _ = ioth_smoltcp::NAME;
+    for good in [
+        "smoltcp,tcp=smoltcp",
+        "smoltcp,tcp=ioth",
+        "smoltcp,tcp=ioth,tcp_min_rto=20,tcp_max_rto=2000,tcp_cc=reno,tcp_syn_retries=3",
+    ] {
+        Stack::new(good, &[]).unwrap_or_else(|e| panic!("{good}: {e}"));
+    }
+    for (bad, named) in [
+        ("smoltcp,tcp=lwip", "tcp="),
+        ("smoltcp,tcp=ioth,tcp_cc=vegas", "tcp_cc"),
+        ("smoltcp,tcp=ioth,tcp_min_rto=0", "tcp_min_rto"),
+        ("smoltcp,tcp=ioth,tcp_syn_retries=x", "tcp_syn_retries"),
+        ("smoltcp,tcp_min_rto=20", "tcp_min_rto"),
+        ("smoltcp,tcp_engine=ioth", "tcp_engine"),
+    ] {
+        let e = Stack::new(bad, &[]).expect_err(bad);
+        assert_eq!(ioth::errno_of(&e), libc::EINVAL, "{bad}: {e}");
+        assert!(e.to_string().contains(named), "{bad}: {e} names {named}");
+    }
+    // In an iothconf string the options are quoted into `stack=`.
+    let hub = unique_hub();
+    let (stack, _) = Stack::from_config(&format!(
+        "stack=\"smoltcp,tcp=ioth\",vnl={hub},eth,ip=10.79.0.1/24"
+    ))
+    .expect("from_config");
+    assert_eq!(stack.options(), "tcp=ioth");
+    let e = Stack::from_config(&format!("stack='smoltcp,tcp=nope',vnl={hub}"))
+        .expect_err("bad option in a configuration string");
+    assert_eq!(ioth::errno_of(&e), libc::EINVAL, "{e}");
+}
+
+/// A connect to an on-link address nobody has fails with EHOSTUNREACH once neighbour
+/// resolution gives up (Linux: 3 probes, 1 s apart), and meanwhile TCP to a live peer on
+/// the same interface goes on at once.
+#[test]
+fn an_unresolved_neighbour_is_ehostunreach_and_blocks_no_one_else() {
+    ioth_tests::init_logging();
+    let hub = unique_hub();
+    let a = ioth_stack(&hub, [10, 78, 0, 1]);
+    let b = ioth_stack(&hub, [10, 78, 0, 2]);
+    let listener = b.tcp_listen("10.78.0.2:0").expect("listen");
+    let addr = listener.local_addr().expect("address");
+
+    let dead = a
+        .socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0)
+        .expect("socket");
+    let to: SocketAddr = "10.78.0.99:80".parse().expect("literal");
+    let start = Instant::now();
+    assert_errno(
+        dead.connect(&ioth::SockAddr::from(to)),
+        libc::EINPROGRESS,
+        "connect to nobody",
+    );
+
+    // The live peer is reached while the dead one is still being resolved.
+    let mut c = a.tcp_connect(addr).expect("connect to the live peer");
+    let (mut s, _) = listener.accept().expect("accept");
+    c.write_all(b"ping").expect("write");
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).expect("read");
+    assert_eq!(&buf, b"ping");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "the live peer did not wait for the dead one: {:?}",
+        start.elapsed()
+    );
+
+    let ev = poll_fd(dead.as_raw_fd(), libc::POLLOUT, PATIENCE);
+    let waited = start.elapsed();
+    assert!(ev & libc::POLLOUT != 0, "the connect ends");
+    let e = dead
+        .take_error()
+        .expect("SO_ERROR")
+        .expect("an error is pending");
+    assert_eq!(e.raw_os_error(), Some(libc::EHOSTUNREACH), "{e}");
+    assert!(
+        waited >= Duration::from_millis(2500) && waited < Duration::from_secs(8),
+        "EHOSTUNREACH after about 3 s, got {waited:?}"
+    );
+}
+
+/// TCP_CORK is kept, and TCP_INFO reports the connection (state ESTABLISHED).
+#[test]
+fn cork_and_tcp_info() {
+    let hub = unique_hub();
+    let a = ioth_stack(&hub, [10, 80, 0, 1]);
+    let b = ioth_stack(&hub, [10, 80, 0, 2]);
+    let listener = b.tcp_listen("10.80.0.2:0").expect("listen");
+    let c = a
+        .tcp_connect(listener.local_addr().expect("address"))
+        .expect("connect");
+    let (_s, peer) = listener.accept().expect("accept");
+    assert_eq!(peer.ip(), IpAddr::from([10, 80, 0, 1]));
+    let sock = c.socket();
+    sock.set_option::<libc::c_int>(libc::IPPROTO_TCP, libc::TCP_CORK, 1)
+        .expect("TCP_CORK");
+    assert_eq!(
+        sock.option::<libc::c_int>(libc::IPPROTO_TCP, libc::TCP_CORK)
+            .expect("TCP_CORK"),
+        1
+    );
+    let mut info = [0u8; 104];
+    let n = sock
+        .getsockopt(libc::IPPROTO_TCP, libc::TCP_INFO, &mut info)
+        .expect("TCP_INFO");
+    assert!(n >= 8, "TCP_INFO has at least its first fields: {n}");
+    assert_eq!(info[0], 1, "tcpi_state is TCP_ESTABLISHED");
+    let l = listener.socket();
+    let n = l
+        .getsockopt(libc::IPPROTO_TCP, libc::TCP_INFO, &mut info)
+        .expect("TCP_INFO on a listener");
+    assert!(n > 0);
+    assert_eq!(info[0], 10, "tcpi_state is TCP_LISTEN");
+    assert_eq!(
+        l.option::<libc::c_int>(libc::SOL_SOCKET, libc::SO_ACCEPTCONN)
+            .expect("SO_ACCEPTCONN"),
+        1
+    );
+}
+
+fn checksum(chunks: &[&[u8]]) -> u16 {
+    let mut sum: u32 = 0;
+    for chunk in chunks {
+        for pair in chunk.chunks(2) {
+            let hi = u32::from(pair[0]) << 8;
+            let lo = pair.get(1).copied().map_or(0, u32::from);
+            sum += hi | lo;
+        }
+    }
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x95, 0x99];
+
+/// An ARP request from `src` (at [`PEER_MAC`]) for `dst`: the stack learns the peer's MAC.
+fn arp_frame(dst_mac: [u8; 6], src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(42);
+    f.extend_from_slice(&dst_mac);
+    f.extend_from_slice(&PEER_MAC);
+    f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+    f.extend_from_slice(&PEER_MAC);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&dst);
+    f
+}
+
+/// An Ethernet frame with a TCP SYN from `src` to `dst`, checksums filled in.
+fn syn_frame(dst_mac: [u8; 6], src: ([u8; 4], u16), dst: ([u8; 4], u16)) -> Vec<u8> {
+    let mut tcp = Vec::with_capacity(20);
+    tcp.extend_from_slice(&src.1.to_be_bytes());
+    tcp.extend_from_slice(&dst.1.to_be_bytes());
+    tcp.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+    tcp.extend_from_slice(&0u32.to_be_bytes());
+    tcp.extend_from_slice(&[5 << 4, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+    let sum = checksum(&[&src.0, &dst.0, &[0, 6, 0, 20], &tcp]);
+    tcp[16..18].copy_from_slice(&sum.to_be_bytes());
+    let mut ip = vec![0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0];
+    ip.extend_from_slice(&src.0);
+    ip.extend_from_slice(&dst.0);
+    let sum = checksum(&[&ip]);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    let mut f = Vec::with_capacity(54);
+    f.extend_from_slice(&dst_mac);
+    f.extend_from_slice(&PEER_MAC);
+    f.extend_from_slice(&[0x08, 0x00]);
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&tcp);
+    f
+}
+
+/// The TCP flags of the segments to port `to` in the frames `link` receives within `wait`.
+fn tcp_flags_to(link: &vde::Link, to: u16, wait: Duration) -> Vec<u8> {
+    let mut flags = Vec::new();
+    let mut buf = [0u8; 1600];
+    let until = Instant::now() + wait;
+    while Instant::now() < until {
+        match link.recv(&mut buf) {
+            Ok(n) if n >= 54 && buf[12..14] == [0x08, 0x00] && buf[23] == 6 => {
+                let tcp = &buf[14 + usize::from(buf[14] & 0x0f) * 4..n];
+                if u16::from_be_bytes([tcp[2], tcp[3]]) == to {
+                    flags.push(tcp[13]);
+                }
+            }
+            Ok(_) => {}
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    flags
+}
+
+/// smoltcp never answers TCP on a `tcp=ioth` stack: a SYN to a closed port gets one RST
+/// (the engine's), a SYN to a listener one SYN-ACK and no RST.
+#[test]
+fn only_the_engine_answers_tcp() {
+    ioth_tests::init_logging();
+    let hub = unique_hub();
+    let stack = ioth_stack(&hub, [10, 81, 0, 1]);
+    let _listener = stack.tcp_listen("10.81.0.1:7000").expect("listen");
+    let mac = stack
+        .link_mac(stack.if_nametoindex("vde0").expect("vde0"))
+        .expect("mac");
+    let peer = vde::open(&hub).expect("a raw member of the hub");
+    let (me, it) = ([10, 81, 0, 50], [10, 81, 0, 1]);
+    peer.send(&arp_frame(mac, me, it)).expect("ARP");
+    std::thread::sleep(Duration::from_millis(100));
+    peer.send(&syn_frame(mac, (me, 40000), (it, 7001)))
+        .expect("SYN to a closed port");
+    let closed = tcp_flags_to(&peer, 40000, Duration::from_millis(500));
+    assert_eq!(closed.len(), 1, "one answer, flags {closed:02x?}");
+    assert!(closed[0] & 0x04 != 0, "a RST: {:02x}", closed[0]);
+    peer.send(&syn_frame(mac, (me, 40001), (it, 7000)))
+        .expect("SYN to the listener");
+    let open = tcp_flags_to(&peer, 40001, Duration::from_millis(500));
+    assert!(
+        !open.is_empty() && open.iter().all(|f| f & 0x12 == 0x12 && f & 0x04 == 0),
+        "SYN-ACKs only (retransmitted, maybe), no RST: {open:02x?}"
+    );
+}

@@ -295,8 +295,11 @@ pub fn emit_segment(
     header.emit(seg)?;
     let mut rest = seg.get_mut(header_len..).unwrap_or_default();
     for p in payload {
-        let (dst_part, tail) = rest.split_at_mut(p.len().min(rest.len()));
-        dst_part.copy_from_slice(p);
+        // `total` counted every slice, so `rest` always has room; `min` only makes that
+        // visible to the reader.
+        let n = p.len().min(rest.len());
+        let (dst_part, tail) = rest.split_at_mut(n);
+        dst_part.copy_from_slice(p.get(..n).unwrap_or_default());
         rest = tail;
     }
     let sum = checksum(src, dst, &[seg]);

@@ -23,8 +23,10 @@
 //! reports them as SACK blocks (RFC 2018 section 4) and duplicates as D-SACK blocks
 //! (RFC 2883 section 4).
 
+mod recv;
 mod send;
 
+pub use recv::{Insert, MAX_RANGES, RecvBuffer};
 pub use send::SendBuffer;
 
 /// The largest capacity either buffer accepts (1 GiB): larger requests are clipped to it.
@@ -91,6 +93,14 @@ impl Ring {
         len
     }
 
+    /// Copies logical bytes from offset `off` into `out` (clipped); returns bytes copied.
+    fn read_at(&self, off: usize, out: &mut [u8]) -> usize {
+        let (a, b) = self.slices(off, out.len());
+        copy(out.get_mut(..a.len()), Some(a));
+        copy(out.get_mut(a.len()..a.len() + b.len()), Some(b));
+        a.len() + b.len()
+    }
+
     /// Moves the head `n` bytes forward (logical offset `n` becomes offset 0).
     fn advance(&mut self, n: usize) {
         self.head = self.phys(n);
@@ -151,6 +161,9 @@ mod tests {
         assert_eq!(r.write_at(0, b"abcd"), 4);
         assert_eq!(r.slices(0, 4), (&b"ab"[..], &b"cd"[..]));
         assert_eq!(r.buf, b"cd\0\0\0\0ab");
+        let mut out = [0; 3];
+        assert_eq!(r.read_at(1, &mut out), 3);
+        assert_eq!(&out, b"bcd");
         r.advance(3);
         assert_eq!(r.head, 1);
         assert_eq!(r.slices(0, 1), (&b"d"[..], &b""[..]));

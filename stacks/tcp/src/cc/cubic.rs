@@ -19,9 +19,10 @@
 //! The epoch starts at the first window-limited ACK of a congestion-avoidance stage, as in
 //! Linux, so time without ACKs before it does not count.
 //!
-//! Guarantees: the window returned never shrinks, grows by at most half of itself per window of
-//! bytes acknowledged (the 1.5 clamp) or by `W_est`'s at most 1 MSS per window; no NaN reaches
-//! the window (every divisor is positive, results are checked for finiteness).
+//! Guarantees: the window returned never shrinks; an ACK of `n` bytes grows it by at most
+//! `n/2 + n MSS / cwnd` bytes (the 1.5 clamp, or `W_est`'s 1 MSS per window) plus one MSS (the
+//! most `W_est` can lead the window by when it takes over); no NaN reaches the window (every
+//! divisor is positive, results are checked for finiteness).
 
 use std::time::Duration;
 
@@ -388,8 +389,11 @@ mod tests {
                 now = now + Duration::from_micros(gap);
                 let next = c.avoid(now, w, acked, Duration::from_micros(rtt_us), mss);
                 prop_assert!(next >= w);
-                // The 1.5 clamp (and W_est's at most 1 MSS per window) bound the growth.
-                let bound = (w as f64 * 0.5 + mss as f64) * acked as f64 / w as f64 + 1.0;
+                // The 1.5 clamp (and W_est's at most 1 MSS per window, and its lead of less
+                // than one MSS when it takes over) bound the growth.
+                let bound = (w as f64 * 0.5 + mss as f64) * acked as f64 / w as f64
+                    + mss as f64
+                    + 1.0;
                 prop_assert!(((next - w) as f64) <= bound, "{} -> {}", w, next);
                 let e = c.epoch.unwrap();
                 prop_assert!(e.carry >= 0.0 && e.carry < 1.0 && e.k >= 0.0);

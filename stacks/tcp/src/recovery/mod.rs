@@ -38,6 +38,8 @@ mod scoreboard;
 mod tlp;
 
 #[cfg(test)]
+mod model;
+#[cfg(test)]
 mod tests;
 
 use std::time::Duration;
@@ -104,9 +106,9 @@ pub struct Recovery {
     recovery_point: Option<u64>,
     reorder_deadline: Option<Instant>,
     probe: Option<Probe>,
-    /// When the last loss detection ran and with which reordering window (for the model).
+    /// How many loss detections ran, and the reordering window of the last (for the model).
     #[cfg(test)]
-    last_detection: Option<(Instant, Duration)>,
+    detections: (u64, Duration),
 }
 
 /// The accumulators of one ACK's newly delivered pieces (RFC 8985 6.2 steps 2 and 3).
@@ -165,7 +167,7 @@ impl Recovery {
             reorder_deadline: None,
             probe: None,
             #[cfg(test)]
-            last_detection: None,
+            detections: (0, Duration::ZERO),
         }
     }
 
@@ -374,7 +376,7 @@ impl Recovery {
         let reo_wnd = self.reo_wnd();
         #[cfg(test)]
         {
-            self.last_detection = Some((now, reo_wnd));
+            self.detections = (self.detections.0 + 1, reo_wnd);
         }
         let found = self.tq.detect(&mut self.sb, &self.rack, reo_wnd, now);
         self.reorder_deadline = found.deadline;

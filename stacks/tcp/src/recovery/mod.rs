@@ -230,9 +230,8 @@ impl Recovery {
     }
 
     /// Processes an ACK: the cumulative `ack` (ignored unless in `[snd_una, snd_nxt]`) and
-    /// its SACK blocks in the order they came (each ignored unless it lies in
-    /// `[snd_una, snd_nxt]` with start < end; a D-SACK first block is reported, not
-    /// applied); `ts_rtt` is the RTT the timestamp option gives, if any. Then RACK's update,
+    /// its SACK blocks in the order they came (each ignored unless `snd_una < start < end <=
+    /// snd_nxt` after the cumulative ACK; a D-SACK first block is reported, not applied); `ts_rtt` is the RTT the timestamp option gives, if any. Then RACK's update,
     /// the reordering window's update and loss detection (RFC 8985 6.2 steps 1 to 5), and
     /// TLP's episode check (7.4.2).
     pub fn on_ack(
@@ -281,13 +280,15 @@ impl Recovery {
         }
         let acked_delivered = d.bytes;
 
-        // RFC 2018 blocks, validated against the window after the cumulative ACK (as
-        // Linux's tcp_is_sackblock_valid: nothing reaching above SND.NXT or below SND.UNA).
+        // RFC 2018 blocks, validated against the window after the cumulative ACK as Linux's
+        // tcp_is_sackblock_valid does: inside (SND.UNA, SND.NXT], so a block never starts at
+        // SND.UNA (the receiver would have acknowledged what it holds there).
         for (k, b) in sack.iter().enumerate() {
             if (k == 0 && out.dsack) || !valid(b) {
                 continue;
             }
             if let (Some(s), Some(e)) = (self.offset_in_window(b.0), self.offset_in_window(b.1))
+                && self.sb.una < s
                 && s < e
             {
                 self.sb.sack(s, e, |r| d.visit(r));
@@ -412,9 +413,15 @@ impl Recovery {
 
     /// The retransmission timer fired: every outstanding record that is not SACKed is marked
     /// lost (RFC 8985 6.3, Linux's behaviour after RTO), so they are retransmitted in order;
-    /// an RTO recovery begins, RACK's timer is disarmed and any TLP episode ends.
+    /// an RTO recovery begins, RACK's timer is disarmed and any TLP episode ends. When the
+    /// data at SND.UNA is SACKed the receiver has reneged (it holds data it will not
+    /// acknowledge): then the SACK marks are dropped and everything is marked lost
+    /// (RFC 2018 section 8, as Linux), otherwise the connection could stall on them.
     pub fn on_rto(&mut self, now: Instant) {
-        self.tick(now);
+        let now = self.tick(now);
+        if self.sb.recs.front().is_some_and(|r| r.sacked) {
+            self.sb.unsack_all(now);
+        }
         self.sb.mark_all_lost();
         self.tq.clear();
         self.reorder_deadline = None;

@@ -177,6 +177,9 @@ impl Model {
             let (Some(s), Some(e)) = (self.off(blk.0), self.off(blk.1)) else {
                 continue;
             };
+            if s == self.una {
+                continue;
+            }
             for i in s..e {
                 let b = &mut self.bytes[i];
                 if !b.sacked {
@@ -207,9 +210,15 @@ impl Model {
         (out, newest.is_some())
     }
 
-    fn rto(&mut self) {
+    fn rto(&mut self, now: Instant) {
         let una = self.una;
+        let reneged = self.bytes.get(una).is_some_and(|b| b.sacked);
         for b in &mut self.bytes[una..] {
+            if reneged && b.sacked {
+                b.sacked = false;
+                b.xmit = now;
+                b.ever_retrans = true;
+            }
             if !b.sacked {
                 b.lost = true;
                 b.retrans = false;
@@ -428,7 +437,7 @@ impl World {
             }
             Op::Rto => {
                 self.r.on_rto(self.now);
-                self.m.rto();
+                self.m.rto(self.now);
             }
         }
     }

@@ -330,6 +330,24 @@ impl Scoreboard {
         self.hint = self.hint.min(start);
     }
 
+    /// Forgets every SACK (the receiver reneged, RFC 2018 section 8) at `now`. A merged
+    /// SACKed run no longer knows when its parts were sent: it is taken as retransmitted at
+    /// `now`, so that an RTT sample from it is treated as ambiguous. Costs one pass.
+    pub fn unsack_all(&mut self, now: Instant) {
+        for i in 0..self.recs.len() {
+            self.update(i, |r| {
+                if r.sacked {
+                    r.sacked = false;
+                    r.segs = 0;
+                    r.xmit = now;
+                    r.tx = u64::MAX;
+                    r.ever_retrans = true;
+                }
+            });
+        }
+        self.segs_sacked = 0;
+    }
+
     /// Marks every record that is not SACKed lost (after an RTO). Costs one pass.
     pub fn mark_all_lost(&mut self) {
         for i in 0..self.recs.len() {

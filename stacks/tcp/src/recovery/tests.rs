@@ -192,13 +192,13 @@ fn dsack_below_the_ack_and_inside_the_second_block() {
     assert!(out.dsack);
     assert_eq!((out.acked, out.sacked), (0, 0));
     // RFC 2883 case 2: the first block lies inside the second, above the ACK; it is
-    // reported, not applied (the second block brings segment 2's first half).
-    let out = r.on_ack(ms(302), s(2), &[(s(3), s(4)), (s(2), s(5))], None);
+    // reported, not applied (the second block brings segment 5).
+    let out = r.on_ack(ms(302), s(2), &[(s(4), s(5)), (s(3), s(6))], None);
     check(&r);
     assert!(out.dsack);
     assert_eq!(out.sacked, MSS);
     // A first block inside the second but reversed is no D-SACK.
-    let out = r.on_ack(ms(303), s(2), &[(s(4), s(3)), (s(2), s(5))], None);
+    let out = r.on_ack(ms(303), s(2), &[(s(5), s(4)), (s(3), s(6))], None);
     assert!(!out.dsack);
     assert_eq!(r.sacked_bytes(), 3 * MSS);
 }
@@ -511,4 +511,30 @@ fn time_queue_stays_proportional_to_the_flight() {
     assert!(r.tq.len() <= 2 * r.sb.recs.len() + 65, "{}", r.tq.len());
     ack(&mut r, ms(2000), 3, &[]);
     assert_eq!((r.tq.len(), r.outstanding()), (0, 0));
+}
+
+#[test]
+fn a_block_at_snd_una_is_ignored_and_reneging_is_undone_on_rto() {
+    let mut r = warmed_up();
+    send(&mut r, 1, 5, ms(200));
+    // A block starting at SND.UNA: the receiver would have acknowledged it.
+    assert_eq!(ack(&mut r, ms(300), 1, &[(1, 2)]).sacked, 0);
+    // Segments 3 and 4 SACKed, then acknowledged only up to segment 3: the receiver holds
+    // segment 3 at SND.UNA without acknowledging it, it reneged.
+    assert_eq!(ack(&mut r, ms(301), 1, &[(3, 5)]).sacked, 2 * MSS);
+    ack(&mut r, ms(302), 3, &[]);
+    assert_eq!(r.sacked_bytes(), 2 * MSS);
+    r.on_rto(ms(1300));
+    check(&r);
+    assert_eq!(
+        (r.sacked_bytes(), r.lost_bytes(), r.pipe()),
+        (0, 2 * MSS, 0)
+    );
+    assert_eq!(r.next_retransmit(), Some((s(3), s(5))));
+    // Without reneging the SACKed data is kept.
+    let mut r = warmed_up();
+    send(&mut r, 1, 5, ms(200));
+    ack(&mut r, ms(301), 1, &[(3, 5)]);
+    r.on_rto(ms(1300));
+    assert_eq!((r.sacked_bytes(), r.lost_bytes()), (2 * MSS, 2 * MSS));
 }

@@ -538,3 +538,60 @@ fn a_block_at_snd_una_is_ignored_and_reneging_is_undone_on_rto() {
     r.on_rto(ms(1300));
     assert_eq!((r.sacked_bytes(), r.lost_bytes()), (2 * MSS, 2 * MSS));
 }
+
+/// A large flight (5000 segments, every 50th lost) through a receiver that SACKs each
+/// arrival with the three most recent blocks: every loss is found once and repaired, and the
+/// whole run costs what the ACKs bring (it would take seconds if an ACK walked the flight).
+#[test]
+fn a_large_flight_with_scattered_losses() {
+    const N: usize = 5000;
+    let mut r = warmed_up();
+    let t0 = ms(200);
+    for i in 1..=N {
+        r.on_transmit(t0 + Duration::from_micros(i as u64), s(i), s(i + 1));
+    }
+    let lost = |i: usize| i % 50 == 25;
+    let mut blocks: Vec<(usize, usize)> = Vec::new();
+    let mut t = ms(300);
+    let mut marked = 0;
+    for i in 1..=N {
+        t = t + Duration::from_micros(1);
+        if lost(i) {
+            continue;
+        }
+        // The receiver's blocks: the one holding segment i first, then the two before.
+        match blocks.iter().position(|&(_, e)| e == i) {
+            Some(k) => {
+                let b = blocks.remove(k);
+                blocks.insert(0, (b.0, i + 1));
+            }
+            None => blocks.insert(0, (i, i + 1)),
+        }
+        blocks.truncate(3);
+        let cum = if i < 25 { i + 1 } else { 25 };
+        let sack: Vec<(Seq, Seq)> = blocks.iter().map(|&(a, b)| (s(a), s(b))).collect();
+        let out = r.on_ack(t, s(cum), if i < 25 { &[] } else { &sack }, None);
+        if out.lost {
+            marked += 1;
+        }
+        while let Some((a, b)) = r.next_retransmit() {
+            let b = if b.delta(a) as usize > MSS {
+                a.add(MSS)
+            } else {
+                b
+            };
+            r.on_transmit(t, a, b);
+        }
+    }
+    check(&r);
+    let losses = (1..=N).filter(|&i| lost(i)).count();
+    assert_eq!(r.total_retransmits(), losses as u64);
+    assert!(marked > 0);
+    assert_eq!(r.lost_bytes(), 0);
+    assert_eq!(r.retrans_bytes(), losses * MSS);
+    assert_eq!(r.sacked_bytes(), (N - losses) * MSS - 24 * MSS);
+    // The retransmissions arrive: everything is acknowledged.
+    let out = r.on_ack(t + Duration::from_millis(100), s(N + 1), &[], None);
+    assert_eq!(out.delivered, losses * MSS);
+    assert_eq!(r.outstanding(), 0);
+}

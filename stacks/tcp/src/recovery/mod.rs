@@ -8,7 +8,7 @@
 //! transmission order is also the time order).
 //!
 //! What it implements, and where:
-//! - RFC 2018 (SACK) and RFC 6675 section 2 (the scoreboard): [`scoreboard`] keeps the
+//! - RFC 2018 (SACK) and RFC 6675 section 2 (the scoreboard): `scoreboard` keeps the
 //!   outstanding sequence space `[SND.UNA, SND.NXT)` as records in sequence order, split and
 //!   merged as blocks arrive; blocks are validated as Linux does (`on_ack`).
 //! - RFC 2883 section 4 (D-SACK): the first block is a D-SACK when it lies below the
@@ -16,9 +16,13 @@
 //! - RFC 8985 section 6.2 steps 1 to 5 (RACK: RTT sample, RACK.xmit_ts/end_seq, reordering
 //!   detection with RACK.fack, the reordering window with RACK.dsack_round,
 //!   RACK.reo_wnd_mult and RACK.reo_wnd_persist, loss detection), 6.3 (the reordering timer,
-//!   and marking everything lost on RTO): `on_ack`, [`rack`].
+//!   and marking everything lost on RTO, with RFC 2018 section 8's reneging): `on_ack`,
+//!   `rack`. One addition: a D-SACK sets RACK.reordering_seen (unless it reports the tail
+//!   probe's duplicate), since the RFC's step 3 skips retransmitted segments and so never
+//!   sees the reordering behind a spurious retransmission; without it the window would
+//!   stay zero once DupThresh segments are SACKed and D-SACKs could never widen it.
 //! - RFC 8985 section 7 (TLP: the PTO, TLP.end_seq/TLP.is_retrans, the episode's end in
-//!   7.4.2): [`Recovery::tlp_deadline`], [`Recovery::on_tlp_sent`], [`tlp`].
+//!   7.4.2): [`Recovery::tlp_deadline`], [`Recovery::on_tlp_sent`], `tlp`.
 //!
 //! Guarantees: nothing panics on any input (SACK blocks reversed, overlapping, duplicated,
 //! covering unsent data, ACKs of unsent data, sequence numbers wrapping); per ACK the work is
@@ -230,10 +234,13 @@ impl Recovery {
     }
 
     /// Processes an ACK: the cumulative `ack` (ignored unless in `[snd_una, snd_nxt]`) and
-    /// its SACK blocks in the order they came (each ignored unless `snd_una < start < end <=
-    /// snd_nxt` after the cumulative ACK; a D-SACK first block is reported, not applied); `ts_rtt` is the RTT the timestamp option gives, if any. Then RACK's update,
-    /// the reordering window's update and loss detection (RFC 8985 6.2 steps 1 to 5), and
-    /// TLP's episode check (7.4.2).
+    /// its SACK blocks in the order they came (each ignored unless
+    /// `snd_una < start < end <= snd_nxt` after the cumulative ACK; a D-SACK first block is
+    /// reported, not applied). `ts_rtt` is the RTT the timestamp option gives (now minus the
+    /// time TSecr echoes), if any: it vetoes the sample of a retransmitted segment whose
+    /// echo predates the retransmission (to within 1 ms), and is the sample when no segment
+    /// gives one and SND.UNA advanced. Then RACK's update, the reordering window's update
+    /// and loss detection (RFC 8985 6.2 steps 1 to 5), and TLP's episode check (7.4.2).
     pub fn on_ack(
         &mut self,
         now: Instant,

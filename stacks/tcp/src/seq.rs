@@ -9,6 +9,8 @@ use std::fmt;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Seq(pub u32);
 
+// `add`/`sub` take byte counts, not sequence numbers: not the `Add`/`Sub` traits' meaning.
+#[allow(clippy::should_implement_trait)]
 impl Seq {
     /// The number `n` bytes ahead (wrapping).
     #[inline]

@@ -8,8 +8,9 @@
 //!
 //! Modules, one concern each (dependencies run downwards):
 //! - [`engine`]: the engine, demultiplexing by four-tuple, listeners, the socket calls;
-//! - [`conn`]: one connection's state machine (RFC 9293) with its timers;
-//! - [`listen`]: listen backlog (SYN queue, accept queue) and SYN cookies' use;
+//! - `conn`: one connection's state machine (RFC 9293) with its timers;
+//! - `engine::listen`: the listen backlog (SYN queue, accept queue) and SYN cookies' use;
+//! - [`info`]: `TCP_INFO` in Linux's layout;
 //! - [`recovery`]: the SACK scoreboard, RACK-TLP loss detection (RFC 8985);
 //! - [`cc`]: congestion control (CUBIC, RFC 9438; Reno, RFC 5681) and PRR (RFC 6937);
 //! - [`rtt`]: round-trip estimation and the retransmission timeout (RFC 6298);
@@ -20,7 +21,10 @@
 
 pub mod buffer;
 pub mod cc;
+mod conn;
 pub mod cookie;
+pub mod engine;
+pub mod info;
 pub mod isn;
 pub mod recovery;
 pub mod rtt;
@@ -28,5 +32,9 @@ pub mod seq;
 pub mod time;
 pub mod wire;
 
+pub use engine::{
+    Config, ConnId, Counters, Engine, Error, Event, ListenerId, Outgoing, SockOpts, State, Status,
+};
+pub use info::TcpInfo;
 pub use seq::Seq;
 pub use time::Instant;

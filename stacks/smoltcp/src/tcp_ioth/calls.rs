@@ -239,8 +239,7 @@ impl Core {
         match &mut t.state {
             State::Listener(l) => {
                 l.backlog = backlog;
-                tcp.engine.set_backlog(l.id, backlog);
-                return Ok(());
+                return tcp.engine.set_backlog(l.id, backlog).map_err(errno);
             }
             State::Conn(_) | State::Failed(_) => return Err(err(libc::EINVAL)),
             State::Idle => {}
@@ -289,11 +288,12 @@ impl Core {
             e => errno(e),
         })?;
         let Ok(st) = tcp.engine.status(c) else {
-            tcp.engine.close(now, c, true);
+            let _ = tcp.engine.close(now, c, true);
             return Err(err(libc::ECONNABORTED));
         };
         let (local, remote) = (canonical(st.local), canonical(st.remote));
-        tcp.engine.set_opts(now, c, &sock_opts(&opts));
+        // Options set on the listener since it listened apply too.
+        let _ = tcp.engine.set_opts(now, c, &sock_opts(&opts));
         let new = SockRec {
             ready,
             kind: Kind::IothTcp(IothTcp {
@@ -315,7 +315,7 @@ impl Core {
         };
         let nid = self.insert_sock(new);
         if let Some(t) = self.tcp.as_deref_mut() {
-            t.engine.set_token(c, nid as u64);
+            let _ = t.engine.set_token(c, nid as u64);
         }
         self.refresh(nid);
         self.refresh(id);
@@ -506,7 +506,9 @@ impl Core {
         match &ioth(rec)?.state {
             State::Conn(c) if c.open => {
                 if wr && !shut_wr {
-                    tcp.engine.shutdown_write(engine_now(), c.id);
+                    tcp.engine
+                        .shutdown_write(engine_now(), c.id)
+                        .map_err(errno)?;
                 }
             }
             State::Listener(_) => {}
@@ -534,16 +536,21 @@ impl Core {
                 let st = tcp.engine.status(c.id).ok();
                 let unread = st.is_some_and(|s| s.readable > 0);
                 let ended = st.is_none_or(|s| s.error.is_some());
+                // A stale id (the engine ended it) is nothing to close.
                 match rec.opts.linger {
-                    Some(0) => tcp.engine.close(now, c.id, true),
+                    Some(0) => {
+                        let _ = tcp.engine.close(now, c.id, true);
+                    }
                     Some(secs) if secs > 0 && c.open && !unread && !ended => {
                         if !rec.shut_wr {
-                            tcp.engine.shutdown_write(now, c.id);
+                            let _ = tcp.engine.shutdown_write(now, c.id);
                         }
                         let wait = Duration::from_secs(u64::try_from(secs).unwrap_or(0));
                         return Some((c.id, wait));
                     }
-                    _ => tcp.engine.close(now, c.id, false),
+                    _ => {
+                        let _ = tcp.engine.close(now, c.id, false);
+                    }
                 }
             }
             State::Listener(l) => tcp.engine.close_listener(now, l.id),
@@ -571,7 +578,7 @@ impl Core {
     /// Lets the engine finish a lingering connection by itself (the linger is over).
     pub(crate) fn ioth_linger_done(&mut self, c: ConnId) {
         if let Some(tcp) = self.tcp.as_deref_mut() {
-            tcp.engine.close(engine_now(), c, false);
+            let _ = tcp.engine.close(engine_now(), c, false);
         }
     }
 
@@ -579,8 +586,15 @@ impl Core {
     pub(crate) fn ioth_apply_opts(&mut self, id: usize) -> io::Result<()> {
         let (tcp, rec) = parts(self, id)?;
         let opts = sock_opts(&rec.opts);
-        if let Some(c) = ioth(rec)?.conn() {
-            tcp.engine.set_opts(engine_now(), c.id, &opts);
+        match &ioth(rec)?.state {
+            State::Conn(c) => {
+                let _ = tcp.engine.set_opts(engine_now(), c.id, &opts);
+            }
+            // For the connections it will hand out.
+            State::Listener(l) => {
+                let _ = tcp.engine.set_listener_opts(l.id, &opts, id as u64);
+            }
+            State::Idle | State::Failed(_) => {}
         }
         Ok(())
     }
@@ -617,7 +631,7 @@ impl Core {
         };
         let bytes = bytes.unwrap_or_else(|| {
             // Not connected: Linux's all-zero info with the state alone.
-            let mut b = vec![0u8; TCP_INFO_LEN];
+            let mut b = vec![0u8; ioth_tcp::TcpInfo::LEN];
             b[0] = if matches!(t.state, State::Listener(_)) {
                 10 // TCP_LISTEN
             } else {
@@ -630,6 +644,3 @@ impl Core {
         Ok(n)
     }
 }
-
-/// Bytes of Linux's `struct tcp_info` reported for a socket without a connection.
-const TCP_INFO_LEN: usize = 104;

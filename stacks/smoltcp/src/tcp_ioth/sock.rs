@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 
-use ioth_tcp::{ConnId, Engine, ListenerId, State as TcpState};
+use ioth_tcp::{ConnId, Engine, ListenerId};
 
 use crate::readiness::Ready;
 use crate::sockets::SockRec;
@@ -69,19 +69,6 @@ impl IothTcp {
             _ => None,
         }
     }
-}
-
-/// Whether we have sent our FIN (nothing more may be sent).
-fn fin_sent(state: TcpState) -> bool {
-    matches!(
-        state,
-        TcpState::FinWait1
-            | TcpState::FinWait2
-            | TcpState::Closing
-            | TcpState::TimeWait
-            | TcpState::LastAck
-            | TcpState::Closed
-    )
 }
 
 /// Recomputes the state and descriptor of `rec`, a socket of kind `IothTcp`.
@@ -144,7 +131,7 @@ pub(crate) fn refresh(engine: &mut Engine, rec: &mut SockRec) {
                     *error = e.errno();
                 }
                 let eof = st.eof || reset || *shut_rd;
-                let may_send = !fin_sent(st.state);
+                let may_send = !st.write_closed;
                 Ready {
                     readable: st.readable > 0 || eof,
                     rdhup: eof,
@@ -156,7 +143,7 @@ pub(crate) fn refresh(engine: &mut Engine, rec: &mut SockRec) {
     };
     if let Some((id, errno)) = failed {
         // The connect failed: the engine lets go of it, the socket keeps the errno.
-        engine.close(super::engine_now(), id, false);
+        let _ = engine.close(super::engine_now(), id, false);
         t.state = State::Failed(errno);
         *error = errno;
     }

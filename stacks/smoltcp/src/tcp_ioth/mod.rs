@@ -28,6 +28,7 @@
 //!   those sockets are refreshed.
 
 pub(crate) mod calls;
+mod probe;
 pub(crate) mod sock;
 pub(crate) mod wire;
 
@@ -79,6 +80,8 @@ struct TxQueue {
     expected: usize,
     /// Since when the head packet has waited (µs); None when the queue is empty.
     head_since: Option<u64>,
+    /// When we last probed the next hop ourselves for the current head (µs; see `probe`).
+    probed_at: Option<u64>,
     /// Destinations of the packets queued since the queue was last empty.
     dsts: Vec<IpAddr>,
     /// When a packet was last queued (µs).
@@ -224,6 +227,12 @@ impl TcpIoth {
         for q in &self.tx {
             if let Some(since) = q.head_since {
                 next = next.min(since.saturating_add(NEIGHBOUR_TIMEOUT));
+                if q.slot != 0 {
+                    next = next.min(match q.probed_at {
+                        None => since.saturating_add(probe::PROBE_AFTER),
+                        Some(at) => at.saturating_add(probe::PROBE_EVERY),
+                    });
+                }
             }
         }
         if self.blocked {
@@ -306,6 +315,7 @@ impl TcpIoth {
             let queued = f.sockets.get::<raw::Socket>(q.handle).send_queue();
             if queued == 0 {
                 q.head_since = None;
+                q.probed_at = None;
                 q.dsts.clear();
                 q.expected = 0;
                 if now.saturating_sub(q.last_used) >= TX_IDLE {
@@ -317,8 +327,18 @@ impl TcpIoth {
             if queued < q.expected || q.head_since.is_none() {
                 // Packets left (or the queue just filled): a new head starts waiting.
                 q.head_since = Some(now);
+                q.probed_at = None;
             }
             q.expected = queued;
+            let waited = q.head_since.map_or(0, |s| now.saturating_sub(s));
+            if q.slot != 0
+                && waited >= probe::PROBE_AFTER
+                && q.probed_at
+                    .is_none_or(|at| now.saturating_sub(at) >= probe::PROBE_EVERY)
+            {
+                probe::probe(f, q.hop);
+                q.probed_at = Some(now);
+            }
             if q.head_since
                 .is_some_and(|s| now.saturating_sub(s) >= NEIGHBOUR_TIMEOUT)
             {
@@ -409,6 +429,7 @@ fn emit(
                 handle: f.sockets.add(sock),
                 expected: 0,
                 head_since: None,
+                probed_at: None,
                 dsts: Vec::new(),
                 last_used: now,
             });

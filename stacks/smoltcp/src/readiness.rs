@@ -90,11 +90,18 @@ impl Readiness {
             return;
         }
         if want.hup {
+            // Writable too (a failed connect: Linux shows OUT with HUP, and a nonblocking
+            // connect's caller polls for OUT): the user end's send buffer is emptied first,
+            // which the shutdown would not do.
+            let writable = cur.writable || want.writable;
+            if writable && !cur.writable {
+                drain(self.stack.as_raw_fd());
+            }
             // SAFETY: shutdown on our own descriptor.
             unsafe { libc::shutdown(self.stack.as_raw_fd(), libc::SHUT_RDWR) };
             self.shown = Ready {
                 readable: true,
-                writable: cur.writable,
+                writable,
                 rdhup: true,
                 hup: true,
             };
@@ -211,5 +218,22 @@ mod tests {
             hup: true,
         });
         assert!(poll(fd) & libc::POLLHUP != 0);
+
+        // Hang-up that comes with writability, from a state that was not writable (a connect
+        // in progress that fails) shows OUT too.
+        let mut r = Readiness::new().unwrap();
+        let fd = r.user_fd();
+        r.show(Ready::default());
+        assert_eq!(poll(fd), 0);
+        r.show(Ready {
+            writable: true,
+            hup: true,
+            ..Ready::default()
+        });
+        let ev = poll(fd);
+        assert!(
+            ev & libc::POLLHUP != 0 && ev & libc::POLLOUT != 0,
+            "{ev:#x}"
+        );
     }
 }

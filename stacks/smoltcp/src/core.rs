@@ -120,7 +120,7 @@ pub(crate) struct Core {
     /// Linux does, or dropped at the deadline).
     pub closing: Vec<Closing>,
     /// Scratch transmit buffer for link devices.
-    tx: Box<[u8; ETH_FRAME]>,
+    pub tx: Box<[u8; ETH_FRAME]>,
     /// Ids of listeners, visited after every ingress packet.
     pub listeners: Vec<usize>,
     /// Next netlink port id.

@@ -35,12 +35,13 @@ pub(crate) mod wire;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ioth_tcp::{Engine, Event, Outgoing};
-use smoltcp::iface::{SocketHandle, SocketSet};
+use smoltcp::iface::{PollResult, SocketHandle, SocketSet};
 use smoltcp::socket::raw;
 use smoltcp::time::Instant as SmolInstant;
 use smoltcp::wire::{IpProtocol, IpVersion};
 
-use crate::core::{Core, Iface, StackRoute};
+use crate::core::{Attachment, Core, Iface, StackRoute};
+use crate::device::{ETH_FRAME, LinkPort};
 use crate::driver::{NEVER, now_micros};
 
 /// How long a packet may wait for its next hop's link-layer address (µs): Linux's
@@ -103,6 +104,18 @@ pub(crate) struct TcpIoth {
     events: Vec<Event>,
     /// An emit was refused while its queue still moves: the engine is polled again soon.
     blocked: bool,
+    /// A full queue was sent on during a poll (smoltcp's state changed).
+    egressed: bool,
+}
+
+/// What an engine poll needs of the stack besides the engine.
+struct PollCx<'a> {
+    ifaces: &'a mut [Option<Iface>],
+    routes: &'a [StackRoute],
+    /// The link devices' frame buffer (for egress during the poll).
+    frame: &'a mut [u8; ETH_FRAME],
+    now: u64,
+    smol_now: SmolInstant,
 }
 
 /// The engine's clock (the driver clock, µs).
@@ -142,6 +155,7 @@ impl TcpIoth {
             ip_id: u16::from_ne_bytes(id),
             events: Vec::new(),
             blocked: false,
+            egressed: false,
         }
     }
 
@@ -254,18 +268,14 @@ impl TcpIoth {
 
     /// Runs the engine's timers and sends what it has into the transmit queues; returns the
     /// slots it queued packets on (appended to `touched`).
-    fn poll(
-        &mut self,
-        ifaces: &mut [Option<Iface>],
-        routes: &[StackRoute],
-        touched: &mut Vec<usize>,
-    ) {
-        let now = now_micros();
+    fn poll(&mut self, cx: &mut PollCx<'_>, touched: &mut Vec<usize>) {
+        let now = cx.now;
         let TcpIoth {
             engine,
             tx,
             ip_id,
             blocked,
+            egressed,
             ..
         } = self;
         *blocked = false;
@@ -273,7 +283,7 @@ impl TcpIoth {
         engine.poll(ioth_tcp::Instant::from_micros(now), &mut |out: Outgoing<
             '_,
         >| {
-            match emit(ifaces, routes, tx, ip_id, now, &out) {
+            match emit(cx, tx, ip_id, egressed, &out) {
                 Emitted::Queued(slot) => {
                     if !touched.contains(&slot) {
                         touched.push(slot);
@@ -390,15 +400,47 @@ fn local_to(locals: &[IpAddr], slot: usize, dst: IpAddr) -> bool {
     locals.contains(&dst)
 }
 
+/// Sends what interface `f`'s sockets have queued, now (a transmit queue filled during a
+/// poll). A link that is down sends nothing, as in `Core::poll_link`.
+fn egress_now(f: &mut Iface, frame: &mut [u8; ETH_FRAME], now: SmolInstant) {
+    let Iface {
+        attach,
+        iface,
+        sockets,
+        mtu,
+        up,
+        ..
+    } = f;
+    match attach {
+        Attachment::Loopback(dev) => {
+            while iface.poll_egress(now, dev, sockets) != PollResult::None {}
+        }
+        Attachment::Link(link) => {
+            if !*up {
+                return;
+            }
+            let mut port = LinkPort {
+                link,
+                rx: None,
+                tx: frame,
+                mtu: *mtu as usize,
+            };
+            while iface.poll_egress(now, &mut port, sockets) != PollResult::None {}
+        }
+    }
+}
+
 /// Queues one segment (see [`TcpIoth::poll`]).
 fn emit(
-    ifaces: &mut [Option<Iface>],
-    routes: &[StackRoute],
+    cx: &mut PollCx<'_>,
     tx: &mut Vec<TxQueue>,
     ip_id: &mut u16,
-    now: u64,
+    egressed: &mut bool,
     out: &Outgoing<'_>,
 ) -> Emitted {
+    let now = cx.now;
+    let ifaces = &mut *cx.ifaces;
+    let routes = cx.routes;
     let (src, dst) = (out.src.to_canonical(), out.dst.to_canonical());
     if src.is_ipv4() != dst.is_ipv4() || !unicast(dst) {
         log::debug!("TCP segment {src} -> {dst} not sendable: dropped");
@@ -448,11 +490,19 @@ fn emit(
     } else {
         out.segment.len() <= 65_535
     };
-    let sock = f.sockets.get_mut::<raw::Socket>(q.handle);
+    let sock = f.sockets.get::<raw::Socket>(q.handle);
     if !fits_ip || len > sock.payload_send_capacity() {
         log::debug!("TCP segment of {len} bytes to {dst} too long to send: dropped");
         return Emitted::Dropped;
     }
+    // Without room for it for sure (space twice its length is contiguous for half of it),
+    // a queue that moves is sent on first, so the engine is refused only as a last resort.
+    let free = sock.payload_send_capacity() - sock.send_queue();
+    if q.head_since.is_none() && (!sock.can_send() || free < 2 * len) {
+        egress_now(f, cx.frame, cx.smol_now);
+        *egressed = true;
+    }
+    let sock = f.sockets.get_mut::<raw::Socket>(q.handle);
     let Ok(buf) = sock.send(len) else {
         if q.head_since.is_some() {
             // Waiting for the neighbour with a full queue: Linux drops too.
@@ -494,13 +544,22 @@ impl Core {
                 ifaces,
                 routes,
                 tcp,
+                tx,
                 ..
             } = self;
             let Some(t) = tcp.as_deref_mut() else {
                 return changed;
             };
-            t.poll(ifaces, routes, &mut touched);
+            let mut cx = PollCx {
+                ifaces,
+                routes,
+                frame: tx,
+                now: now_micros(),
+                smol_now: now,
+            };
+            t.poll(&mut cx, &mut touched);
             let blocked = t.blocked;
+            changed |= std::mem::take(&mut t.egressed);
             let mut looped = false;
             for &s in &touched {
                 if s == 0 {

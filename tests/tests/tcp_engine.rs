@@ -1,7 +1,8 @@
 //! Our TCP engine on the smoltcp stack (`tcp=ioth`): the option that selects it, and what
 //! the integration adds around it: neighbours that never answer end a connect with
-//! EHOSTUNREACH (after Linux's 3 s) without holding up traffic to other peers, and the
-//! engine-only socket options (TCP_CORK, TCP_INFO).
+//! EHOSTUNREACH (after Linux's 3 s) without holding up traffic to other peers, only the
+//! engine answers TCP, IPv6 and dual-stack listeners, SO_LINGER, hundreds of connections at
+//! once, recovery from loss, and the engine-only socket options (TCP_CORK, TCP_INFO).
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr};
@@ -9,7 +10,8 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use ioth::Stack;
-use ioth_tests::fixtures::{configure_vde0, unique_hub};
+use ioth::net::{TcpListener, TcpStream};
+use ioth_tests::fixtures::{Fixture, configure_vde0, smoltcp_pair_with, unique_hub};
 use ioth_tests::{PATIENCE, assert_errno, poll_fd};
 
 fn ioth_stack(hub: &str, ip: [u8; 4]) -> Stack {
@@ -242,5 +244,141 @@ fn only_the_engine_answers_tcp() {
     assert!(
         !open.is_empty() && open.iter().all(|f| f & 0x12 == 0x12 && f & 0x04 == 0),
         "SYN-ACKs only (retransmitted, maybe), no RST: {open:02x?}"
+    );
+}
+
+/// TCP over IPv6, and an `[::]` listener taking IPv4 with `::ffff:` addresses, as Linux's.
+#[test]
+fn ipv6_and_a_dual_stack_listener() {
+    let f = smoltcp_pair_with("tcp=ioth");
+    let l = f
+        .server()
+        .tcp_listen(SocketAddr::new(f.server_ip6(), 0))
+        .expect("listen on IPv6");
+    let mut c = f
+        .client()
+        .tcp_connect(l.local_addr().expect("address"))
+        .expect("connect over IPv6");
+    let (mut s, peer) = l.accept().expect("accept");
+    assert_eq!(peer, c.local_addr().expect("address"));
+    c.write_all(b"six").expect("write");
+    let mut b = [0u8; 3];
+    s.read_exact(&mut b).expect("read");
+    assert_eq!(&b, b"six");
+
+    let any = f.server().tcp_listen("[::]:0").expect("listen on [::]");
+    let port = any.local_addr().expect("address").port();
+    let c4 = f
+        .client()
+        .tcp_connect(SocketAddr::new(f.server_ip(), port))
+        .expect("IPv4 connect to the [::] listener");
+    let (s4, peer4) = any.accept().expect("accept");
+    let mapped = |a: IpAddr| match a {
+        IpAddr::V4(v4) => IpAddr::V6(v4.to_ipv6_mapped()),
+        v6 => v6,
+    };
+    assert_eq!(peer4.ip(), mapped(f.client_ip()), "the peer, IPv4-mapped");
+    assert_eq!(peer4.port(), c4.local_addr().expect("address").port());
+    assert_eq!(
+        s4.local_addr().expect("address"),
+        SocketAddr::new(mapped(f.server_ip()), port)
+    );
+}
+
+/// With SO_LINGER a close waits until the data is acknowledged, and it all arrives.
+#[test]
+fn a_lingering_close_delivers_everything() {
+    let f = smoltcp_pair_with("tcp=ioth");
+    let l = f
+        .server()
+        .tcp_listen(SocketAddr::new(f.server_ip(), 0))
+        .expect("listen");
+    let addr = l.local_addr().expect("address");
+    let reader = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().expect("accept");
+        // Reads only later: the writer's close has unacknowledged data to wait for.
+        std::thread::sleep(Duration::from_millis(200));
+        let mut v = Vec::new();
+        s.read_to_end(&mut v).expect("read to EOF");
+        v.len()
+    });
+    let c = f.client().tcp_connect(addr).expect("connect");
+    c.socket()
+        .set_option(
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            libc::linger {
+                l_onoff: 1,
+                l_linger: 5,
+            },
+        )
+        .expect("SO_LINGER");
+    (&c).write_all(&vec![1u8; 2 << 20]).expect("write 2 MiB");
+    drop(c);
+    assert_eq!(reader.join().expect("reader"), 2 << 20);
+}
+
+/// Hundreds of connections at once on `lo` (more sockets than the stack flushes inline).
+#[test]
+fn three_hundred_connections_on_lo() {
+    let _ = ioth_smoltcp::NAME;
+    let s = Stack::new("smoltcp,tcp=ioth", &[]).expect("stack");
+    let l = TcpListener::bind_on(&s, "127.0.0.1:0").expect("listen");
+    let addr = l.local_addr().expect("address");
+    let n = 300;
+    let server = std::thread::spawn(move || {
+        let mut conns: Vec<TcpStream> = (0..n).map(|_| l.accept().expect("accept").0).collect();
+        for c in &mut conns {
+            let mut b = [0u8; 4];
+            c.read_exact(&mut b).expect("read");
+            c.write_all(&b).expect("echo");
+        }
+    });
+    let mut cs: Vec<TcpStream> = (0..n)
+        .map(|_| TcpStream::connect_on(&s, addr).expect("connect"))
+        .collect();
+    for (i, c) in cs.iter_mut().enumerate() {
+        c.write_all(&(i as u32).to_be_bytes()).expect("write");
+    }
+    for (i, c) in cs.iter_mut().enumerate() {
+        let mut b = [0u8; 4];
+        c.read_exact(&mut b).expect("echo back");
+        assert_eq!(u32::from_be_bytes(b), i as u32);
+    }
+    server.join().expect("server");
+}
+
+/// 4 MiB through a hub that drops 1% of frames each way arrive intact, in seconds (the
+/// engine's SACK and RACK recovery; smoltcp's TCP took 13 s here, the engine 0.12 s).
+#[test]
+fn bulk_data_through_one_percent_loss() {
+    let _ = ioth_smoltcp::NAME;
+    let hub = format!("hub://@{}[loss=1]", ioth_tests::peers::unique_name("lossy"));
+    let a = ioth_stack(&hub, [10, 82, 0, 1]);
+    let b = ioth_stack(&hub, [10, 82, 0, 2]);
+    let l = b.tcp_listen("10.82.0.2:0").expect("listen");
+    let addr = l.local_addr().expect("address");
+    let n = 4 << 20;
+    let reader = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().expect("accept");
+        let mut got = Vec::with_capacity(n);
+        s.read_to_end(&mut got).expect("read to EOF");
+        got
+    });
+    let start = Instant::now();
+    let mut c = TcpStream::connect_timeout_on(&a, &addr, PATIENCE).expect("connect");
+    let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+    c.write_all(&data).expect("write");
+    c.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    let got = reader.join().expect("reader");
+    assert!(
+        got == data,
+        "the stream arrives intact ({} bytes)",
+        got.len()
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "4 MiB through 1% loss took {:?}",
+        start.elapsed()
     );
 }

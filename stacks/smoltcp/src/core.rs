@@ -973,6 +973,17 @@ impl Core {
         self.socks.len() - self.free_socks.len()
     }
 
+    /// What a flush costs, in sockets visited: smoltcp's egress visits every smoltcp socket,
+    /// our engine only the connections with something to send (so its TCP sockets do not
+    /// count).
+    pub(crate) fn flush_cost(&self) -> usize {
+        if self.tcp.is_some() {
+            self.others.len()
+        } else {
+            self.open_sockets()
+        }
+    }
+
     /// Socket ids, for iteration.
     pub(crate) fn sock_ids(&self) -> Vec<usize> {
         (0..self.socks.len())

@@ -141,13 +141,14 @@ impl Shared {
     /// Runs an application call on the stack, then flushes egress and reschedules (`EIO`
     /// if the stack failed, see [`Shared::with`]).
     ///
-    /// A flush visits every socket of the stack (smoltcp's egress has no per-socket entry),
-    /// so a stack with many sockets does not flush after each call: it asks its driver to
-    /// flush now instead, and the calls made meanwhile share that one flush.
+    /// A flush visits every smoltcp socket of the stack (smoltcp's egress has no per-socket
+    /// entry), so a stack with many does not flush after each call: it asks its driver to
+    /// flush now instead, and the calls made meanwhile share that one flush. The TCP sockets
+    /// of our engine do not count (see `Core::flush_cost`).
     pub(crate) fn call<R>(&self, f: impl FnOnce(&mut Core) -> R) -> io::Result<R> {
         let (r, deadline) = self.with(|core| {
             let r = f(core);
-            let deadline = if core.open_sockets() <= INLINE_FLUSH_MAX {
+            let deadline = if core.flush_cost() <= INLINE_FLUSH_MAX {
                 core.flush()
             } else {
                 crate::driver::now_micros()

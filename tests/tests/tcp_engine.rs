@@ -382,3 +382,34 @@ fn bulk_data_through_one_percent_loss() {
         start.elapsed()
     );
 }
+
+/// The stack's engine settings reach the engine: with `tcp_syn_retries=1` a connect whose
+/// SYNs go unanswered (a full accept queue drops them) gives ETIMEDOUT after 1 + 2 s, where
+/// Linux's default of 6 retries would wait 127 s.
+#[test]
+fn tcp_syn_retries_bounds_a_connect() {
+    let _ = ioth_smoltcp::NAME;
+    let hub = unique_hub();
+    let server = ioth_stack(&hub, [10, 83, 0, 1]);
+    let client = Stack::new("smoltcp,tcp=ioth,tcp_syn_retries=1", &[&hub]).expect("stack");
+    configure_vde0(&client, [10, 83, 0, 2]);
+    let l = server
+        .socket(libc::AF_INET, libc::SOCK_STREAM, 0)
+        .expect("socket");
+    let addr: SocketAddr = "10.83.0.1:8085".parse().expect("literal");
+    l.bind(&addr.into()).expect("bind");
+    l.listen(1).expect("listen");
+    // Backlog 1 holds two established connections (Linux's backlog + 1), never accepted.
+    let _held: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect_timeout_on(&client, &addr, PATIENCE).expect("queued"))
+        .collect();
+    let start = Instant::now();
+    let e = TcpStream::connect_timeout_on(&client, &addr, Duration::from_secs(20))
+        .expect_err("the third connect's SYNs are dropped");
+    let waited = start.elapsed();
+    assert_eq!(e.raw_os_error(), Some(libc::ETIMEDOUT), "{e}");
+    assert!(
+        waited >= Duration::from_millis(2500) && waited < Duration::from_secs(8),
+        "ETIMEDOUT after about 3 s, got {waited:?}"
+    );
+}

@@ -607,3 +607,54 @@ fn idle_and_stale_ids_are_refused() {
     assert_eq!(net.a.send(net.now, c, b"x"), Err(Error::NotConnected));
     let _ = Instant::ZERO;
 }
+
+#[test]
+fn time_wait_is_bounded_and_costs_no_buffers() {
+    let mut cfg = common::config(1);
+    cfg.max_time_wait = 3;
+    let mut net = Net::with_configs(
+        5,
+        cfg,
+        common::config(2),
+        Impair::default(),
+        Impair::default(),
+    );
+    let l = net
+        .b
+        .listen(addr(B, 80), 128, false, &opts(), 1000)
+        .unwrap();
+    for p in 0..6u16 {
+        let c = net
+            .a
+            .connect(net.now, addr(A, 42000 + p), addr(B, 80), MTU, &opts(), 1)
+            .unwrap();
+        let mut s = None;
+        net.run_until(Duration::from_secs(2), |n| {
+            if s.is_none() {
+                s = n.b.accept(n.now, l, 2).ok();
+            }
+            s.is_some() && n.a.status(c).unwrap().established
+        })
+        .unwrap();
+        net.a.send(net.now, c, &pattern(3000, 1)).unwrap();
+        // The client closes first, so it holds TIME-WAIT.
+        net.a.close(net.now, c, false).unwrap();
+        net.run_for(Duration::from_millis(10));
+        let s = s.unwrap();
+        let mut buf = vec![0u8; 4096];
+        while let Ok(k) = net.b.recv(net.now, s, &mut buf, false) {
+            if k == 0 {
+                break;
+            }
+        }
+        net.b.close(net.now, s, false).unwrap();
+        net.run_for(Duration::from_millis(10));
+    }
+    assert_eq!(
+        net.a.connections(),
+        3,
+        "only max_time_wait connections wait"
+    );
+    net.run_for(Duration::from_secs(61));
+    assert_eq!(net.a.connections(), 0);
+}

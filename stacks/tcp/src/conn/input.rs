@@ -597,5 +597,11 @@ impl Conn {
         self.state = State::TimeWait;
         self.clear_timers();
         self.close_at = Some(cx.now + cx.cfg.time_wait);
+        // Nothing more is sent or received: the buffers' storage goes back (a busy server
+        // holds many TIME-WAIT connections).
+        self.sndbuf.shrink();
+        if self.rcvbuf.readable() == 0 {
+            self.rcvbuf.shrink();
+        }
     }
 }

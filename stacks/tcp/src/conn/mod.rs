@@ -186,6 +186,8 @@ pub(crate) struct Conn {
     pub wscale_ok: bool,
     /// Most the receive buffer grows to by itself.
     pub rmem_max: usize,
+    /// Counted among the engine's TIME-WAIT connections.
+    pub in_time_wait: bool,
 
     // Statistics (TCP_INFO).
     pub stats: ConnStats,
@@ -337,6 +339,7 @@ impl Conn {
             probe_due: false,
             wscale_ok: false,
             rmem_max: max_rcv,
+            in_time_wait: false,
             stats: ConnStats::default(),
         }
     }

@@ -105,6 +105,8 @@ pub struct Engine {
     cookies: CookieJar,
     scratch: Box<[u8]>,
     counters: Counters,
+    /// Connections in TIME-WAIT (see [`Config::max_time_wait`]).
+    time_wait: usize,
 }
 
 fn derive(secret: &[u8; 32], tag: &[u8]) -> [u8; 32] {
@@ -146,6 +148,7 @@ impl Engine {
             cookies,
             scratch: vec![0u8; 65536 + wire::MAX_HEADER_LEN].into_boxed_slice(),
             counters: Counters::default(),
+            time_wait: 0,
         }
     }
 
@@ -820,6 +823,9 @@ impl Engine {
             return;
         };
         slot.generation = slot.generation.wrapping_add(1);
+        if conn.in_time_wait {
+            self.time_wait = self.time_wait.saturating_sub(1);
+        }
         if self.by_tuple.get(&(conn.local, conn.remote)) == Some(&idx) {
             self.by_tuple.remove(&(conn.local, conn.remote));
         }
@@ -889,6 +895,23 @@ impl Engine {
                 None => conn.orphan = true,
             }
             notify = false;
+        }
+        if conn.state == State::TimeWait && !conn.in_time_wait {
+            if self.time_wait >= self.cfg.max_time_wait {
+                log::debug!(
+                    "TCP {} -> {}: TIME-WAIT table full, closed at once",
+                    conn.local,
+                    conn.remote
+                );
+                let _ = conn.terminate(None);
+            } else {
+                conn.in_time_wait = true;
+                self.time_wait += 1;
+            }
+        }
+        if conn.state == State::Closed && conn.in_time_wait {
+            conn.in_time_wait = false;
+            self.time_wait = self.time_wait.saturating_sub(1);
         }
         if conn.state == State::Closed {
             let key = (conn.local, conn.remote);

@@ -47,6 +47,9 @@ pub struct Config {
     /// take a fixed 1 MiB, which a fast or long path needs, and whose pages cost nothing
     /// until used).
     pub wmem_default: usize,
+    /// Most connections held in TIME-WAIT (Linux's `tcp_max_tw_buckets`); past it a
+    /// connection that would enter TIME-WAIT ends at once, as Linux's do on overflow.
+    pub max_time_wait: usize,
     /// The secret behind initial sequence numbers and SYN cookies: the backend fills it with
     /// random bytes.
     pub secret: [u8; 32],
@@ -72,6 +75,7 @@ impl Default for Config {
             rmem_default: 128 * 1024,
             rmem_max: 6 * 1024 * 1024,
             wmem_default: 1024 * 1024,
+            max_time_wait: 16384,
             secret: [0; 32],
         }
     }

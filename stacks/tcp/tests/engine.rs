@@ -658,3 +658,54 @@ fn time_wait_is_bounded_and_costs_no_buffers() {
     net.run_for(Duration::from_secs(61));
     assert_eq!(net.a.connections(), 0);
 }
+
+#[test]
+fn connections_behind_a_refused_segment_send_at_the_next_poll() {
+    let mut net = Net::clean();
+    let l = net.b.listen(addr(B, 80), 16, false, &opts(), 1000).unwrap();
+    let nodelay = SockOpts {
+        nodelay: true,
+        ..opts()
+    };
+    let cs: Vec<_> = (0..3u16)
+        .map(|i| {
+            net.a
+                .connect(
+                    net.now,
+                    addr(A, 43000 + i),
+                    addr(B, 80),
+                    MTU,
+                    &nodelay,
+                    u64::from(i),
+                )
+                .unwrap()
+        })
+        .collect();
+    net.run_for(Duration::from_millis(10));
+    let ss: Vec<_> = (0..3)
+        .map(|i| net.b.accept(net.now, l, 10 + i).unwrap())
+        .collect();
+    for &c in &cs {
+        net.a.send(net.now, c, b"data").unwrap();
+    }
+    // The backend takes one segment and refuses the next (its queue is full).
+    let mut n = 0;
+    net.a.poll(net.now, &mut |_| {
+        n += 1;
+        n == 1
+    });
+    assert_eq!(
+        net.a.next_deadline(),
+        Instant::ZERO,
+        "work left for the next poll"
+    );
+    net.run_for(Duration::from_secs(2));
+    for &s in &ss {
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            net.b.recv(net.now, s, &mut buf, false),
+            Ok(4),
+            "every connection's data left"
+        );
+    }
+}

@@ -359,17 +359,26 @@ impl Engine {
             }
         }
         if let Some(i) = blocked_at {
-            // The backend is full: these try again at the next poll.
-            for &idx in &dirty[i..] {
-                if let Some(conn) = self
+            // The backend is full: the refused connection and every one not reached yet try
+            // again at the next poll. Those not reached still carry their flag but are no
+            // longer listed: list them whatever the flag says.
+            for (j, &idx) in dirty.iter().enumerate().skip(i) {
+                let Some(conn) = self
                     .slots
                     .get_mut(idx as usize)
                     .and_then(|s| s.conn.as_deref_mut())
-                    && !conn.dirty
-                {
-                    conn.dirty = true;
-                    self.dirty.push(idx);
+                else {
+                    continue;
+                };
+                if j == i {
+                    // Its output stopped half way: it has more to send.
+                    conn.dirty_output = true;
+                    if conn.dirty {
+                        continue; // after_conn listed it again already
+                    }
                 }
+                conn.dirty = true;
+                self.dirty.push(idx);
             }
         }
         dirty.clear();

@@ -4,6 +4,11 @@
 //! - `tcp-sink ADDR:PORT SECS`: accepts one connection, prints `listening`, reads to EOF and
 //!   prints `gbps X` (the rate over SECS after a warm-up).
 //! - `tcp-source ADDR:PORT SECS`: connects, writes for SECS, closes.
+//! - `tcp-sink-for ADDR:PORT SECS`: accepts one connection, prints `listening`, reads for a
+//!   warm-up and SECS from the first byte, prints `gbps X` and closes with data unread (a
+//!   reset), so the source stops: the reader sets the length, however slow the path.
+//! - `tcp-source-until ADDR:PORT MAXSECS [CC]`: connects (with congestion control CC when
+//!   given, `TCP_CONGESTION`), writes until the peer resets or closes, or MAXSECS pass.
 //! - `hub-send VNL`: sends 1514-byte broadcast frames on the VNL as fast as it can, until
 //!   its stdin closes.
 //! - `hub-recv VNL SECS`: prints `ready`, waits for the first frame, counts frames for a
@@ -51,6 +56,98 @@ pub(crate) fn read_window(mut r: impl Read, secs: f64) -> io::Result<f64> {
         }
     }
     result.ok_or_else(|| io::Error::other("stream ended before the measurement window did"))
+}
+
+/// How long a blocked read may wait before a reader-paced measurement gives up on its peer.
+pub(crate) const STALL: Duration = Duration::from_secs(10);
+
+/// Reads `r` for a warm-up and then `secs` (both counted from the first byte) and returns the
+/// Gbit/s of that window, leaving the rest unread: the caller closes, which stops the writer.
+/// Errors if the stream ends first (or a read times out, when the caller set a timeout).
+pub(crate) fn read_for(mut r: impl Read, secs: f64) -> io::Result<f64> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let warm = warmup(secs);
+    let mut first: Option<Instant> = None;
+    let mut window: Option<(Instant, u64)> = None;
+    let mut total = 0u64;
+    loop {
+        let n = r.read(&mut buf).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "after {total} bytes ({:.1} s): {e}",
+                    first.map_or(0.0, |t| t.elapsed().as_secs_f64())
+                ),
+            )
+        })?;
+        if n == 0 {
+            return Err(io::Error::other(format!(
+                "stream ended after {total} bytes, before the measurement window did"
+            )));
+        }
+        total += n as u64;
+        let t0 = *first.get_or_insert_with(Instant::now);
+        match &mut window {
+            None if t0.elapsed() >= warm => window = Some((Instant::now(), 0)),
+            None => {}
+            Some((w0, bytes)) => {
+                *bytes += n as u64;
+                let el = w0.elapsed().as_secs_f64();
+                if el >= secs {
+                    return Ok(*bytes as f64 * 8.0 / el / 1e9);
+                }
+            }
+        }
+    }
+}
+
+/// Whether `e` is the peer ending the connection (the end a reader-paced source expects).
+pub(crate) fn is_peer_gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::NotConnected
+    )
+}
+
+/// Writes to `w` until the peer resets or closes the connection (Ok) or `limit` passes (Ok);
+/// other errors are errors.
+pub(crate) fn write_until_closed(mut w: impl Write, limit: Duration) -> io::Result<()> {
+    let buf = vec![0x5au8; 64 * 1024];
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        match w.write_all(&buf) {
+            Ok(()) => {}
+            Err(e) if is_peer_gone(&e) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Sets the congestion control of a kernel socket (`TCP_CONGESTION`).
+pub(crate) fn set_congestion(s: &TcpStream, cc: &str) -> io::Result<()> {
+    // SAFETY: a valid fd and a buffer of the given length.
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CONGESTION,
+            cc.as_ptr().cast(),
+            cc.len() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        let e = io::Error::last_os_error();
+        Err(io::Error::new(
+            e.kind(),
+            format!("TCP_CONGESTION {cc:?}: {e}"),
+        ))
+    }
 }
 
 /// Writes to `w` for `total` seconds, then returns (the caller closes).
@@ -115,6 +212,29 @@ fn run(args: &[String]) -> io::Result<()> {
             let secs = parse_secs(arg(args, 2, "seconds")?)?;
             let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
             write_for(&s, Duration::from_secs_f64(secs))?;
+        }
+        "tcp-sink-for" => {
+            let addr = parse_addr(arg(args, 1, "address")?)?;
+            let secs = parse_secs(arg(args, 2, "seconds")?)?;
+            let l = TcpListener::bind(addr)?;
+            writeln!(out, "listening")?;
+            out.flush()?;
+            let (s, _) = l.accept()?;
+            s.set_read_timeout(Some(STALL))?;
+            let g = read_for(&s, secs)?;
+            writeln!(out, "gbps {g}")?;
+            out.flush()?;
+            // Closing with data unread resets the connection: the source stops at once.
+            drop(s);
+        }
+        "tcp-source-until" => {
+            let addr = parse_addr(arg(args, 1, "address")?)?;
+            let secs = parse_secs(arg(args, 2, "seconds")?)?;
+            let s = TcpStream::connect_timeout(&addr, STALL)?;
+            if let Some(cc) = args.get(3) {
+                set_congestion(&s, cc)?;
+            }
+            write_until_closed(&s, Duration::from_secs_f64(secs))?;
         }
         "hub-send" => {
             let link = vde::open(arg(args, 1, "VNL")?)?;

@@ -44,6 +44,8 @@ struct Profile {
     /// For the note.
     what: &'static str,
     imp: Impairment,
+    /// The measurement window, in units of `--secs`.
+    window: f64,
 }
 
 fn profiles() -> Vec<Profile> {
@@ -57,6 +59,7 @@ fn profiles() -> Vec<Profile> {
                 reorder: 1.0,
                 ..Impairment::default()
             },
+            window: 1.0,
         },
         Profile {
             name: "delay10",
@@ -66,6 +69,8 @@ fn profiles() -> Vec<Profile> {
                 delay: Duration::from_millis(10),
                 ..Impairment::default()
             },
+            // At 20 ms per round trip cubic takes seconds to grow back after a loss.
+            window: 2.0,
         },
     ]
 }
@@ -265,34 +270,39 @@ struct Measured {
     rx: [Samples; 2],
     kk: Samples,
     bbr: Samples,
-    errors: Vec<String>,
+    /// With the engine they are about (None: the kernel's reference).
+    errors: Vec<(Option<Engine>, String)>,
 }
 
-fn measure(s: &Setup, ctx: &Ctx, repeats: usize, bbr: bool, port: &mut u16) -> Measured {
+fn measure(s: &Setup, secs: f64, repeats: usize, bbr: bool, port: &mut u16) -> Measured {
     let mut m = Measured::default();
     for _ in 0..repeats {
         for (i, (e, stack)) in s.stacks.iter().enumerate() {
             *port += 1;
-            match ours_to_kernel(s, stack, *port, ctx.secs) {
+            match ours_to_kernel(s, stack, *port, secs) {
                 Ok(v) => m.tx[i].0.push(v),
-                Err(err) => m.errors.push(format!("{} ours→kernel: {err}", e.tag())),
+                Err(err) => m
+                    .errors
+                    .push((Some(*e), format!("{} ours→kernel: {err}", e.tag()))),
             }
             *port += 1;
-            match kernel_to_ours(s, stack, ours_ip(*e), *port, ctx.secs) {
+            match kernel_to_ours(s, stack, ours_ip(*e), *port, secs) {
                 Ok(v) => m.rx[i].0.push(v),
-                Err(err) => m.errors.push(format!("{} kernel→ours: {err}", e.tag())),
+                Err(err) => m
+                    .errors
+                    .push((Some(*e), format!("{} kernel→ours: {err}", e.tag()))),
             }
         }
         *port += 1;
-        match kernel_to_kernel(s, *port, ctx.secs, "cubic") {
+        match kernel_to_kernel(s, *port, secs, "cubic") {
             Ok(v) => m.kk.0.push(v),
-            Err(err) => m.errors.push(format!("kernel→kernel: {err}")),
+            Err(err) => m.errors.push((None, format!("kernel→kernel: {err}"))),
         }
         if bbr {
             *port += 1;
-            match kernel_to_kernel(s, *port, ctx.secs, "bbr") {
+            match kernel_to_kernel(s, *port, secs, "bbr") {
                 Ok(v) => m.bbr.0.push(v),
-                Err(err) => m.errors.push(format!("kernel→kernel bbr: {err}")),
+                Err(err) => m.errors.push((None, format!("kernel→kernel bbr: {err}"))),
             }
         }
     }
@@ -318,15 +328,25 @@ pub(crate) fn run(ctx: &Ctx) -> Vec<Row> {
                 continue;
             }
         };
-        let m = measure(&s, ctx, repeats, bbr, &mut port);
+        let secs = ctx.secs * p.window;
+        let m = measure(&s, secs, repeats, bbr, &mut port);
         drop(s);
-        let tail = if m.errors.is_empty() {
-            String::new()
-        } else {
-            format!("; errors: {}", m.errors.join(", "))
+        // A line's errors: its engine's and the reference's.
+        let tail = |who: Option<Engine>| {
+            let errs: Vec<&str> = m
+                .errors
+                .iter()
+                .filter(|(e, _)| e.is_none() || *e == who)
+                .map(|(_, t)| t.as_str())
+                .collect();
+            if errs.is_empty() {
+                String::new()
+            } else {
+                format!("; errors: {}", errs.join(", "))
+            }
         };
         let wire = format!(
-            "through one hub impairing {}, every end a VDE client of it (kernels: namespace, TAP, vde_plug; ours: vde://); reference: kernel→kernel (cubic) through the same hub, same run",
+            "through one hub impairing {}, every end a VDE client of it (kernels: namespace, TAP, vde_plug; ours: vde://); {secs} s windows; reference: kernel→kernel (cubic) through the same hub, same run",
             p.what
         );
         for (i, e) in Engine::BOTH.iter().enumerate() {
@@ -344,8 +364,9 @@ pub(crate) fn run(ctx: &Ctx) -> Vec<Row> {
                 m.tx[i].clone(),
                 m.kk.clone(),
                 format!(
-                    "our stack ({}) sends, the kernel receives, {wire}; {goal}{tail}",
-                    e.stack_name()
+                    "our stack ({}) sends, the kernel receives, {wire}; {goal}{}",
+                    e.stack_name(),
+                    tail(Some(*e))
                 ),
             ));
             rows.push(Row::new(
@@ -355,8 +376,9 @@ pub(crate) fn run(ctx: &Ctx) -> Vec<Row> {
                 m.rx[i].clone(),
                 m.kk.clone(),
                 format!(
-                    "the kernel (cubic) sends, our stack ({}) receives, {wire}; {goal}{tail}",
-                    e.stack_name()
+                    "the kernel (cubic) sends, our stack ({}) receives, {wire}; {goal}{}",
+                    e.stack_name(),
+                    tail(Some(*e))
                 ),
             ));
         }
@@ -368,8 +390,9 @@ pub(crate) fn run(ctx: &Ctx) -> Vec<Row> {
                 m.bbr,
                 m.kk,
                 format!(
-                    "context, no goal: kernel→kernel with bbr against cubic (this machine's default: {}), same hub, same run{tail}",
-                    default_cc()
+                    "context, no goal: kernel→kernel with bbr against cubic (this machine's default: {}), same hub, same run{}",
+                    default_cc(),
+                    tail(None)
                 ),
             ));
         }

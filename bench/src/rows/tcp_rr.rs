@@ -25,6 +25,10 @@ const CRR_MAX: u64 = 20_000;
 /// The first byte of the request that stops a `tcp_crr` server.
 const STOP: u8 = 0;
 
+/// How long a `tcp_crr` connect or read may take (one takes well under a millisecond here)
+/// before the repetition counts as failed.
+const CRR_STALL: Duration = Duration::from_secs(3);
+
 /// One side's figure: the rate and the transactions it is over.
 struct Rate {
     per_sec: f64,
@@ -37,7 +41,10 @@ struct Window {
     start: Instant,
     warm: Duration,
     secs: f64,
+    /// The window's start and the transactions counted in it.
     from: Option<(Instant, u64)>,
+    /// When the last one was counted.
+    last: Option<Instant>,
 }
 
 impl Window {
@@ -47,6 +54,7 @@ impl Window {
             warm: warmup(secs),
             secs,
             from: None,
+            last: None,
         }
     }
 
@@ -57,7 +65,9 @@ impl Window {
             None => {}
             Some((t0, n)) => {
                 *n += 1;
-                let el = t0.elapsed().as_secs_f64();
+                let now = Instant::now();
+                self.last = Some(now);
+                let el = now.duration_since(*t0).as_secs_f64();
                 if el >= self.secs {
                     return Some(Rate {
                         per_sec: *n as f64 / el,
@@ -69,10 +79,10 @@ impl Window {
         None
     }
 
-    /// The rate so far (a window cut short).
+    /// The rate up to the last one counted (a window cut short).
     fn so_far(&self) -> Option<Rate> {
         let (t0, n) = self.from?;
-        let el = t0.elapsed().as_secs_f64();
+        let el = self.last?.duration_since(t0).as_secs_f64();
         (n > 0 && el > 0.0).then(|| Rate {
             per_sec: n as f64 / el,
             counted: n,
@@ -178,13 +188,24 @@ fn crr_serve<S: Read + Write>(
     }
 }
 
+/// What one `tcp_crr` repetition gives.
+struct Crr {
+    rate: Rate,
+    /// Connections opened (the warm-up's included).
+    opened: u64,
+    /// The failure that cut the window short (the rate is then the one before it).
+    cut: Option<String>,
+}
+
 /// Connections per second for a window of `secs` (at most `CRR_MAX` in all), `connect`
-/// opening each; the server runs on its own thread and reports on `done`.
+/// opening each; the server runs on its own thread and reports on `done`. A failure after
+/// the warm-up ends the window at the last connection that succeeded: that rate is kept,
+/// with the failure.
 fn crr_client<S: Read + Write>(
     mut connect: impl FnMut() -> io::Result<S>,
     done: mpsc::Receiver<io::Result<u64>>,
     secs: f64,
-) -> io::Result<(Rate, u64)> {
+) -> io::Result<Crr> {
     let req = [0x42u8; MSG];
     let mut buf = [0u8; MSG];
     let mut w = Window::new(secs);
@@ -196,12 +217,17 @@ fn crr_client<S: Read + Write>(
         drop(c);
         io::Result::Ok(())
     };
+    let mut cut = None;
     let got = loop {
         if let Err(e) = one(&mut connect, &req, &mut buf) {
-            break Err(io::Error::new(
-                e.kind(),
-                format!("connection {}: {e}", opened + 1),
-            ));
+            let e = format!("connection {}: {e}", opened + 1);
+            match w.so_far() {
+                Some(r) => {
+                    cut = Some(e);
+                    break Ok(r);
+                }
+                None => break Err(io::Error::other(e)),
+            }
         }
         opened += 1;
         if let Some(r) = w.tick() {
@@ -217,11 +243,15 @@ fn crr_client<S: Read + Write>(
     let mut stop = [0x42u8; MSG];
     stop[0] = STOP;
     let stopped = one(&mut connect, &stop, &mut buf);
-    let served = done.recv_timeout(STALL);
-    let r = got?;
+    let served = done.recv_timeout(CRR_STALL + Duration::from_secs(1));
+    let rate = got?;
+    if cut.is_some() {
+        // The server may still hold the failed connection: its count says nothing more.
+        return Ok(Crr { rate, opened, cut });
+    }
     stopped.map_err(|e| io::Error::new(e.kind(), format!("stop request: {e}")))?;
     match served {
-        Ok(Ok(n)) if n == opened => Ok((r, opened)),
+        Ok(Ok(n)) if n == opened => Ok(Crr { rate, opened, cut }),
         Ok(Ok(n)) => Err(io::Error::other(format!(
             "server served {n} connections, client opened {opened}"
         ))),
@@ -230,7 +260,7 @@ fn crr_client<S: Read + Write>(
     }
 }
 
-fn crr_ours(engine: Engine, secs: f64) -> io::Result<(Rate, u64)> {
+fn crr_ours(engine: Engine, secs: f64) -> io::Result<Crr> {
     // Fresh stacks: a fresh port space, no TIME-WAIT of an earlier repetition.
     let pair = Pair::with(engine)?;
     let addr = SocketAddr::from((A_IP, 5102));
@@ -239,15 +269,15 @@ fn crr_ours(engine: Engine, secs: f64) -> io::Result<(Rate, u64)> {
     std::thread::spawn(move || {
         let r = crr_serve(
             || listener.accept().map(|(s, _)| s),
-            |s: &ioth::net::TcpStream| s.set_read_timeout(Some(STALL)),
+            |s: &ioth::net::TcpStream| s.set_read_timeout(Some(CRR_STALL)),
         );
         let _ = tx.send(r);
     });
     let b = pair.b.clone();
     crr_client(
         move || {
-            let c = ioth::net::TcpStream::connect_timeout_on(&b, &addr, STALL)?;
-            c.set_read_timeout(Some(STALL))?;
+            let c = ioth::net::TcpStream::connect_timeout_on(&b, &addr, CRR_STALL)?;
+            c.set_read_timeout(Some(CRR_STALL))?;
             Ok(c)
         },
         rx,
@@ -255,7 +285,7 @@ fn crr_ours(engine: Engine, secs: f64) -> io::Result<(Rate, u64)> {
     )
 }
 
-fn crr_kernel(secs: f64) -> io::Result<(Rate, u64)> {
+fn crr_kernel(secs: f64) -> io::Result<Crr> {
     // A fresh listening port per repetition: four-tuples no earlier TIME-WAIT holds.
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
@@ -263,14 +293,14 @@ fn crr_kernel(secs: f64) -> io::Result<(Rate, u64)> {
     std::thread::spawn(move || {
         let r = crr_serve(
             || listener.accept().map(|(s, _)| s),
-            |s: &TcpStream| s.set_read_timeout(Some(STALL)),
+            |s: &TcpStream| s.set_read_timeout(Some(CRR_STALL)),
         );
         let _ = tx.send(r);
     });
     crr_client(
         move || {
-            let c = TcpStream::connect_timeout(&addr, STALL)?;
-            c.set_read_timeout(Some(STALL))?;
+            let c = TcpStream::connect_timeout(&addr, CRR_STALL)?;
+            c.set_read_timeout(Some(CRR_STALL))?;
             Ok(c)
         },
         rx,
@@ -351,19 +381,25 @@ pub(crate) fn crr(ctx: &Ctx) -> Vec<Row> {
     for _ in 0..ctx.repeats {
         for (i, e) in Engine::BOTH.iter().enumerate() {
             match crr_ours(*e, ctx.secs) {
-                Ok((r, n)) => {
-                    ours[i].0.push(r.per_sec);
-                    counts[i].push(r.counted);
-                    opened[i].push(n);
+                Ok(c) => {
+                    ours[i].0.push(c.rate.per_sec);
+                    counts[i].push(c.rate.counted);
+                    opened[i].push(c.opened);
+                    if let Some(why) = c.cut {
+                        errors[i].push(format!("ours, window cut short (its rate kept) by {why}"));
+                    }
                 }
                 Err(err) => errors[i].push(format!("ours: {err}")),
             }
         }
         match crr_kernel(ctx.secs) {
-            Ok((r, n)) => {
-                k.0.push(r.per_sec);
-                kcounts.push(r.counted);
-                kopened.push(n);
+            Ok(c) => {
+                k.0.push(c.rate.per_sec);
+                kcounts.push(c.rate.counted);
+                kopened.push(c.opened);
+                if let Some(why) = c.cut {
+                    kerrors.push(format!("kernel, window cut short (its rate kept) by {why}"));
+                }
             }
             Err(err) => kerrors.push(format!("kernel: {err}")),
         }
@@ -383,8 +419,9 @@ pub(crate) fn crr(ctx: &Ctx) -> Vec<Row> {
                 ours[i].clone(),
                 k.clone(),
                 format!(
-                    "connect, {MSG}-byte request, {MSG}-byte reply, close, one connection at a time, the client closing first (TIME-WAIT on the client), between two stacks {:?} on hub://@; reference: two kernel threads on 127.0.0.1; per repetition at most {CRR_MAX} connections (below the 28,232 ephemeral ports), fresh stacks (ours) or listening port (kernel); measured {} / {} connections after the warm-ups, most opened in one repetition {} / {} (ours / kernel); no goal set{}{}",
+                    "connect, {MSG}-byte request, {MSG}-byte reply, close, one connection at a time, the client closing first (TIME-WAIT on the client), between two stacks {:?} on hub://@; reference: two kernel threads on 127.0.0.1; per repetition at most {CRR_MAX} connections (below the 28,232 ephemeral ports), fresh stacks (ours) or listening port (kernel); a connect or read failing ({}s timeouts) after the warm-up ends that repetition's window at the last connection that succeeded, its rate kept; measured {} / {} connections after the warm-ups, most opened in one repetition {} / {} (ours / kernel); no goal set{}{}",
                     e.stack_name(),
+                    CRR_STALL.as_secs(),
                     sum(&counts[i]),
                     sum(&kcounts),
                     most(&opened[i]),
@@ -405,8 +442,15 @@ pub(crate) fn crr(ctx: &Ctx) -> Vec<Row> {
 pub(crate) fn ours_only(row: &str, engine: Engine, secs: f64) -> io::Result<String> {
     match row {
         "tcp_rr" => rr_ours(engine, secs).map(|r| format!("{:.0} transactions/s", r.per_sec)),
-        "tcp_crr" => crr_ours(engine, secs)
-            .map(|(r, n)| format!("{:.0} connections/s ({n} opened)", r.per_sec)),
+        "tcp_crr" => crr_ours(engine, secs).map(|c| {
+            format!(
+                "{:.0} connections/s ({} opened{})",
+                c.rate.per_sec,
+                c.opened,
+                c.cut
+                    .map_or_else(String::new, |w| format!("; cut short by {w}"))
+            )
+        }),
         other => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("no our-side-only mode for {other:?}"),

@@ -8,7 +8,8 @@
 //!   warm-up and SECS from the first byte, prints `gbps X` and closes with data unread (a
 //!   reset), so the source stops: the reader sets the length, however slow the path.
 //! - `tcp-source-until ADDR:PORT MAXSECS [CC]`: connects (with congestion control CC when
-//!   given, `TCP_CONGESTION`), writes until the peer resets or closes, or MAXSECS pass.
+//!   given, `TCP_CONGESTION`), writes until the peer resets or closes, or MAXSECS pass, then
+//!   prints `info SENT RETRANS DSACKS` from its last `TCP_INFO` sample.
 //! - `hub-send VNL`: sends 1514-byte broadcast frames on the VNL as fast as it can, until
 //!   its stdin closes.
 //! - `hub-recv VNL SECS`: prints `ready`, waits for the first frame, counts frames for a
@@ -112,14 +113,82 @@ pub(crate) fn is_peer_gone(e: &io::Error) -> bool {
     )
 }
 
+/// A sender's counters from `TCP_INFO` (Linux's layout, which our engine gives too).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct SendInfo {
+    /// `tcpi_bytes_sent`: bytes sent, retransmissions included.
+    pub sent: u64,
+    /// `tcpi_bytes_retrans`.
+    pub retrans: u64,
+    /// `tcpi_dsack_dups`: retransmissions the receiver said were duplicates (spurious).
+    pub dsacks: u32,
+}
+
+impl SendInfo {
+    /// Reads it from a `struct tcp_info` of `len` bytes (None when too short for the fields).
+    pub(crate) fn parse(b: &[u8]) -> Option<SendInfo> {
+        let u64_at = |o: usize| Some(u64::from_ne_bytes(b.get(o..o + 8)?.try_into().ok()?));
+        let u32_at = |o: usize| Some(u32::from_ne_bytes(b.get(o..o + 4)?.try_into().ok()?));
+        let info = SendInfo {
+            sent: u64_at(200)?,
+            retrans: u64_at(208)?,
+            dsacks: u32_at(216)?,
+        };
+        (info.sent > 0).then_some(info)
+    }
+
+    /// The share of bytes sent that were retransmissions, in percent.
+    pub(crate) fn retrans_pct(&self) -> f64 {
+        self.retrans as f64 * 100.0 / self.sent.max(1) as f64
+    }
+
+    /// The line a helper prints.
+    pub(crate) fn line(&self) -> String {
+        format!("info {} {} {}", self.sent, self.retrans, self.dsacks)
+    }
+
+    /// Reads [`SendInfo::line`] without its `info ` prefix.
+    pub(crate) fn from_line(rest: &str) -> Option<SendInfo> {
+        let mut it = rest.split_whitespace().map(str::parse::<u64>);
+        let (sent, retrans, dsacks) = (it.next()?.ok()?, it.next()?.ok()?, it.next()?.ok()?);
+        Some(SendInfo {
+            sent,
+            retrans,
+            dsacks: u32::try_from(dsacks).ok()?,
+        })
+    }
+}
+
+/// `TCP_INFO` of a kernel socket.
+pub(crate) fn kernel_send_info(s: &TcpStream) -> Option<SendInfo> {
+    let mut b = [0u8; 256];
+    let mut len = b.len() as libc::socklen_t;
+    // SAFETY: a valid fd, a buffer of `len` bytes and its length.
+    let rc = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            b.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(())?;
+    SendInfo::parse(&b[..len as usize])
+}
+
 /// Writes to `w` until the peer resets or closes the connection (Ok) or `limit` passes (Ok);
-/// other errors are errors.
-pub(crate) fn write_until_closed(mut w: impl Write, limit: Duration) -> io::Result<()> {
+/// other errors are errors. `sample` is called after every write (for `TCP_INFO`).
+pub(crate) fn write_until_closed(
+    mut w: impl Write,
+    limit: Duration,
+    mut sample: impl FnMut(),
+) -> io::Result<()> {
     let buf = vec![0x5au8; 64 * 1024];
     let end = Instant::now() + limit;
     while Instant::now() < end {
         match w.write_all(&buf) {
-            Ok(()) => {}
+            Ok(()) => sample(),
             Err(e) if is_peer_gone(&e) => return Ok(()),
             Err(e) => return Err(e),
         }
@@ -234,7 +303,15 @@ fn run(args: &[String]) -> io::Result<()> {
             if let Some(cc) = args.get(3) {
                 set_congestion(&s, cc)?;
             }
-            write_until_closed(&s, Duration::from_secs_f64(secs))?;
+            let mut last = None;
+            write_until_closed(&s, Duration::from_secs_f64(secs), || {
+                if let Some(i) = kernel_send_info(&s) {
+                    last = Some(i);
+                }
+            })?;
+            if let Some(i) = last {
+                writeln!(out, "{}", i.line())?;
+            }
         }
         "hub-send" => {
             let link = vde::open(arg(args, 1, "VNL")?)?;
@@ -335,5 +412,28 @@ pub(crate) fn count_frames(link: &vde::Link, secs: f64, first_limit: Duration) -
         if el >= secs {
             return Ok(n as f64 / el);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_info_reads_linux_offsets_and_round_trips() {
+        let mut b = [0u8; 236];
+        b[200..208].copy_from_slice(&1_000_000u64.to_ne_bytes());
+        b[208..216].copy_from_slice(&12_345u64.to_ne_bytes());
+        b[216..220].copy_from_slice(&7u32.to_ne_bytes());
+        let i = SendInfo::parse(&b).unwrap();
+        assert_eq!((i.sent, i.retrans, i.dsacks), (1_000_000, 12_345, 7));
+        assert!((i.retrans_pct() - 1.2345).abs() < 1e-9);
+        let line = i.line();
+        assert_eq!(
+            SendInfo::from_line(line.strip_prefix("info ").unwrap()),
+            Some(i)
+        );
+        assert_eq!(SendInfo::parse(&b[..104]), None, "too short for the fields");
+        assert_eq!(SendInfo::parse(&[0u8; 236]), None, "nothing sent");
     }
 }

@@ -22,7 +22,7 @@ use vde::{Hub, HubConfig, HubKind, Impairment, ServeConfig};
 
 use crate::Ctx;
 use crate::fixture::{Engine, engine_stack};
-use crate::helper::{STALL, is_peer_gone, read_for, warmup, write_until_closed};
+use crate::helper::{STALL, SendInfo, is_peer_gone, read_for, warmup, write_until_closed};
 use crate::peers::{ChildGuard, Netns, TapPlug, TempDir, expect_line, missing, self_exe};
 use crate::report::{Better, Row, Samples};
 
@@ -160,8 +160,28 @@ fn mbps_line(lines: &mut Lines) -> io::Result<f64> {
         .map_err(|_| io::Error::other(format!("bad gbps line {v:?}")))
 }
 
+/// One measurement: Mbit/s, and the sender's last `TCP_INFO` counters when it had them.
+type Got = (f64, Option<SendInfo>);
+
+/// The `info` line a source helper prints as it ends.
+fn info_line(lines: &mut Lines) -> Option<SendInfo> {
+    expect_line(lines, "info ")
+        .ok()
+        .and_then(|l| SendInfo::from_line(&l))
+}
+
+/// `TCP_INFO` of one of our sockets.
+fn ours_send_info(s: &ioth::net::TcpStream) -> Option<SendInfo> {
+    let mut b = [0u8; 256];
+    let n = s
+        .socket()
+        .getsockopt(libc::IPPROTO_TCP, libc::TCP_INFO, &mut b)
+        .ok()?;
+    SendInfo::parse(&b[..n.min(b.len())])
+}
+
 /// Our stack sends to the kernel in ns1.
-fn ours_to_kernel(s: &Setup, stack: &ioth::Stack, port: u16, secs: f64) -> io::Result<f64> {
+fn ours_to_kernel(s: &Setup, stack: &ioth::Stack, port: u16, secs: f64) -> io::Result<Got> {
     let addr = SocketAddr::from((K1, port));
     let (mut child, mut lines) = sink(&s.ns1, addr, secs)?;
     let stream = ioth::net::TcpStream::connect_timeout_on(stack, &addr, STALL)
@@ -169,11 +189,19 @@ fn ours_to_kernel(s: &Setup, stack: &ioth::Stack, port: u16, secs: f64) -> io::R
     stream.set_write_timeout(Some(STALL))?;
     let w = stream.try_clone()?;
     let limit = Duration::from_secs_f64(source_limit(secs));
-    let writer = std::thread::spawn(move || write_until_closed(&w, limit));
+    let writer = std::thread::spawn(move || {
+        let mut last = None;
+        let r = write_until_closed(&w, limit, || {
+            if let Some(i) = ours_send_info(&w) {
+                last = Some(i);
+            }
+        });
+        (r, last)
+    });
     let got = mbps_line(&mut lines);
     let _ = stream.shutdown(Shutdown::Both);
     drop(stream);
-    let wrote = writer
+    let (wrote, info) = writer
         .join()
         .map_err(|_| io::Error::other("writer thread panicked"))?;
     let _ = child.finish(Duration::from_secs(5));
@@ -188,7 +216,7 @@ fn ours_to_kernel(s: &Setup, stack: &ioth::Stack, port: u16, secs: f64) -> io::R
     {
         return Err(io::Error::new(e.kind(), format!("our writer: {e}")));
     }
-    Ok(g)
+    Ok((g, info))
 }
 
 /// Waits for a connection on `listener` for at most `limit`.
@@ -225,29 +253,41 @@ fn kernel_to_ours(
     ip: Ipv4Addr,
     port: u16,
     secs: f64,
-) -> io::Result<f64> {
+) -> io::Result<Got> {
     let addr = SocketAddr::from((ip, port));
     let listener = stack.tcp_listen(addr)?;
     let mut child = source(&s.ns1, addr, secs, "cubic")?;
+    let mut lines = child.lines()?;
     let stream = accept_within(&listener, STALL)?;
     drop(listener);
     stream.set_read_timeout(Some(STALL))?;
     let g = read_for(&stream, secs);
     // Closing with data unread resets the connection: the kernel's source stops.
     drop(stream);
+    let info = if g.is_ok() {
+        info_line(&mut lines)
+    } else {
+        None
+    };
     let _ = child.finish(Duration::from_secs(5));
-    Ok(g? * 1000.0)
+    Ok((g? * 1000.0, info))
 }
 
 /// The kernel in ns2 sends to the kernel in ns1, with congestion control `cc`.
-fn kernel_to_kernel(s: &Setup, port: u16, secs: f64, cc: &str) -> io::Result<f64> {
+fn kernel_to_kernel(s: &Setup, port: u16, secs: f64, cc: &str) -> io::Result<Got> {
     let addr = SocketAddr::from((K1, port));
     let (mut sink_child, mut lines) = sink(&s.ns1, addr, secs)?;
     let mut src = source(&s.ns2, addr, secs, cc)?;
+    let mut src_lines = src.lines()?;
     let g = mbps_line(&mut lines);
+    let info = if g.is_ok() {
+        info_line(&mut src_lines)
+    } else {
+        None
+    };
     let _ = src.finish(Duration::from_secs(5));
     let _ = sink_child.finish(Duration::from_secs(5));
-    g
+    Ok((g?, info))
 }
 
 /// Whether the kernel offers bbr (for the context line).
@@ -262,14 +302,40 @@ fn default_cc() -> String {
         .map_or_else(|_| "unknown".into(), |s| s.trim().to_owned())
 }
 
+/// One line's samples: Mbit/s and the sender's retransmitted share (percent of bytes sent).
+#[derive(Clone, Default)]
+struct Line {
+    mbps: Samples,
+    retrans: Samples,
+    dsacks: u64,
+}
+
+impl Line {
+    fn push(&mut self, (mbps, info): Got) {
+        self.mbps.0.push(mbps);
+        if let Some(i) = info {
+            self.retrans.0.push(i.retrans_pct());
+            self.dsacks += u64::from(i.dsacks);
+        }
+    }
+
+    /// The retransmission figures for a note.
+    fn retrans_text(&self) -> String {
+        if self.retrans.0.is_empty() {
+            return "-".into();
+        }
+        format!("{:.2}% ({} DSACKs)", self.retrans.median(), self.dsacks)
+    }
+}
+
 /// The samples of one profile.
 #[derive(Default)]
 struct Measured {
     /// Per engine (in `Engine::BOTH` order): ours → kernel, kernel → ours.
-    tx: [Samples; 2],
-    rx: [Samples; 2],
-    kk: Samples,
-    bbr: Samples,
+    tx: [Line; 2],
+    rx: [Line; 2],
+    kk: Line,
+    bbr: Line,
     /// With the engine they are about (None: the kernel's reference).
     errors: Vec<(Option<Engine>, String)>,
 }
@@ -280,14 +346,14 @@ fn measure(s: &Setup, secs: f64, repeats: usize, bbr: bool, port: &mut u16) -> M
         for (i, (e, stack)) in s.stacks.iter().enumerate() {
             *port += 1;
             match ours_to_kernel(s, stack, *port, secs) {
-                Ok(v) => m.tx[i].0.push(v),
+                Ok(v) => m.tx[i].push(v),
                 Err(err) => m
                     .errors
                     .push((Some(*e), format!("{} ours→kernel: {err}", e.tag()))),
             }
             *port += 1;
             match kernel_to_ours(s, stack, ours_ip(*e), *port, secs) {
-                Ok(v) => m.rx[i].0.push(v),
+                Ok(v) => m.rx[i].push(v),
                 Err(err) => m
                     .errors
                     .push((Some(*e), format!("{} kernel→ours: {err}", e.tag()))),
@@ -295,13 +361,13 @@ fn measure(s: &Setup, secs: f64, repeats: usize, bbr: bool, port: &mut u16) -> M
         }
         *port += 1;
         match kernel_to_kernel(s, *port, secs, "cubic") {
-            Ok(v) => m.kk.0.push(v),
+            Ok(v) => m.kk.push(v),
             Err(err) => m.errors.push((None, format!("kernel→kernel: {err}"))),
         }
         if bbr {
             *port += 1;
             match kernel_to_kernel(s, *port, secs, "bbr") {
-                Ok(v) => m.bbr.0.push(v),
+                Ok(v) => m.bbr.push(v),
                 Err(err) => m.errors.push((None, format!("kernel→kernel bbr: {err}"))),
             }
         }
@@ -357,15 +423,23 @@ pub(crate) fn run(ctx: &Ctx) -> Vec<Row> {
                     e.buffers()
                 ),
             };
+            let retrans = |l: &Line| {
+                format!(
+                    "the sender retransmitted (TCP_INFO bytes_retrans/bytes_sent, median): {} here, {} kernel→kernel",
+                    l.retrans_text(),
+                    m.kk.retrans_text()
+                )
+            };
             rows.push(Row::new(
                 &format!("{prefix}.{}.ours_to_kernel", e.tag()),
                 UNIT,
                 Better::Higher,
-                m.tx[i].clone(),
-                m.kk.clone(),
+                m.tx[i].mbps.clone(),
+                m.kk.mbps.clone(),
                 format!(
-                    "our stack ({}) sends, the kernel receives, {wire}; {goal}{}",
+                    "our stack ({}) sends, the kernel receives, {wire}; {}; {goal}{}",
                     e.stack_name(),
+                    retrans(&m.tx[i]),
                     tail(Some(*e))
                 ),
             ));
@@ -373,11 +447,12 @@ pub(crate) fn run(ctx: &Ctx) -> Vec<Row> {
                 &format!("{prefix}.{}.kernel_to_ours", e.tag()),
                 UNIT,
                 Better::Higher,
-                m.rx[i].clone(),
-                m.kk.clone(),
+                m.rx[i].mbps.clone(),
+                m.kk.mbps.clone(),
                 format!(
-                    "the kernel (cubic) sends, our stack ({}) receives, {wire}; {goal}{}",
+                    "the kernel (cubic) sends, our stack ({}) receives, {wire}; {}; {goal}{}",
                     e.stack_name(),
+                    retrans(&m.rx[i]),
                     tail(Some(*e))
                 ),
             ));
@@ -387,11 +462,13 @@ pub(crate) fn run(ctx: &Ctx) -> Vec<Row> {
                 &format!("{prefix}.kernel_bbr"),
                 UNIT,
                 Better::Higher,
-                m.bbr,
-                m.kk,
+                m.bbr.mbps.clone(),
+                m.kk.mbps.clone(),
                 format!(
-                    "context, no goal: kernel→kernel with bbr against cubic (this machine's default: {}), same hub, same run{}",
+                    "context, no goal: kernel→kernel with bbr against cubic (this machine's default: {}), same hub, same run; the sender retransmitted {} with bbr, {} with cubic{}",
                     default_cc(),
+                    m.bbr.retrans_text(),
+                    m.kk.retrans_text(),
                     tail(None)
                 ),
             ));

@@ -8,8 +8,8 @@
 //!   warm-up and SECS from the first byte, prints `gbps X` and closes with data unread (a
 //!   reset), so the source stops: the reader sets the length, however slow the path.
 //! - `tcp-source-until ADDR:PORT MAXSECS [CC]`: connects (with congestion control CC when
-//!   given, `TCP_CONGESTION`), writes until the peer resets or closes, or MAXSECS pass, then
-//!   prints `info SENT RETRANS DSACKS` from its last `TCP_INFO` sample.
+//!   given, `TCP_CONGESTION`), writes until the peer resets or closes, its stdin closes, or
+//!   MAXSECS pass, then prints `info SENT RETRANS DSACKS` from its last `TCP_INFO` sample.
 //! - `hub-send VNL`: sends 1514-byte broadcast frames on the VNL as fast as it can, until
 //!   its stdin closes.
 //! - `hub-recv VNL SECS`: prints `ready`, waits for the first frame, counts frames for a
@@ -177,19 +177,30 @@ pub(crate) fn kernel_send_info(s: &TcpStream) -> Option<SendInfo> {
     SendInfo::parse(&b[..len as usize])
 }
 
-/// Writes to `w` until the peer resets or closes the connection (Ok) or `limit` passes (Ok);
-/// other errors are errors. `sample` is called after every write (for `TCP_INFO`).
+/// How often a reader-paced writer looks whether it was told to stop (its write timeout).
+pub(crate) const STOP_POLL: Duration = Duration::from_millis(200);
+
+/// Writes to `w` until the peer resets or closes the connection, `stop()` says so (checked
+/// whenever a write completes or times out: give `w` a write timeout such as [`STOP_POLL`]),
+/// or `limit` passes; all of these are Ok, other errors are errors. `sample` is called after
+/// every write (for `TCP_INFO`).
 pub(crate) fn write_until_closed(
     mut w: impl Write,
     limit: Duration,
+    stop: impl Fn() -> bool,
     mut sample: impl FnMut(),
 ) -> io::Result<()> {
     let buf = vec![0x5au8; 64 * 1024];
     let end = Instant::now() + limit;
-    while Instant::now() < end {
+    while Instant::now() < end && !stop() {
         match w.write_all(&buf) {
             Ok(()) => sample(),
             Err(e) if is_peer_gone(&e) => return Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => return Err(e),
         }
     }
@@ -303,12 +314,21 @@ fn run(args: &[String]) -> io::Result<()> {
             if let Some(cc) = args.get(3) {
                 set_congestion(&s, cc)?;
             }
+            // The parent closing our stdin stops us too: a peer that neither reads nor
+            // resets (an orphan holding a zero window) cannot keep us writing.
+            let stdin_closed = spawn_stdin_watch();
+            s.set_write_timeout(Some(STOP_POLL))?;
             let mut last = None;
-            write_until_closed(&s, Duration::from_secs_f64(secs), || {
-                if let Some(i) = kernel_send_info(&s) {
-                    last = Some(i);
-                }
-            })?;
+            write_until_closed(
+                &s,
+                Duration::from_secs_f64(secs),
+                || stdin_closed.load(std::sync::atomic::Ordering::Relaxed),
+                || {
+                    if let Some(i) = kernel_send_info(&s) {
+                        last = Some(i);
+                    }
+                },
+            )?;
             if let Some(i) = last {
                 writeln!(out, "{}", i.line())?;
             }

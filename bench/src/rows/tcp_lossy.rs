@@ -16,13 +16,17 @@ use std::io;
 use std::net::{Ipv4Addr, Shutdown, SocketAddr};
 use std::path::PathBuf;
 use std::process::ChildStdout;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use vde::{Hub, HubConfig, HubKind, Impairment, ServeConfig};
 
 use crate::Ctx;
 use crate::fixture::{Engine, engine_stack};
-use crate::helper::{STALL, SendInfo, is_peer_gone, read_for, warmup, write_until_closed};
+use crate::helper::{
+    STALL, STOP_POLL, SendInfo, is_peer_gone, read_for, warmup, write_until_closed,
+};
 use crate::peers::{ChildGuard, Netns, TapPlug, TempDir, expect_line, missing, self_exe};
 use crate::report::{Better, Row, Samples};
 
@@ -186,33 +190,37 @@ fn ours_to_kernel(s: &Setup, stack: &ioth::Stack, port: u16, secs: f64) -> io::R
     let (mut child, mut lines) = sink(&s.ns1, addr, secs)?;
     let stream = ioth::net::TcpStream::connect_timeout_on(stack, &addr, STALL)
         .map_err(|e| io::Error::new(e.kind(), format!("connect: {e}")))?;
-    stream.set_write_timeout(Some(STALL))?;
+    stream.set_write_timeout(Some(STOP_POLL))?;
     let w = stream.try_clone()?;
     let limit = Duration::from_secs_f64(source_limit(secs));
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
     let writer = std::thread::spawn(move || {
         let mut last = None;
-        let r = write_until_closed(&w, limit, || {
-            if let Some(i) = ours_send_info(&w) {
-                last = Some(i);
-            }
-        });
+        let r = write_until_closed(
+            &w,
+            limit,
+            || stopped.load(Ordering::Relaxed),
+            || {
+                if let Some(i) = ours_send_info(&w) {
+                    last = Some(i);
+                }
+            },
+        );
         (r, last)
     });
     let got = mbps_line(&mut lines);
-    let _ = stream.shutdown(Shutdown::Both);
-    drop(stream);
+    stop.store(true, Ordering::Relaxed);
     let (wrote, info) = writer
         .join()
         .map_err(|_| io::Error::other("writer thread panicked"))?;
+    let _ = stream.shutdown(Shutdown::Both);
+    drop(stream);
     let _ = child.finish(Duration::from_secs(5));
     let g = got?;
-    // Once the reader has its figure, the writer's end (a reset, a timeout) is no error.
+    // Once the reader has its figure, the writer's end (a reset) is no error.
     if let Err(e) = wrote
         && !is_peer_gone(&e)
-        && !matches!(
-            e.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-        )
     {
         return Err(io::Error::new(e.kind(), format!("our writer: {e}")));
     }
@@ -264,6 +272,9 @@ fn kernel_to_ours(
     let g = read_for(&stream, secs);
     // Closing with data unread resets the connection: the kernel's source stops.
     drop(stream);
+    // Our close resets the connection (tcp=ioth, as Linux); smoltcp's TCP sends a FIN and its
+    // orphan holds a zero window for up to 60 s: closing the helper's stdin stops it anyway.
+    child.close_stdin();
     let info = if g.is_ok() {
         info_line(&mut lines)
     } else {
@@ -280,6 +291,7 @@ fn kernel_to_kernel(s: &Setup, port: u16, secs: f64, cc: &str) -> io::Result<Got
     let mut src = source(&s.ns2, addr, secs, cc)?;
     let mut src_lines = src.lines()?;
     let g = mbps_line(&mut lines);
+    src.close_stdin();
     let info = if g.is_ok() {
         info_line(&mut src_lines)
     } else {
@@ -340,35 +352,44 @@ struct Measured {
     errors: Vec<(Option<Engine>, String)>,
 }
 
+/// Runs one measurement, logging what it gave and how long it took (`RUST_LOG=ioth_bench=debug`).
+fn timed<T: std::fmt::Debug>(what: &str, f: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    let t = Instant::now();
+    let r = f();
+    log::debug!(
+        "tcp_lossy {what}: {r:?} in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    r
+}
+
 fn measure(s: &Setup, secs: f64, repeats: usize, bbr: bool, port: &mut u16) -> Measured {
     let mut m = Measured::default();
     for _ in 0..repeats {
         for (i, (e, stack)) in s.stacks.iter().enumerate() {
             *port += 1;
-            match ours_to_kernel(s, stack, *port, secs) {
+            let what = format!("{} ours→kernel", e.tag());
+            match timed(&what, || ours_to_kernel(s, stack, *port, secs)) {
                 Ok(v) => m.tx[i].push(v),
-                Err(err) => m
-                    .errors
-                    .push((Some(*e), format!("{} ours→kernel: {err}", e.tag()))),
+                Err(err) => m.errors.push((Some(*e), format!("{what}: {err}"))),
             }
             *port += 1;
-            match kernel_to_ours(s, stack, ours_ip(*e), *port, secs) {
+            let what = format!("{} kernel→ours", e.tag());
+            match timed(&what, || kernel_to_ours(s, stack, ours_ip(*e), *port, secs)) {
                 Ok(v) => m.rx[i].push(v),
-                Err(err) => m
-                    .errors
-                    .push((Some(*e), format!("{} kernel→ours: {err}", e.tag()))),
+                Err(err) => m.errors.push((Some(*e), format!("{what}: {err}"))),
             }
         }
-        *port += 1;
-        match kernel_to_kernel(s, *port, secs, "cubic") {
-            Ok(v) => m.kk.push(v),
-            Err(err) => m.errors.push((None, format!("kernel→kernel: {err}"))),
-        }
-        if bbr {
+        for cc in ["cubic", "bbr"]
+            .into_iter()
+            .filter(|c| *c == "cubic" || bbr)
+        {
             *port += 1;
-            match kernel_to_kernel(s, *port, secs, "bbr") {
+            let what = format!("kernel→kernel {cc}");
+            match timed(&what, || kernel_to_kernel(s, *port, secs, cc)) {
+                Ok(v) if cc == "cubic" => m.kk.push(v),
                 Ok(v) => m.bbr.push(v),
-                Err(err) => m.errors.push((None, format!("kernel→kernel bbr: {err}"))),
+                Err(err) => m.errors.push((None, format!("{what}: {err}"))),
             }
         }
     }

@@ -33,9 +33,53 @@ pub(crate) fn configure(
     Ok(idx)
 }
 
-/// A smoltcp stack with one interface `vde0` on `vnl`, up, at `addr/24`.
+/// Whose TCP a smoltcp stack runs (its `tcp=` option).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Engine {
+    /// smoltcp's TCP sockets (`tcp=smoltcp`, the default).
+    Smoltcp,
+    /// Our engine, `ioth-tcp` (`tcp=ioth`).
+    Ioth,
+}
+
+impl Engine {
+    /// Both, ours first.
+    pub(crate) const BOTH: [Engine; 2] = [Engine::Ioth, Engine::Smoltcp];
+
+    /// The stack name with its options, for `Stack::new`.
+    pub(crate) fn stack_name(self) -> &'static str {
+        match self {
+            Engine::Smoltcp => "smoltcp,tcp=smoltcp",
+            Engine::Ioth => "smoltcp,tcp=ioth",
+        }
+    }
+
+    /// The suffix of row names measuring this engine.
+    pub(crate) fn tag(self) -> &'static str {
+        match self {
+            Engine::Smoltcp => "tcp_smoltcp",
+            Engine::Ioth => "tcp_ioth",
+        }
+    }
+
+    /// The socket buffers a connection of this engine has by default, for row notes.
+    pub(crate) fn buffers(self) -> &'static str {
+        match self {
+            Engine::Smoltcp => "64 KiB socket buffers",
+            Engine::Ioth => "default buffers (receive 128 KiB autotuned up to 6 MiB, send 1 MiB)",
+        }
+    }
+}
+
+/// A smoltcp stack with one interface `vde0` on `vnl`, up, at `addr/24` (smoltcp's TCP).
 pub(crate) fn smoltcp_stack(vnl: &str, addr: Ipv4Addr) -> io::Result<Stack> {
-    let stack = Stack::new(ioth_smoltcp::NAME, &[vnl])?;
+    engine_stack(vnl, addr, Engine::Smoltcp)
+}
+
+/// A smoltcp stack running `engine`'s TCP, with one interface `vde0` on `vnl`, up, at
+/// `addr/24`.
+pub(crate) fn engine_stack(vnl: &str, addr: Ipv4Addr, engine: Engine) -> io::Result<Stack> {
+    let stack = Stack::new(engine.stack_name(), &[vnl])?;
     configure(&stack, "vde0", addr, 24)?;
     Ok(stack)
 }
@@ -52,11 +96,17 @@ pub(crate) const A_IP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
 pub(crate) const B_IP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
 
 impl Pair {
+    /// Two stacks with smoltcp's TCP.
     pub(crate) fn new() -> io::Result<Pair> {
+        Pair::with(Engine::Smoltcp)
+    }
+
+    /// Two stacks running `engine`'s TCP.
+    pub(crate) fn with(engine: Engine) -> io::Result<Pair> {
         let vnl = format!("hub://@{}", unique("pair"));
         Ok(Pair {
-            a: smoltcp_stack(&vnl, A_IP)?,
-            b: smoltcp_stack(&vnl, B_IP)?,
+            a: engine_stack(&vnl, A_IP, engine)?,
+            b: engine_stack(&vnl, B_IP, engine)?,
         })
     }
 }

@@ -100,6 +100,11 @@ impl ChildGuard {
         Ok(BufReader::new(out).lines())
     }
 
+    /// Closes the child's stdin (helpers that watch it take that as "stop").
+    pub(crate) fn close_stdin(&mut self) {
+        drop(self.child.stdin.take());
+    }
+
     /// Waits for the child to exit on its own within `limit`, else kills it.
     pub(crate) fn finish(&mut self, limit: Duration) -> io::Result<()> {
         let done = wait_until(limit, || matches!(self.child.try_wait(), Ok(Some(_))));

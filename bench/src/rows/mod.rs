@@ -7,17 +7,23 @@ mod kernel_peer;
 mod named;
 mod scale;
 mod tcp;
+mod tcp_lossy;
+mod tcp_rr;
 mod udp;
 
 pub(crate) use dns::rtt_helper;
 
 use crate::Ctx;
+use crate::fixture::Engine;
 use crate::report::Row;
 
 /// Runs the row `name` (one of `crate::ROWS`); a row may produce several lines.
 pub(crate) fn run(name: &str, ctx: &Ctx) -> Vec<Row> {
     match name {
         "tcp_stream_inproc" => tcp::run(ctx),
+        "tcp_rr" => tcp_rr::rr(ctx),
+        "tcp_crr" => tcp_rr::crr(ctx),
+        "tcp_lossy" => tcp_lossy::run(ctx),
         "udp_rtt" => udp::rtt(ctx),
         "udp_pps" => udp::pps(ctx),
         "hub_pps" => hub::run(ctx),
@@ -31,10 +37,25 @@ pub(crate) fn run(name: &str, ctx: &Ctx) -> Vec<Row> {
     }
 }
 
-/// Our side alone of a row, for profiling: a one-line summary.
+/// Our side alone of a row, for profiling: a one-line summary. The TCP rows take the engine
+/// as a suffix (`tcp_rr.tcp_ioth`; `tcp_stream_inproc` alone is smoltcp's TCP).
 pub(crate) fn ours_only(name: &str, secs: f64) -> std::io::Result<String> {
+    let (row, engine) = match name.rsplit_once('.') {
+        Some((row, "tcp_ioth")) => (row, Some(Engine::Ioth)),
+        Some((row, "tcp_smoltcp")) => (row, Some(Engine::Smoltcp)),
+        _ => (name, None),
+    };
+    match (row, engine) {
+        ("tcp_stream_inproc", e) => {
+            tcp::ours_with(e.unwrap_or(Engine::Smoltcp), secs).map(|g| format!("{g:.3} Gbit/s"))
+        }
+        ("tcp_rr" | "tcp_crr", Some(e)) => tcp_rr::ours_only(row, e, secs),
+        _ => ours_only_other(name, secs),
+    }
+}
+
+fn ours_only_other(name: &str, secs: f64) -> std::io::Result<String> {
     match name {
-        "tcp_stream_inproc" => tcp::ours(secs).map(|g| format!("{g:.3} Gbit/s")),
         "udp_rtt" => {
             udp::ours_rtt(secs).map(|(p50, p99)| format!("p50 {p50:.1} µs, p99 {p99:.1} µs"))
         }

@@ -1,6 +1,7 @@
 //! `tcp_stream_inproc`: bulk TCP between two smoltcp stacks of this process over the in-process
-//! hub, against kernel TCP over loopback; smoltcp's bare loopback (one thread, no hub, no
-//! sockets layer) is printed as the ceiling.
+//! hub, against kernel TCP over loopback, a line per TCP engine of the stacks (smoltcp's, the
+//! row's historical line, and ours: `.tcp_ioth`); smoltcp's bare loopback (one thread, no hub,
+//! no sockets layer) is printed as the ceiling of smoltcp's line.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -9,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::Ctx;
-use crate::fixture::{A_IP, Pair};
+use crate::fixture::{A_IP, Engine, Pair};
 use crate::report::{Better, Row, Samples};
 
 /// Size of each application write and read.
@@ -61,9 +62,9 @@ where
     result.ok_or_else(|| io::Error::other("stream ended before the measurement did"))
 }
 
-/// Our two stacks on a hub: b streams to a.
-pub(crate) fn ours(secs: f64) -> io::Result<f64> {
-    let pair = Pair::new()?;
+/// Our two stacks on a hub running `engine`'s TCP: b streams to a.
+pub(crate) fn ours_with(engine: Engine, secs: f64) -> io::Result<f64> {
+    let pair = Pair::with(engine)?;
     let listener = pair.a.tcp_listen(SocketAddr::from((A_IP, 5001)))?;
     let client = pair.b.tcp_connect(SocketAddr::from((A_IP, 5001)))?;
     let (server, _) = listener.accept()?;
@@ -78,46 +79,70 @@ fn kernel(secs: f64) -> io::Result<f64> {
     stream_gbps(client, server, secs)
 }
 
-/// The row, and the bare smoltcp loopback ceiling as a row of its own.
+/// The row's name for `engine`: smoltcp's TCP keeps the historical name.
+pub(crate) fn row_name(engine: Engine) -> String {
+    match engine {
+        Engine::Smoltcp => "tcp_stream_inproc".into(),
+        Engine::Ioth => format!("tcp_stream_inproc.{}", engine.tag()),
+    }
+}
+
+/// A line per engine, and the bare smoltcp loopback ceiling as a row of its own.
 pub(crate) fn run(ctx: &Ctx) -> Vec<Row> {
-    let (mut o, mut k, mut bare) = (Samples::default(), Samples::default(), Samples::default());
-    let mut errors = Vec::new();
+    let (mut k, mut bare) = (Samples::default(), Samples::default());
+    let mut ours: [Samples; 2] = Default::default();
+    let mut errors: [Vec<String>; 2] = Default::default();
+    let mut kernel_errors = Vec::new();
     for _ in 0..ctx.repeats {
-        match ours(ctx.secs) {
-            Ok(v) => o.0.push(v),
-            Err(e) => errors.push(format!("ours: {e}")),
+        for (i, e) in Engine::BOTH.iter().enumerate() {
+            match ours_with(*e, ctx.secs) {
+                Ok(v) => ours[i].0.push(v),
+                Err(err) => errors[i].push(format!("ours: {err}")),
+            }
         }
         match kernel(ctx.secs) {
             Ok(v) => k.0.push(v),
-            Err(e) => errors.push(format!("kernel: {e}")),
+            Err(e) => kernel_errors.push(format!("kernel: {e}")),
         }
         bare.0.push(bare::gbps(ctx.secs));
     }
-    let mut note = format!(
-        "b→a over hub://@, {} KiB writes, 64 KiB socket buffers; reference: kernel TCP on 127.0.0.1; goal ≥ 5 Gbit/s",
-        CHUNK / 1024
-    );
-    if !errors.is_empty() {
-        note.push_str(&format!("; errors: {}", errors.join(", ")));
-    }
-    vec![
-        Row::new(
-            "tcp_stream_inproc",
+    let mut rows = Vec::new();
+    let mut smoltcp_line = Samples::default();
+    for (i, e) in Engine::BOTH.iter().enumerate() {
+        let mut note = format!(
+            "b→a over hub://@, stacks {:?}, {} KiB writes, {}; reference: kernel TCP on 127.0.0.1; goal ≥ 5 Gbit/s",
+            e.stack_name(),
+            CHUNK / 1024,
+            e.buffers()
+        );
+        let errs: Vec<&String> = errors[i].iter().chain(&kernel_errors).collect();
+        if !errs.is_empty() {
+            let errs: Vec<&str> = errs.iter().map(|s| s.as_str()).collect();
+            note.push_str(&format!("; errors: {}", errs.join(", ")));
+        }
+        if *e == Engine::Smoltcp {
+            smoltcp_line = ours[i].clone();
+        }
+        rows.push(Row::new(
+            &row_name(*e),
             "Gbit/s",
             Better::Higher,
-            o.clone(),
-            k,
+            ours[i].clone(),
+            k.clone(),
             note,
-        ),
+        ));
+    }
+    rows.extend([
         Row::new(
             "tcp_stream_inproc.ceiling",
             "Gbit/s",
             Better::Higher,
-            o,
+            smoltcp_line,
             bare,
-            "reference here is smoltcp's bare loopback (one thread, one Interface, MTU 1514, 64 KiB buffers, no hub, no locks): the ceiling our stack could reach",
+            "ours: the tcp_stream_inproc line (smoltcp's TCP); reference here is smoltcp's bare loopback (one thread, one Interface, MTU 1514, 64 KiB buffers, no hub, no locks): the ceiling our stack could reach with smoltcp's TCP",
         ),
-    ]
+    ]);
+    rows
 }
 
 /// smoltcp alone: one interface on a loopback device, a client and a server socket, one thread.

@@ -188,6 +188,9 @@ pub(crate) struct Conn {
     pub rmem_max: usize,
     /// Counted among the engine's TIME-WAIT connections.
     pub in_time_wait: bool,
+    /// The TIME-WAIT table was full: the connection ends once its last ACK is out (Linux
+    /// on `tcp_max_tw_buckets` overflow) instead of waiting.
+    pub skip_time_wait: bool,
 
     // Statistics (TCP_INFO).
     pub stats: ConnStats,
@@ -340,6 +343,7 @@ impl Conn {
             wscale_ok: false,
             rmem_max: max_rcv,
             in_time_wait: false,
+            skip_time_wait: false,
             stats: ConnStats::default(),
         }
     }

@@ -33,8 +33,11 @@ impl Conn {
                 return true;
             }
             State::TimeWait => {
-                if self.ack_now {
-                    return self.send_ack(cx, tx);
+                if self.ack_now && !self.send_ack(cx, tx) {
+                    return false;
+                }
+                if self.skip_time_wait {
+                    self.terminate(None);
                 }
                 return true;
             }

@@ -907,12 +907,19 @@ impl Engine {
         }
         if conn.state == State::TimeWait && !conn.in_time_wait {
             if self.time_wait >= self.cfg.max_time_wait {
-                log::debug!(
-                    "TCP {} -> {}: TIME-WAIT table full, closed at once",
-                    conn.local,
-                    conn.remote
-                );
-                let _ = conn.terminate(None);
+                if !conn.skip_time_wait {
+                    log::debug!(
+                        "TCP {} -> {}: TIME-WAIT table full, closed once the last ACK is out",
+                        conn.local,
+                        conn.remote
+                    );
+                }
+                // The peer must get the ACK of its FIN, or it stays in LAST-ACK and answers
+                // the next SYN of this four-tuple with an ACK instead of a SYN-ACK.
+                conn.skip_time_wait = true;
+                if !conn.ack_now {
+                    let _ = conn.terminate(None);
+                }
             } else {
                 conn.in_time_wait = true;
                 self.time_wait += 1;

@@ -60,8 +60,8 @@ use std::path::Path;
 
 pub use eth::{ETH_HEADER_LEN, MAX_FRAME_LEN};
 pub use hub::{
-    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_UID, Hub, HubConfig, HubKind,
-    PortStats, ServeConfig,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_UID, Doorbell, Hub, HubConfig,
+    HubKind, PortStats, ServeConfig,
 };
 pub use impair::Impairment;
 pub use link::{BATCH_MAX, FrameBatch, Link};

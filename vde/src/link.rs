@@ -44,6 +44,13 @@ pub(crate) trait Endpoint: Send + Sync {
     fn dropped(&self) -> u64 {
         0
     }
+    /// Installs a doorbell (in-process hub members only; false elsewhere or when one is
+    /// already installed).
+    fn set_doorbell(&self, _bell: crate::hub::Doorbell) -> bool {
+        false
+    }
+    /// Makes the fd readable if a frame is waiting (only doorbell endpoints need it).
+    fn wake(&self) {}
 }
 
 /// An open link: send and receive whole Ethernet frames, poll one fd.
@@ -129,6 +136,28 @@ impl Link {
     /// Frames this end dropped because the peer queue was full or the frame was runt.
     pub fn dropped(&self) -> u64 {
         self.inner.dropped()
+    }
+
+    /// Installs `bell`, rung on the sending thread each time a frame arrives while the fd
+    /// is not readable, before the fd is made readable, with the frame's length and the
+    /// number of frames waiting (this one included, not those a receive already took); when
+    /// `bell` returns true the fd stays
+    /// as it is and no thread waiting on it wakes. Returning true is a promise: the receiver
+    /// receives until `recv` gives `WouldBlock`, or calls [`Link::wake`] when it stops
+    /// earlier. `bell` runs under the queue's lock: it must be quick and must not use this
+    /// link or the hub. Only in-process hub members (`hub://`, [`crate::Hub::connect`])
+    /// have a doorbell: false for every other link, and when one is already installed.
+    ///
+    /// This lets a receiver in the same process take in frames on the sender's thread, as
+    /// the kernel's loopback runs the receiver's stack on the sender's CPU.
+    pub fn set_doorbell(&self, bell: crate::hub::Doorbell) -> bool {
+        self.inner.set_doorbell(bell)
+    }
+
+    /// Makes the fd readable if a frame is waiting (see [`Link::set_doorbell`]); nothing
+    /// for links without a doorbell, whose fd already is.
+    pub fn wake(&self) {
+        self.inner.wake();
     }
 
     /// The VNL this link was opened with.

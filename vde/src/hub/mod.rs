@@ -26,7 +26,7 @@
 mod queue;
 mod server;
 
-pub use queue::DEFAULT_QUEUE_LEN;
+pub use queue::{DEFAULT_QUEUE_LEN, Doorbell};
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
@@ -643,6 +643,16 @@ impl Endpoint for Member {
 
     fn dropped(&self) -> u64 {
         self.port.c.dropped.load(Relaxed)
+    }
+
+    fn set_doorbell(&self, bell: Doorbell) -> bool {
+        self.queue().is_some_and(|q| q.set_doorbell(bell))
+    }
+
+    fn wake(&self) {
+        if let Some(q) = self.queue() {
+            q.wake();
+        }
     }
 }
 

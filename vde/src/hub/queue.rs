@@ -11,11 +11,16 @@
 //! Readiness: the eventfd is written only when the queue goes from empty to non-empty and
 //! read only when a receive leaves it empty, both under the fill lock, so the fd is readable
 //! exactly while a frame is waiting and no wakeup is lost or spurious.
+//!
+//! A receiver may install a [`Doorbell`]: while the eventfd is not signalled, each arriving
+//! frame rings it first, and only when it declines (returns false) is the eventfd written.
+//! A receiver that takes the ring promises to receive until the queue is empty, or to call
+//! [`LocalQueue::wake`] when it stops earlier; no thread is then woken for the frame.
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Mutex, OnceLock};
 
 use crate::eth::MAX_FRAME_LEN;
 use crate::sys;
@@ -37,6 +42,11 @@ struct Drain {
     pos: usize,
 }
 
+/// What a receiver is told, on the sending thread, when a frame arrives for it: the frame's
+/// length and how many frames the queue's fill list holds with it (see
+/// [`crate::Link::set_doorbell`]).
+pub type Doorbell = Box<dyn Fn(usize, usize) -> bool + Send + Sync>;
+
 /// A bounded frame queue with an eventfd tracking non-emptiness.
 pub(crate) struct LocalQueue {
     fill: Mutex<Fill>,
@@ -45,6 +55,7 @@ pub(crate) struct LocalQueue {
     filled: AtomicUsize,
     efd: OwnedFd,
     limit: usize,
+    doorbell: OnceLock<Doorbell>,
 }
 
 impl LocalQueue {
@@ -64,7 +75,25 @@ impl LocalQueue {
             filled: AtomicUsize::new(0),
             efd: sys::eventfd()?,
             limit: limit.max(1),
+            doorbell: OnceLock::new(),
         })
+    }
+
+    /// Installs the receiver's doorbell (once: false if one is already installed). It is
+    /// called with the queue's fill lock held, so it must not touch this queue or its hub.
+    pub(crate) fn set_doorbell(&self, bell: Doorbell) -> bool {
+        self.doorbell.set(bell).is_ok()
+    }
+
+    /// Signals the eventfd if a frame is waiting and it is not signalled yet: for a
+    /// receiver that took a ring and stops receiving before the queue is empty.
+    pub(crate) fn wake(&self) {
+        let d = self.drain.lock().unwrap_or_else(|e| e.into_inner());
+        let mut f = self.fill.lock().unwrap_or_else(|e| e.into_inner());
+        if (f.count > 0 || d.pos < d.count) && !f.signalled {
+            f.signalled = true;
+            sys::eventfd_signal(self.efd.as_raw_fd());
+        }
     }
 
     /// The eventfd readable while a frame is queued.
@@ -97,7 +126,12 @@ impl LocalQueue {
         slot.extend_from_slice(frame);
         f.count += 1;
         self.filled.store(f.count, Relaxed);
-        if !f.signalled {
+        if !f.signalled
+            && !self
+                .doorbell
+                .get()
+                .is_some_and(|ring| ring(frame.len(), f.count))
+        {
             f.signalled = true;
             sys::eventfd_signal(self.efd.as_raw_fd());
         }
@@ -199,5 +233,51 @@ mod tests {
             assert_eq!(a[0], want);
         }
         assert!(!readable(&q));
+    }
+
+    #[test]
+    fn a_doorbell_that_takes_the_ring_keeps_the_fd_quiet_until_wake() {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicBool;
+        let q = LocalQueue::new(8).unwrap();
+        let rings = Arc::new(AtomicUsize::new(0));
+        let take = Arc::new(AtomicBool::new(true));
+        let (r, t) = (rings.clone(), take.clone());
+        assert!(q.set_doorbell(Box::new(move |len, queued| {
+            assert_eq!(len, 60);
+            assert_eq!(
+                queued,
+                r.fetch_add(1, Relaxed) + 1,
+                "frames waiting, this one too"
+            );
+            t.load(Relaxed)
+        })));
+        assert!(!q.set_doorbell(Box::new(|_, _| true)), "only one doorbell");
+        assert!(q.push(&[1; 60]));
+        assert!(q.push(&[2; 60]));
+        assert_eq!(
+            rings.load(Relaxed),
+            2,
+            "every frame rings while the fd is quiet"
+        );
+        assert!(!readable(&q), "a taken ring wakes nobody");
+        let mut a = [0u8; 64];
+        let mut lens = [0usize; 1];
+        assert_eq!(q.pop_batch(&mut [&mut a[..]], &mut lens), 1);
+        q.wake();
+        assert!(readable(&q), "wake: a frame is still waiting");
+        assert!(q.push(&[3; 60]));
+        assert_eq!(rings.load(Relaxed), 2, "no ring while the fd is signalled");
+        for _ in 0..2 {
+            assert_eq!(q.pop_batch(&mut [&mut a[..]], &mut lens), 1);
+        }
+        assert!(!readable(&q));
+        q.wake();
+        assert!(!readable(&q), "wake on an empty queue does nothing");
+        rings.store(0, Relaxed);
+        take.store(false, Relaxed);
+        assert!(q.push(&[4; 60]));
+        assert_eq!(rings.load(Relaxed), 1);
+        assert!(readable(&q), "a declined ring signals the fd");
     }
 }

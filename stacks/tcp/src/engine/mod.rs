@@ -385,11 +385,31 @@ impl Engine {
         if self.dirty.is_empty() {
             self.dirty = dirty;
         }
+        self.prune_timers();
+    }
+
+    /// Drops cancelled timers from the top of the heap, so that [`Engine::next_deadline`]
+    /// names a timer that will fire: a connection's timers move at every ACK, and each
+    /// move leaves its old entry behind (lazy invalidation), which would otherwise wake the
+    /// caller for nothing, once per entry.
+    fn prune_timers(&mut self) {
+        while let Some(&Reverse((t, idx, generation))) = self.timers.peek() {
+            let live = self
+                .slots
+                .get(idx as usize)
+                .filter(|s| s.generation == generation)
+                .and_then(|s| s.conn.as_deref())
+                .is_some_and(|c| c.armed == t);
+            if live {
+                break;
+            }
+            self.timers.pop();
+        }
     }
 
     /// When [`Engine::poll`] must run next: now if work is queued, else the earliest timer
-    /// ([`Instant::NEVER`] if none). An early answer (a timer since cancelled) only costs a
-    /// poll that finds nothing to do.
+    /// ([`Instant::NEVER`] if none). After a poll that is a timer still armed; after input
+    /// alone it may be one since cancelled, which only costs a poll that finds nothing.
     pub fn next_deadline(&self) -> Instant {
         if !self.dirty.is_empty() || !self.ctl.is_empty() {
             return Instant::ZERO;

@@ -243,7 +243,8 @@ fn tail_loss_probe_deadline_and_the_repaired_loss() {
     let last_send = us(200_002);
     assert_eq!(
         r.tlp_deadline(last_send, srtt, rto, 3),
-        Some(ms(400) + Duration::from_micros(2))
+        Some(ms(402) + Duration::from_micros(2)),
+        "2 * SRTT + 2 ms (Linux's TCP_TIMEOUT_MIN)"
     );
     assert_eq!(
         r.tlp_deadline(last_send, srtt, rto, 1),

@@ -9,6 +9,10 @@ use crate::time::Instant;
 pub const WC_DEL_ACK: Duration = Duration::from_millis(200);
 /// RFC 8985 7.2: the PTO before any RTT has been measured.
 pub const PTO_NO_SRTT: Duration = Duration::from_secs(1);
+/// Added to 2 * SRTT when more than one segment is in flight, as Linux adds
+/// `TCP_TIMEOUT_MIN` (2 ms): on a sub-millisecond path a probe 2 * SRTT out would fire
+/// before any ACK could come back from a receiver that delays them a little.
+pub const PTO_MIN_EXTRA: Duration = Duration::from_millis(2);
 
 /// An unacknowledged probe: TLP.end_seq (absolute) and TLP.is_retrans.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,8 +23,8 @@ pub(super) struct Probe {
     pub is_retrans: bool,
 }
 
-/// RFC 8985 7.2: PTO = 2 * SRTT, plus WCDelAckT when one segment is in flight, or 1 s without
-/// an SRTT; never later than the RTO would fire.
+/// RFC 8985 7.2: PTO = 2 * SRTT, plus WCDelAckT when one segment is in flight (else plus
+/// [`PTO_MIN_EXTRA`], as Linux), or 1 s without an SRTT; never later than the RTO would fire.
 pub(super) fn deadline(
     now: Instant,
     srtt: Option<Duration>,
@@ -33,7 +37,7 @@ pub(super) fn deadline(
             if flight_segments <= 1 {
                 two.saturating_add(WC_DEL_ACK)
             } else {
-                two
+                two.saturating_add(PTO_MIN_EXTRA)
             }
         }
         None => PTO_NO_SRTT,

@@ -128,6 +128,8 @@ pub(crate) struct Core {
     /// The driver thread serving this stack, and the stack's key there.
     pub driver: Arc<DriverThread>,
     pub key: u64,
+    /// The doorbell side of this stack, installed on its in-process hub links (see `inbox`).
+    pub inbox: Arc<crate::inbox::Inbox>,
     /// The earliest timer of an open TCP connection (see `sockets::Liveness`), µs.
     tcp_timer: u64,
     /// Recycled buffers of steered UDP datagrams (see `steer`).
@@ -263,6 +265,7 @@ impl Core {
             next_nl_pid: 1,
             driver,
             key,
+            inbox: crate::inbox::Inbox::new(),
             tcp_timer: NEVER,
             spare_bufs: Vec::new(),
             tcp: tcp.map(|c| Box::new(crate::tcp_ioth::TcpIoth::new(c))),
@@ -311,6 +314,10 @@ impl Core {
                 smol_now(),
             )
         };
+        // In-process hub links deliver on the sender's thread (see `inbox`); others ignore it.
+        if std::env::var_os("NO_BELL").is_none() {
+            link.set_doorbell(self.inbox.doorbell());
+        }
         let new = Iface {
             index: (slot + 1) as u32,
             name: name.to_owned(),
@@ -658,10 +665,11 @@ impl Core {
     /// Advances the stack: ingress on `slot` (or every interface) with the lent batch, egress
     /// everywhere, loopback to quiescence, then socket descriptors. Returns the next deadline.
     pub(crate) fn drive(&mut self, slot: Option<u32>, batch: Option<&mut vde::FrameBatch>) -> u64 {
-        // Unit tests of failure containment: once armed, frames reaching an interface named
-        // `panic0` panic here, as a bug in smoltcp would while polling.
+        // Unit tests of failure containment: once armed, an ingress drive (whichever thread
+        // runs it) of a stack with an interface named `panic0` panics here, as a bug in
+        // smoltcp would while polling.
         #[cfg(test)]
-        if slot.is_some()
+        if batch.is_some()
             && crate::stack::tests::PANIC_ARMED.load(std::sync::atomic::Ordering::SeqCst)
             && self.ifaces.iter().flatten().any(|f| f.name == "panic0")
         {
@@ -786,6 +794,9 @@ impl Core {
                 if processed >= INGRESS_BUDGET
                     && port.rx.as_ref().is_some_and(|(b, p)| **p >= b.len())
                 {
+                    // What is left must wake the driver (a doorbell link's descriptor stays
+                    // quiet while its rings are taken).
+                    link.wake();
                     break;
                 }
             }

@@ -27,6 +27,10 @@ pub(crate) fn now_micros() -> u64 {
 /// No deadline.
 pub(crate) const NEVER: u64 = u64::MAX;
 
+/// Drives the driver threads made because a link's descriptor turned readable (tests).
+#[cfg(test)]
+pub(crate) static LINK_DRIVES: AtomicUsize = AtomicUsize::new(0);
+
 const WAKE_KEY: u64 = 0;
 const EVENTS: usize = 64;
 
@@ -207,6 +211,7 @@ impl DriverThread {
     }
 
     fn run(self: Arc<Self>) {
+        crate::inbox::mark_driver();
         let mut batch = vde::FrameBatch::new(vde::BATCH_MAX);
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; EVENTS];
         let mut due: Vec<u64> = Vec::new();
@@ -246,6 +251,8 @@ impl DriverThread {
                 let stack = self.inner().stacks.get(&key).and_then(Weak::upgrade);
                 match stack {
                     Some(stack) => {
+                        #[cfg(test)]
+                        LINK_DRIVES.fetch_add(1, Ordering::Relaxed);
                         let deadline = stack.drive(Some(slot), &mut batch);
                         stack.request(deadline);
                     }

@@ -29,6 +29,8 @@ mod core;
 mod device;
 mod driver;
 mod icmp;
+mod in_call;
+mod inbox;
 mod netlink;
 mod options;
 mod pktinfo;

@@ -8,10 +8,14 @@
 //! - HUP by shutting down the stack end entirely.
 //!
 //! Each change costs one or two system calls and is made only when the wanted state differs
-//! from the last one set.
+//! from the last one set. Inside a stack call the change waits until the stack is unlocked
+//! (see [`Readiness`]).
 
+use std::cell::RefCell;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// What a socket's descriptor should report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -26,11 +30,31 @@ pub(crate) struct Ready {
     pub hup: bool,
 }
 
-/// The socketpair behind a user-space socket's descriptor.
-pub(crate) struct Readiness {
+/// The socketpair behind a user-space socket's descriptor, and what it shows.
+struct Pair {
     user: OwnedFd,
     stack: OwnedFd,
-    shown: Ready,
+    /// The state last asked for ([`Ready::bits`]), written under the stack's lock.
+    want: AtomicU8,
+    /// The state the descriptor shows; changes are made under this lock, always towards
+    /// the latest `want`, so appliers on different threads cannot reorder them.
+    shown: Mutex<Ready>,
+}
+
+/// A user-space socket's descriptor, as its stack sees it.
+///
+/// Changes asked for during a stack call are made once the call has unlocked its stack
+/// (see `in_call`): a thread the change wakes finds the stack free instead of sleeping on
+/// its lock at once.
+pub(crate) struct Readiness {
+    pair: Arc<Pair>,
+    /// The last state asked for.
+    wanted: Ready,
+}
+
+thread_local! {
+    /// Descriptors whose changes wait for the end of this thread's stack call.
+    static DEFERRED: RefCell<Vec<Arc<Pair>>> = const { RefCell::new(Vec::new()) };
 }
 
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
@@ -38,6 +62,24 @@ fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
         Err(io::Error::last_os_error())
     } else {
         Ok(r)
+    }
+}
+
+impl Ready {
+    fn bits(self) -> u8 {
+        u8::from(self.readable)
+            | u8::from(self.writable) << 1
+            | u8::from(self.rdhup) << 2
+            | u8::from(self.hup) << 3
+    }
+
+    fn from_bits(b: u8) -> Ready {
+        Ready {
+            readable: b & 1 != 0,
+            writable: b & 2 != 0,
+            rdhup: b & 4 != 0,
+            hup: b & 8 != 0,
+        }
     }
 }
 
@@ -68,24 +110,68 @@ impl Readiness {
                 std::mem::size_of::<libc::c_int>() as libc::socklen_t,
             )
         })?;
+        let fresh = Ready {
+            writable: true,
+            ..Ready::default()
+        };
         Ok(Readiness {
-            user,
-            stack,
-            shown: Ready {
-                writable: true,
-                ..Ready::default()
-            },
+            pair: Arc::new(Pair {
+                user,
+                stack,
+                want: AtomicU8::new(fresh.bits()),
+                shown: Mutex::new(fresh),
+            }),
+            wanted: fresh,
         })
     }
 
     /// The descriptor the user polls.
     pub(crate) fn user_fd(&self) -> RawFd {
-        self.user.as_raw_fd()
+        self.pair.user.as_raw_fd()
     }
 
-    /// Makes the descriptor show `want`, touching it only where it differs.
+    /// Makes the descriptor show `want`, touching it only where it differs: now outside a
+    /// stack call, at the end of the call inside one ([`apply_deferred`]).
     pub(crate) fn show(&mut self, want: Ready) {
-        let cur = self.shown;
+        if self.wanted == want || self.wanted.hup {
+            return;
+        }
+        self.wanted = want;
+        self.pair.want.store(want.bits(), Ordering::Release);
+        let deferred = crate::in_call::active()
+            && DEFERRED
+                .try_with(|d| {
+                    d.try_borrow_mut()
+                        .map(|mut d| d.push(self.pair.clone()))
+                        .is_ok()
+                })
+                .unwrap_or(false);
+        if !deferred {
+            self.pair.apply();
+        }
+    }
+}
+
+/// Makes the changes this thread's stack call asked for (called once the stack is unlocked).
+pub(crate) fn apply_deferred() {
+    loop {
+        let next = DEFERRED
+            .try_with(|d| d.try_borrow_mut().ok().and_then(|mut d| d.pop()))
+            .ok()
+            .flatten();
+        match next {
+            Some(pair) => pair.apply(),
+            None => break,
+        }
+    }
+}
+
+impl Pair {
+    /// Brings the descriptor to the latest state asked for.
+    fn apply(&self) {
+        let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
+        let want = Ready::from_bits(self.want.load(Ordering::Acquire));
+        let cur = *shown;
         if cur == want || cur.hup {
             return;
         }
@@ -99,7 +185,7 @@ impl Readiness {
             }
             // SAFETY: shutdown on our own descriptor.
             unsafe { libc::shutdown(self.stack.as_raw_fd(), libc::SHUT_RDWR) };
-            self.shown = Ready {
+            *shown = Ready {
                 readable: true,
                 writable,
                 rdhup: true,
@@ -110,10 +196,10 @@ impl Readiness {
         if want.rdhup && !cur.rdhup {
             // SAFETY: shutdown on our own descriptor.
             unsafe { libc::shutdown(self.stack.as_raw_fd(), libc::SHUT_WR) };
-            self.shown.rdhup = true;
-            self.shown.readable = true;
+            shown.rdhup = true;
+            shown.readable = true;
         }
-        if !self.shown.rdhup && want.readable != self.shown.readable {
+        if !shown.rdhup && want.readable != shown.readable {
             if want.readable {
                 let b = [1u8];
                 // SAFETY: writes one byte from a valid buffer to our own descriptor.
@@ -121,15 +207,15 @@ impl Readiness {
             } else {
                 drain(self.user.as_raw_fd());
             }
-            self.shown.readable = want.readable;
+            shown.readable = want.readable;
         }
-        if want.writable != self.shown.writable {
+        if want.writable != shown.writable {
             if want.writable {
                 drain(self.stack.as_raw_fd());
             } else {
                 fill(self.user.as_raw_fd());
             }
-            self.shown.writable = want.writable;
+            shown.writable = want.writable;
         }
     }
 }
@@ -235,5 +321,39 @@ mod tests {
             ev & libc::POLLHUP != 0 && ev & libc::POLLOUT != 0,
             "{ev:#x}"
         );
+    }
+
+    #[test]
+    fn changes_asked_for_inside_a_stack_call_show_when_it_ends() {
+        let mut r = Readiness::new().unwrap();
+        let fd = r.user_fd();
+        assert!(crate::in_call::enter());
+        r.show(Ready {
+            readable: true,
+            writable: true,
+            ..Ready::default()
+        });
+        assert_eq!(
+            poll(fd),
+            libc::POLLOUT,
+            "not yet: the stack is still locked"
+        );
+        r.show(Ready {
+            readable: true,
+            writable: false,
+            ..Ready::default()
+        });
+        assert!(crate::in_call::leave(), "the outermost call");
+        assert_eq!(
+            poll(fd),
+            libc::POLLOUT,
+            "applied by the caller, after unlocking"
+        );
+        apply_deferred();
+        assert_eq!(poll(fd), libc::POLLIN, "the latest state asked for");
+        apply_deferred();
+        assert_eq!(poll(fd), libc::POLLIN, "applying again changes nothing");
+        r.show(Ready::default());
+        assert_eq!(poll(fd), 0, "outside a call: at once");
     }
 }

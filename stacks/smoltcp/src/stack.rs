@@ -32,7 +32,13 @@ pub(crate) struct Shared {
     scheduled: AtomicU64,
     /// Set once a panic while working on this stack stopped it (see [`Shared::with`]).
     failed: AtomicBool,
+    /// Its doorbell side (see `inbox`), the same as the core's.
+    inbox: Arc<crate::inbox::Inbox>,
 }
+
+/// Most drives a call makes after unlocking for frames that arrived while it held the
+/// stack, before its driver takes over (see [`Shared::with`]).
+const PENDING_ROUNDS: usize = 16;
 
 /// Most sockets a stack may have for its calls to flush egress themselves (see
 /// [`Shared::call`]).
@@ -49,13 +55,22 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
 
 impl Shared {
     pub(crate) fn new(core: Core, key: u64, driver: Arc<DriverThread>) -> Arc<Shared> {
-        Arc::new(Shared {
+        let inbox = core.inbox.clone();
+        let shared = Arc::new(Shared {
             core: Mutex::new(core),
             key,
             driver,
             scheduled: AtomicU64::new(NEVER),
             failed: AtomicBool::new(false),
-        })
+            inbox,
+        });
+        shared.inbox.bind(&shared);
+        shared
+    }
+
+    /// The stack's doorbell side.
+    pub(crate) fn inbox(&self) -> &crate::inbox::Inbox {
+        &self.inbox
     }
 
     /// The stack's state, even after a failure (for teardown).
@@ -84,15 +99,44 @@ impl Shared {
     /// its descriptors show hang-up so that blocked callers wake, its links are no longer
     /// watched, and every later call on it gives `EIO` naming the stack; the driver thread
     /// and every other stack go on.
+    ///
+    /// Frames the call delivers to other stacks of the process through an in-process hub
+    /// are taken in by this thread once the stack is unlocked (see `inbox`).
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Core) -> R) -> io::Result<R> {
         if self.is_failed() {
             return Err(self.failed_error());
         }
+        // Declared before the lock guard, dropped after it: what the call leaves for the
+        // end (descriptor changes, other stacks' ingress) runs with this stack unlocked.
+        let _call = CallGuard::enter();
+        let (r, mut pending) = self.locked(f);
+        // Frames that arrived for this stack while it was locked (see `inbox`) are taken in
+        // now, by this thread, as the kernel processes a socket's backlog on release.
+        let mut rounds = 0;
+        while pending {
+            rounds += 1;
+            if rounds > PENDING_ROUNDS {
+                // Its driver takes over: a timer due now drives every link of the stack.
+                self.request(crate::driver::now_micros());
+                break;
+            }
+            let (deadline, more) =
+                crate::inbox::with_batch(|b| self.locked(|core| core.drive(None, Some(b))));
+            self.request(deadline.unwrap_or(NEVER));
+            pending = more;
+        }
+        r
+    }
+
+    /// [`Shared::with`] without taking in the frames that arrived meanwhile: the result,
+    /// and whether such frames wait.
+    fn locked<R>(&self, f: impl FnOnce(&mut Core) -> R) -> (io::Result<R>, bool) {
         let mut core = self.lock();
         if self.is_failed() {
-            return Err(self.failed_error());
+            return (Err(self.failed_error()), self.inbox.clear_busy());
         }
-        match std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut core))) {
+        self.inbox.set_busy();
+        let r = match std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut core))) {
             Ok(r) => Ok(r),
             Err(payload) => {
                 self.failed.store(true, Ordering::Release);
@@ -108,7 +152,11 @@ impl Shared {
                 }
                 Err(self.failed_error())
             }
-        }
+        };
+        // Cleared while still locked: a later holder sets it again itself.
+        let pending = self.inbox.clear_busy() && !self.is_failed();
+        drop(core);
+        (r, pending)
     }
 
     /// Driver entry: advance with frames from interface `slot` (or on a timer).
@@ -157,6 +205,30 @@ impl Shared {
         })?;
         self.request(deadline);
         Ok(r)
+    }
+}
+
+/// A stack call in progress on this thread (see `in_call`); when the outermost one ends,
+/// the descriptor changes it asked for are made, then the stacks it delivered frames to
+/// are driven.
+struct CallGuard {
+    entered: bool,
+}
+
+impl CallGuard {
+    fn enter() -> CallGuard {
+        CallGuard {
+            entered: crate::in_call::enter(),
+        }
+    }
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        if self.entered && crate::in_call::leave() {
+            crate::readiness::apply_deferred();
+            crate::inbox::drain();
+        }
     }
 }
 
@@ -249,6 +321,43 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+/// Polls `pfds` (this socket's descriptor, then `links` links', then maybe this thread's
+/// inbox eventfd) until one shows an event or `deadline` passes (EAGAIN); true when a
+/// link's did (its frames are for the caller to take in).
+fn poll_links(
+    pfds: &mut [libc::pollfd],
+    links: usize,
+    deadline: Option<Instant>,
+) -> io::Result<bool> {
+    loop {
+        let ms = poll_timeout(deadline)?;
+        for p in pfds.iter_mut() {
+            p.revents = 0;
+        }
+        // SAFETY: a valid array of pfds.len() pollfds for the call.
+        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n > 0 {
+            return Ok(pfds[1..=links].iter().any(|p| p.revents != 0));
+        }
+    }
+}
+
+/// Takes in what waits on every link of the stack, with this thread's receive batch.
+fn ingress_all(core: &mut Core) {
+    APP_BATCH.with(|b| {
+        let mut b = b.borrow_mut();
+        let batch = b.get_or_insert_with(|| vde::FrameBatch::new(vde::BATCH_MAX));
+        core.drive(None, Some(batch));
+    });
+}
+
 /// The poll(2) timeout until `deadline`; EAGAIN once it has passed.
 fn poll_timeout(deadline: Option<Instant>) -> io::Result<c_int> {
     match deadline {
@@ -323,8 +432,14 @@ impl SmolSocket {
         mut op: impl FnMut(&mut Core) -> io::Result<R>,
     ) -> io::Result<R> {
         let mut deadline: Option<Option<Instant>> = None;
+        let mut ingress = false;
         loop {
             let (r, nonblocking, t) = self.shared.call(|core| {
+                if ingress {
+                    // In the same locked section as the retry: readiness that the frames
+                    // raise and the retry lowers again never reaches the descriptor.
+                    ingress_all(core);
+                }
                 let r = op(core);
                 core.refresh(self.id);
                 match core.sock(self.id) {
@@ -335,29 +450,30 @@ impl SmolSocket {
             match r {
                 Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && !nonblocking && !dontwait => {
                     let d = *deadline.get_or_insert_with(|| t.map(|t| Instant::now() + t));
-                    self.wait_or_ingress(events, d)?;
+                    ingress = self.wait_or_ingress(events, d)?;
                 }
                 other => return other,
             }
         }
     }
 
-    /// Waits like [`SmolSocket::wait`], but also on the stack's links: when frames arrive
-    /// while this thread is blocked, it runs the stack's ingress itself instead of waiting for
-    /// its driver thread to do it and then wake it (one thread hand-off less per packet on the
+    /// Waits like [`SmolSocket::wait`], but also on the stack's links and as the stack's
+    /// registered waiter (see `inbox`): when frames arrive while
+    /// this thread is blocked, it runs the stack's ingress itself instead of waiting for its
+    /// driver thread to do it and then wake it (one thread hand-off less per packet on the
     /// latency path; the driver stays the fallback and serves every other case).
-    fn wait_or_ingress(&self, events: i16, deadline: Option<Instant>) -> io::Result<()> {
+    fn wait_or_ingress(&self, events: i16, deadline: Option<Instant>) -> io::Result<bool> {
         const MAX_LINKS: usize = 4;
         let mut links = [(0u32, -1 as RawFd); MAX_LINKS];
         let n_links = self.shared.with(|c| c.watched_links(&mut links))?;
         if n_links == 0 {
-            return self.wait(events, deadline);
+            return self.wait(events, deadline).map(|()| false);
         }
         let mut pfds = [libc::pollfd {
             fd: -1,
             events: 0,
             revents: 0,
-        }; MAX_LINKS + 1];
+        }; MAX_LINKS + 2];
         pfds[0] = libc::pollfd {
             fd: self.fd,
             events,
@@ -370,34 +486,30 @@ impl SmolSocket {
                 revents: 0,
             };
         }
-        loop {
-            let ms = poll_timeout(deadline)?;
-            for p in &mut pfds[..=n_links] {
-                p.revents = 0;
-            }
-            // SAFETY: a valid array of n_links + 1 pollfds for the call.
-            let n = unsafe { libc::poll(pfds.as_mut_ptr(), (n_links + 1) as libc::nfds_t, ms) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
+        // Frames other stacks of the process send this one wake this thread alone (see
+        // `inbox`): registered, it takes them in itself.
+        let registration = self.shared.inbox().register();
+        let n = n_links
+            + 1
+            + usize::from(registration.as_ref().is_some_and(|r| {
+                pfds[n_links + 1] = libc::pollfd {
+                    fd: r.fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                true
+            }));
+        let waited = poll_links(&mut pfds[..n], n_links, deadline);
+        let rung = registration.is_some_and(|r| self.shared.inbox().unregister(r));
+        match waited {
+            Ok(links_ready) => Ok(links_ready || rung),
+            Err(e) => {
+                if rung {
+                    // The ring came as the wait ended: its frames are still this thread's.
+                    let _ = self.shared.call(ingress_all);
                 }
-                return Err(e);
+                Err(e)
             }
-            if pfds[0].revents != 0 {
-                return Ok(());
-            }
-            for (i, p) in pfds[1..=n_links].iter().enumerate() {
-                if p.revents != 0 {
-                    APP_BATCH.with(|b| {
-                        let mut b = b.borrow_mut();
-                        let batch = b.get_or_insert_with(|| vde::FrameBatch::new(vde::BATCH_MAX));
-                        let deadline = self.shared.drive(Some(links[i].0), batch);
-                        self.shared.request(deadline);
-                    });
-                }
-            }
-            // What the ingress brought shows on our descriptor: the next poll returns at once.
         }
     }
 
@@ -488,14 +600,23 @@ impl SocketOps for SmolSocket {
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) && !nonblocking => {
                 let deadline = timeout.map(|t| Instant::now() + t);
                 loop {
-                    if let Err(e) = self.wait(libc::POLLOUT, deadline) {
-                        return Err(if e.raw_os_error() == Some(libc::EAGAIN) {
-                            err(libc::EINPROGRESS)
-                        } else {
-                            e
-                        });
-                    }
-                    match self.shared.call(|c| c.connect_status(self.id))? {
+                    let ingress = match self.wait_or_ingress(libc::POLLOUT, deadline) {
+                        Ok(ingress) => ingress,
+                        Err(e) => {
+                            return Err(if e.raw_os_error() == Some(libc::EAGAIN) {
+                                err(libc::EINPROGRESS)
+                            } else {
+                                e
+                            });
+                        }
+                    };
+                    let status = self.shared.call(|c| {
+                        if ingress {
+                            ingress_all(c);
+                        }
+                        c.connect_status(self.id)
+                    })?;
+                    match status {
                         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => continue,
                         other => return other,
                     }

@@ -21,9 +21,12 @@
 //!    stack on the sender's CPU; after [`DRAIN_MAX`] drives the rest go to their drivers (a
 //!    timer due now), so one call's extra work is bounded and a chain of stacks cannot
 //!    recurse;
-//! 4. else it is declined and the descriptor wakes the driver as before (hub service
-//!    threads, delay lines, raw `vde::Link` users, driver threads: a driver taking frames in
+//! 4. else it is declined and the descriptor wakes the driver as before (rings on hub
+//!    service threads, delay lines, raw `vde::Link` users, and on driver threads, which
+//!    wake waiters and hand frames to lock holders but never take frames in themselves: that
 //!    would only move work from one driver to another).
+//!
+//! Each application thread that ever blocks on a stack holds one eventfd for this.
 //!
 //! Invariants: `queued` is true only while the stack is on some thread's work list that will
 //! drive it (or hand it to its driver); it is cleared just before the drive, so a frame
@@ -265,9 +268,10 @@ impl Registration {
     }
 }
 
-/// Marks this thread as a driver thread: the frames its drives send to other stacks wake
-/// their drivers, as before. A driver taking them in would only move work from one driver
-/// to another, and would put a bulk transfer's two directions on one thread.
+/// Marks this thread as a driver thread: it never takes in itself the frames its drives send
+/// to other stacks (steps 1 and 2 of the module docs still apply). A driver taking them in
+/// would only move work from one driver to another, and would put a bulk transfer's two
+/// directions on one thread.
 pub(crate) fn mark_driver() {
     let _ = IS_DRIVER.try_with(|d| d.set(true));
 }

@@ -571,7 +571,9 @@ impl Core {
             if looped {
                 changed |= self.poll_lo(now);
             }
-            if touched.is_empty() && !blocked {
+            // Only `lo` gives the engine new input, and only a full queue leaves it output:
+            // otherwise one more poll would find nothing.
+            if !looped && !blocked {
                 break;
             }
         }

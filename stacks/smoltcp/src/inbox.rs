@@ -335,7 +335,7 @@ fn drain_with(batch: &mut vde::FrameBatch) {
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};
-    use std::net::{IpAddr, SocketAddr};
+    use std::net::SocketAddr;
     use std::sync::atomic::Ordering::Relaxed;
     use std::time::Duration;
 
@@ -344,13 +344,7 @@ mod tests {
     use crate::driver::LINK_DRIVES;
 
     fn node(vnl: &str, engine: &str, ip: [u8; 4]) -> Stack {
-        let stack = Stack::new(&format!("smoltcp,tcp={engine}"), &[vnl]).expect("stack");
-        let idx = stack.if_nametoindex("vde0").expect("interface");
-        stack.link_set_up(idx, true).expect("up");
-        stack
-            .ipaddr_add(IpAddr::from(ip), 24, idx)
-            .expect("address");
-        stack
+        crate::stack::tests::node_named(&format!("smoltcp,tcp={engine}"), vnl, "vde0", ip)
     }
 
     /// Request/response between two stacks of the process: each frame is taken in by a

@@ -48,8 +48,6 @@ struct Pair {
 /// its lock at once.
 pub(crate) struct Readiness {
     pair: Arc<Pair>,
-    /// The last state asked for.
-    wanted: Ready,
 }
 
 thread_local! {
@@ -121,7 +119,6 @@ impl Readiness {
                 want: AtomicU8::new(fresh.bits()),
                 shown: Mutex::new(fresh),
             }),
-            wanted: fresh,
         })
     }
 
@@ -133,10 +130,11 @@ impl Readiness {
     /// Makes the descriptor show `want`, touching it only where it differs: now outside a
     /// stack call, at the end of the call inside one ([`apply_deferred`]).
     pub(crate) fn show(&mut self, want: Ready) {
-        if self.wanted == want || self.wanted.hup {
+        // `want` is written only here, under the stack's lock: the last state asked for.
+        let wanted = Ready::from_bits(self.pair.want.load(Ordering::Relaxed));
+        if wanted == want || wanted.hup {
             return;
         }
-        self.wanted = want;
         self.pair.want.store(want.bits(), Ordering::Release);
         let deferred = crate::in_call::active()
             && DEFERRED

@@ -489,16 +489,15 @@ impl SmolSocket {
         // Frames other stacks of the process send this one wake this thread alone (see
         // `inbox`): registered, it takes them in itself.
         let registration = self.shared.inbox().register();
-        let n = n_links
-            + 1
-            + usize::from(registration.as_ref().is_some_and(|r| {
-                pfds[n_links + 1] = libc::pollfd {
-                    fd: r.fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
-                true
-            }));
+        let mut n = n_links + 1;
+        if let Some(r) = &registration {
+            pfds[n] = libc::pollfd {
+                fd: r.fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            n += 1;
+        }
         let waited = poll_links(&mut pfds[..n], n_links, deadline);
         let rung = registration.is_some_and(|r| self.shared.inbox().unregister(r));
         match waited {
@@ -516,35 +515,12 @@ impl SmolSocket {
     /// Waits until the descriptor shows one of `events` (or hangs up), or `deadline` passes
     /// (EAGAIN).
     fn wait(&self, events: i16, deadline: Option<Instant>) -> io::Result<()> {
-        loop {
-            let ms = match deadline {
-                None => -1,
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Err(err(libc::EAGAIN));
-                    }
-                    c_int::try_from(left.as_millis().max(1)).unwrap_or(c_int::MAX)
-                }
-            };
-            let mut p = libc::pollfd {
-                fd: self.fd,
-                events,
-                revents: 0,
-            };
-            // SAFETY: a valid pollfd for the call.
-            let n = unsafe { libc::poll(&mut p, 1, ms) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
-            if n > 0 {
-                return Ok(());
-            }
-        }
+        let mut p = [libc::pollfd {
+            fd: self.fd,
+            events,
+            revents: 0,
+        }];
+        poll_links(&mut p, 0, deadline).map(drop)
     }
 }
 
@@ -848,7 +824,12 @@ pub(crate) mod tests {
     }
 
     fn node(vnl: &str, ifname: &str, ip: [u8; 4]) -> Stack {
-        let stack = Stack::new("smoltcp", &[vnl]).expect("smoltcp stack");
+        node_named("smoltcp", vnl, ifname, ip)
+    }
+
+    /// A stack `name` (with its options) on `vnl`, `ifname` up at `ip`/24.
+    pub(crate) fn node_named(name: &str, vnl: &str, ifname: &str, ip: [u8; 4]) -> Stack {
+        let stack = Stack::new(name, &[vnl]).expect("smoltcp stack");
         let idx = stack.if_nametoindex(ifname).expect("interface");
         stack.link_set_up(idx, true).expect("up");
         stack

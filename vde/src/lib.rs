@@ -49,6 +49,7 @@ mod link;
 mod null;
 mod pace;
 pub mod pcap;
+mod slots;
 mod sys;
 mod tap;
 mod vde_client;

@@ -5,6 +5,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use crate::eth::MAX_FRAME_LEN;
+use crate::slots::Slots;
 
 /// What every kind of link implements. Frames are whole Ethernet frames without FCS.
 pub(crate) trait Endpoint: Send + Sync {
@@ -13,12 +14,12 @@ pub(crate) trait Endpoint: Send + Sync {
     /// Receives one frame without blocking (WouldBlock when none is waiting).
     fn recv(&self, buf: &mut [u8]) -> io::Result<usize>;
     /// Receives up to `slots.len()` frames; the default calls `recv` in a loop.
-    fn recv_batch(&self, slots: &mut [&mut [u8]], lens: &mut [usize]) -> io::Result<usize> {
+    fn recv_batch(&self, slots: &mut Slots<'_>) -> io::Result<usize> {
         let mut n = 0;
-        while n < slots.len() && n < lens.len() {
-            match self.recv(slots[n]) {
+        while n < slots.len() {
+            match self.recv(slots.slot(n)) {
                 Ok(len) => {
-                    lens[n] = len;
+                    slots.lens[n] = len;
                     n += 1;
                 }
                 Err(e) if n > 0 && e.kind() == io::ErrorKind::WouldBlock => break,
@@ -96,14 +97,9 @@ impl Link {
     /// `WouldBlock` if none was waiting.
     pub fn recv_batch(&self, batch: &mut FrameBatch) -> io::Result<usize> {
         batch.count = 0;
-        let slot = batch.slot;
         let cap = batch.lens.len().min(BATCH_MAX);
-        let mut chunks = batch.buf.chunks_mut(slot);
-        let mut slots: [&mut [u8]; BATCH_MAX] =
-            std::array::from_fn(|_| chunks.next().unwrap_or(&mut []));
-        let n = self
-            .inner
-            .recv_batch(&mut slots[..cap], &mut batch.lens[..cap])?;
+        let mut slots = Slots::new(&mut batch.buf, batch.slot, &mut batch.lens[..cap]);
+        let n = self.inner.recv_batch(&mut slots)?;
         batch.count = n;
         Ok(n)
     }

@@ -8,6 +8,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use crate::slots::Slots;
+
 /// Maps a C return value to `io::Result`, reading errno when it is negative.
 pub(crate) fn cvt<T: PartialOrd + Default>(r: T) -> io::Result<T> {
     if r < T::default() {
@@ -146,12 +148,8 @@ pub(crate) const MMSG_MAX: usize = 64;
 
 /// Receives up to `slots.len()` (at most [`MMSG_MAX`]) datagrams with one non-blocking
 /// `recvmmsg`; the length of each goes to `lens`. Returns how many were received.
-pub(crate) fn recvmmsg(
-    fd: RawFd,
-    slots: &mut [&mut [u8]],
-    lens: &mut [usize],
-) -> io::Result<usize> {
-    let n = slots.len().min(MMSG_MAX).min(lens.len());
+pub(crate) fn recvmmsg(fd: RawFd, slots: &mut Slots<'_>) -> io::Result<usize> {
+    let n = slots.len().min(MMSG_MAX);
     if n == 0 {
         return Ok(0);
     }
@@ -160,13 +158,14 @@ pub(crate) fn recvmmsg(
     // SAFETY: as above.
     let mut msgs: [libc::mmsghdr; MMSG_MAX] = unsafe { mem::zeroed() };
     for i in 0..n {
-        iov[i].iov_base = slots[i].as_mut_ptr().cast();
-        iov[i].iov_len = slots[i].len();
+        let slot = slots.slot(i);
+        iov[i].iov_base = slot.as_mut_ptr().cast();
+        iov[i].iov_len = slot.len();
         msgs[i].msg_hdr.msg_iov = &mut iov[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
     }
-    // SAFETY: msgs[..n] point into iov[..n], which point into live, exclusively borrowed
-    // buffers; all outlive the call.
+    // SAFETY: msgs[..n] point into iov[..n], which point into disjoint slots of the
+    // exclusively borrowed batch buffer; all outlive the call.
     let got = cvt(unsafe {
         libc::recvmmsg(
             fd,
@@ -176,8 +175,8 @@ pub(crate) fn recvmmsg(
             std::ptr::null_mut(),
         )
     })? as usize;
-    for i in 0..got {
-        lens[i] = msgs[i].msg_len as usize;
+    for (len, msg) in slots.lens.iter_mut().zip(&msgs[..got]) {
+        *len = msg.msg_len as usize;
     }
     Ok(got)
 }

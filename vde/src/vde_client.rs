@@ -31,6 +31,7 @@ use crate::ctl::{CtlRequest, PortRequest};
 use crate::eth::ETH_HEADER_LEN;
 use crate::link::{Endpoint, Link};
 use crate::pace::Backoff;
+use crate::slots::Slots;
 use crate::sys::{self, Epoll, SOCKADDR_UN_LEN};
 use crate::vnl::Vnl;
 
@@ -729,8 +730,8 @@ impl Endpoint for VdeLink {
         self.receive(|fd| sys::recv(fd, buf, libc::MSG_DONTWAIT))
     }
 
-    fn recv_batch(&self, slots: &mut [&mut [u8]], lens: &mut [usize]) -> io::Result<usize> {
-        self.receive(|fd| sys::recvmmsg(fd, slots, lens))
+    fn recv_batch(&self, slots: &mut Slots<'_>) -> io::Result<usize> {
+        self.receive(|fd| sys::recvmmsg(fd, slots))
     }
 
     fn fd(&self) -> BorrowedFd<'_> {

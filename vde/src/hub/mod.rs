@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 use crate::eth::{self, ETH_HEADER_LEN, MAX_FRAME_LEN, Mac};
 use crate::impair::{DelayLine, DelaySink, Impairer, Impairment, Verdict};
 use crate::link::{Endpoint, Link};
+use crate::slots::Slots;
 use crate::sys;
 use crate::vnl::Vnl;
 use queue::LocalQueue;
@@ -617,14 +618,15 @@ impl Endpoint for Member {
 
     fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         let mut lens = [0usize; 1];
-        match self.recv_batch(&mut [buf], &mut lens)? {
+        let slot = buf.len();
+        match self.recv_batch(&mut Slots::new(buf, slot, &mut lens))? {
             0 => Err(io::ErrorKind::WouldBlock.into()),
             _ => Ok(lens[0]),
         }
     }
 
-    fn recv_batch(&self, slots: &mut [&mut [u8]], lens: &mut [usize]) -> io::Result<usize> {
-        match self.queue().map(|q| q.pop_batch(slots, lens)) {
+    fn recv_batch(&self, slots: &mut Slots<'_>) -> io::Result<usize> {
+        match self.queue().map(|q| q.pop_batch(slots)) {
             Some(0) | None => Err(io::ErrorKind::WouldBlock.into()),
             Some(n) => Ok(n),
         }

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 
 use crate::eth::MAX_FRAME_LEN;
+use crate::slots::Slots;
 use crate::sys;
 
 /// Default limit (frames) of the list senders fill for a member.
@@ -139,7 +140,7 @@ impl LocalQueue {
     }
 
     /// Moves up to `slots.len()` frames out (each truncated to its slot); returns how many.
-    pub(crate) fn pop_batch(&self, slots: &mut [&mut [u8]], lens: &mut [usize]) -> usize {
+    pub(crate) fn pop_batch(&self, slots: &mut Slots<'_>) -> usize {
         let mut d = self.drain.lock().unwrap_or_else(|e| e.into_inner());
         if d.pos == d.count {
             let mut f = self.fill.lock().unwrap_or_else(|e| e.into_inner());
@@ -158,12 +159,13 @@ impl LocalQueue {
             self.filled.store(0, Relaxed);
         }
         let mut n = 0;
-        let max = slots.len().min(lens.len());
+        let max = slots.len();
         while n < max && d.pos < d.count {
             let frame = &d.frames[d.pos];
-            let k = frame.len().min(slots[n].len());
-            slots[n][..k].copy_from_slice(&frame[..k]);
-            lens[n] = k;
+            let (slot, len) = slots.slot_and_len(n);
+            let k = frame.len().min(slot.len());
+            slot[..k].copy_from_slice(&frame[..k]);
+            *len = k;
             d.pos += 1;
             n += 1;
         }
@@ -190,6 +192,12 @@ impl LocalQueue {
 mod tests {
     use super::*;
 
+    /// Pops at most one frame into `a`.
+    fn pop_one(q: &LocalQueue, a: &mut [u8], lens: &mut [usize]) -> usize {
+        let slot = a.len();
+        q.pop_batch(&mut Slots::new(a, slot, &mut lens[..1]))
+    }
+
     fn readable(q: &LocalQueue) -> bool {
         sys::poll_in(q.fd().as_raw_fd(), 0).unwrap()
     }
@@ -203,13 +211,13 @@ mod tests {
         assert!(readable(&q));
         let mut a = [0u8; 1518];
         let mut lens = [0usize; 1];
-        assert_eq!(q.pop_batch(&mut [&mut a[..]], &mut lens), 1);
+        assert_eq!(pop_one(&q, &mut a, &mut lens), 1);
         assert_eq!(lens[0], 60);
         assert!(readable(&q), "one frame still queued");
-        assert_eq!(q.pop_batch(&mut [&mut a[..]], &mut lens), 1);
+        assert_eq!(pop_one(&q, &mut a, &mut lens), 1);
         assert_eq!((lens[0], a[0]), (1514, 2));
         assert!(!readable(&q));
-        assert_eq!(q.pop_batch(&mut [&mut a[..]], &mut lens), 0);
+        assert_eq!(pop_one(&q, &mut a, &mut lens), 0);
     }
 
     #[test]
@@ -222,14 +230,14 @@ mod tests {
         }
         assert_eq!(q.len(), 5);
         for want in 0..2u8 {
-            assert_eq!(q.pop_batch(&mut [&mut a[..]], &mut lens), 1);
+            assert_eq!(pop_one(&q, &mut a, &mut lens), 1);
             assert_eq!(a[0], want);
         }
         assert!(q.push(&[5; 20]));
         assert!(q.push(&[6; 20]));
         for want in 2..7u8 {
             assert!(readable(&q));
-            assert_eq!(q.pop_batch(&mut [&mut a[..]], &mut lens), 1);
+            assert_eq!(pop_one(&q, &mut a, &mut lens), 1);
             assert_eq!(a[0], want);
         }
         assert!(!readable(&q));
@@ -263,13 +271,13 @@ mod tests {
         assert!(!readable(&q), "a taken ring wakes nobody");
         let mut a = [0u8; 64];
         let mut lens = [0usize; 1];
-        assert_eq!(q.pop_batch(&mut [&mut a[..]], &mut lens), 1);
+        assert_eq!(pop_one(&q, &mut a, &mut lens), 1);
         q.wake();
         assert!(readable(&q), "wake: a frame is still waiting");
         assert!(q.push(&[3; 60]));
         assert_eq!(rings.load(Relaxed), 2, "no ring while the fd is signalled");
         for _ in 0..2 {
-            assert_eq!(q.pop_batch(&mut [&mut a[..]], &mut lens), 1);
+            assert_eq!(pop_one(&q, &mut a, &mut lens), 1);
         }
         assert!(!readable(&q));
         q.wake();

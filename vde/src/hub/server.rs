@@ -36,6 +36,7 @@ use crate::ctl::{CtlRequest, MAX_REQUEST_LEN, PortRequest};
 use crate::eth::MAX_FRAME_LEN;
 use crate::impair::Impairment;
 use crate::pace::{RateLimit, suppressed};
+use crate::slots::Slots;
 use crate::sys::{self, Epoll, MMSG_MAX};
 
 const TOKEN_STOP: u64 = 0;
@@ -685,13 +686,13 @@ impl State {
             return;
         };
         let mut lens = [0usize; MMSG_MAX];
-        let mut chunks = bufs.chunks_mut(MAX_FRAME_LEN);
-        let mut slots: [&mut [u8]; MMSG_MAX] =
-            std::array::from_fn(|_| chunks.next().unwrap_or(&mut []));
-        match sys::recvmmsg(fd, &mut slots, &mut lens) {
+        let mut slots = Slots::new(bufs, MAX_FRAME_LEN, &mut lens);
+        match sys::recvmmsg(fd, &mut slots) {
             Ok(n) => {
                 for i in 0..n {
-                    self.core.ingress(port, &slots[i][..lens[i]]);
+                    let (slot, len) = slots.slot_and_len(i);
+                    let len = *len;
+                    self.core.ingress(port, &slot[..len]);
                 }
             }
             Err(e)

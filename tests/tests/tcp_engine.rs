@@ -163,19 +163,35 @@ const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x95, 0x99];
 
 /// An ARP request from `src` (at [`PEER_MAC`]) for `dst`: the stack learns the peer's MAC.
 fn arp_frame(dst_mac: [u8; 6], src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
+    arp_frame_from(PEER_MAC, dst_mac, src, dst)
+}
+
+/// An ARP request from `src` at `mac` for `dst`.
+fn arp_frame_from(mac: [u8; 6], dst_mac: [u8; 6], src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
     let mut f = Vec::with_capacity(42);
     f.extend_from_slice(&dst_mac);
-    f.extend_from_slice(&PEER_MAC);
+    f.extend_from_slice(&mac);
     f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
-    f.extend_from_slice(&PEER_MAC);
+    f.extend_from_slice(&mac);
     f.extend_from_slice(&src);
     f.extend_from_slice(&[0; 6]);
     f.extend_from_slice(&dst);
     f
 }
 
-/// An Ethernet frame with a TCP SYN from `src` to `dst`, checksums filled in.
+/// An Ethernet frame with a TCP SYN from `src` (at [`PEER_MAC`]) to `dst`, checksums
+/// filled in.
 fn syn_frame(dst_mac: [u8; 6], src: ([u8; 4], u16), dst: ([u8; 4], u16)) -> Vec<u8> {
+    syn_frame_from(PEER_MAC, dst_mac, src, dst)
+}
+
+/// [`syn_frame`] from `mac`.
+fn syn_frame_from(
+    mac: [u8; 6],
+    dst_mac: [u8; 6],
+    src: ([u8; 4], u16),
+    dst: ([u8; 4], u16),
+) -> Vec<u8> {
     let mut tcp = Vec::with_capacity(20);
     tcp.extend_from_slice(&src.1.to_be_bytes());
     tcp.extend_from_slice(&dst.1.to_be_bytes());
@@ -191,7 +207,7 @@ fn syn_frame(dst_mac: [u8; 6], src: ([u8; 4], u16), dst: ([u8; 4], u16)) -> Vec<
     ip[10..12].copy_from_slice(&sum.to_be_bytes());
     let mut f = Vec::with_capacity(54);
     f.extend_from_slice(&dst_mac);
-    f.extend_from_slice(&PEER_MAC);
+    f.extend_from_slice(&mac);
     f.extend_from_slice(&[0x08, 0x00]);
     f.extend_from_slice(&ip);
     f.extend_from_slice(&tcp);
@@ -200,6 +216,15 @@ fn syn_frame(dst_mac: [u8; 6], src: ([u8; 4], u16), dst: ([u8; 4], u16)) -> Vec<
 
 /// The TCP flags of the segments to port `to` in the frames `link` receives within `wait`.
 fn tcp_flags_to(link: &vde::Link, to: u16, wait: Duration) -> Vec<u8> {
+    tcp_frames_to(link, to, wait)
+        .into_iter()
+        .map(|(_, flags)| flags)
+        .collect()
+}
+
+/// The destination MAC and TCP flags of the segments to port `to` in the frames `link`
+/// receives within `wait`.
+fn tcp_frames_to(link: &vde::Link, to: u16, wait: Duration) -> Vec<([u8; 6], u8)> {
     let mut flags = Vec::new();
     let mut buf = [0u8; 1600];
     let until = Instant::now() + wait;
@@ -208,7 +233,9 @@ fn tcp_flags_to(link: &vde::Link, to: u16, wait: Duration) -> Vec<u8> {
             Ok(n) if n >= 54 && buf[12..14] == [0x08, 0x00] && buf[23] == 6 => {
                 let tcp = &buf[14 + usize::from(buf[14] & 0x0f) * 4..n];
                 if u16::from_be_bytes([tcp[2], tcp[3]]) == to {
-                    flags.push(tcp[13]);
+                    let mut mac = [0u8; 6];
+                    mac.copy_from_slice(&buf[..6]);
+                    flags.push((mac, tcp[13]));
                 }
             }
             Ok(_) => {}
@@ -244,6 +271,51 @@ fn only_the_engine_answers_tcp() {
     assert!(
         !open.is_empty() && open.iter().all(|f| f & 0x12 == 0x12 && f & 0x04 == 0),
         "SYN-ACKs only (retransmitted, maybe), no RST: {open:02x?}"
+    );
+}
+
+/// The engine's segments skip smoltcp towards a next hop smoltcp just resolved, but only
+/// while smoltcp's answer holds: once an ARP message moves the peer to another MAC, the very
+/// next segment goes to the new one.
+#[test]
+fn a_neighbour_that_moves_is_followed_at_once() {
+    ioth_tests::init_logging();
+    let hub = unique_hub();
+    let stack = ioth_stack(&hub, [10, 82, 0, 1]);
+    let _listener = stack.tcp_listen("10.82.0.1:7000").expect("listen");
+    let mac = stack
+        .link_mac(stack.if_nametoindex("vde0").expect("vde0"))
+        .expect("mac");
+    let peer = vde::open(&hub).expect("a raw member of the hub");
+    let (me, it) = ([10, 82, 0, 50], [10, 82, 0, 1]);
+    let moved: [u8; 6] = [0x02, 0, 0, 0, 0x95, 0x42];
+    let syn_acks_to = |port: u16| -> Vec<[u8; 6]> {
+        tcp_frames_to(&peer, port, Duration::from_millis(300))
+            .into_iter()
+            .filter(|&(_, f)| f & 0x12 == 0x12)
+            .map(|(m, _)| m)
+            .collect()
+    };
+    peer.send(&arp_frame(mac, me, it)).expect("ARP");
+    std::thread::sleep(Duration::from_millis(100));
+    for port in [40000, 40001] {
+        peer.send(&syn_frame(mac, (me, port), (it, 7000)))
+            .expect("SYN");
+        let to = syn_acks_to(port);
+        assert!(
+            !to.is_empty() && to.iter().all(|&m| m == PEER_MAC),
+            "SYN-ACKs for port {port} to the peer's MAC: {to:02x?}"
+        );
+    }
+    peer.send(&arp_frame_from(moved, mac, me, it))
+        .expect("ARP from the new MAC");
+    std::thread::sleep(Duration::from_millis(50));
+    peer.send(&syn_frame_from(moved, mac, (me, 40002), (it, 7000)))
+        .expect("SYN from the new MAC");
+    let to = syn_acks_to(40002);
+    assert!(
+        !to.is_empty() && to.iter().all(|&m| m == moved),
+        "SYN-ACKs after the move go to the new MAC: {to:02x?}"
     );
 }
 

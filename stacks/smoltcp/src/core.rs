@@ -57,6 +57,9 @@ pub(crate) struct Iface {
     pub watched: bool,
     /// The link's state generation last seen (see `vde::Link::generation`), to log changes.
     pub link_gen: u64,
+    /// With our TCP engine: the (destination, MAC) of TCP frames smoltcp's egress sent on
+    /// this link since the engine last looked (see `tcp_ioth::fast`).
+    pub learned: Vec<(IpAddr, [u8; 6])>,
 }
 
 /// An explicit route (prefix routes are derived from addresses).
@@ -145,6 +148,11 @@ pub(crate) struct Core {
 /// smoltcp's clock, from the driver clock.
 pub(crate) fn smol_now() -> SmolInstant {
     SmolInstant::from_micros(i64::try_from(now_micros()).unwrap_or(i64::MAX))
+}
+
+/// `now` (the driver clock as smoltcp takes it) in µs.
+pub(crate) fn micros(now: SmolInstant) -> u64 {
+    u64::try_from(now.total_micros()).unwrap_or(0)
 }
 
 /// Random bytes from the kernel (for MACs and smoltcp's seed).
@@ -248,6 +256,7 @@ impl Core {
             autoconf: crate::autoconf::Engines::default(),
             watched: false,
             link_gen: 0,
+            learned: Vec::new(),
             addrs: vec![
                 (IpAddr::V4(Ipv4Addr::LOCALHOST), 8),
                 (IpAddr::V6(Ipv6Addr::LOCALHOST), 128),
@@ -307,6 +316,7 @@ impl Core {
                 rx: None,
                 tx: &mut self.tx,
                 mtu: mtu as usize,
+                learn: None,
             };
             Interface::new(
                 smol_config(HardwareAddress::Ethernet(EthernetAddress(mac))),
@@ -315,9 +325,7 @@ impl Core {
             )
         };
         // In-process hub links deliver on the sender's thread (see `inbox`); others ignore it.
-        if std::env::var_os("NO_BELL").is_none() {
-            link.set_doorbell(self.inbox.doorbell());
-        }
+        link.set_doorbell(self.inbox.doorbell());
         let new = Iface {
             index: (slot + 1) as u32,
             name: name.to_owned(),
@@ -331,6 +339,7 @@ impl Core {
             autoconf: crate::autoconf::Engines::default(),
             watched: true,
             link_gen: 0,
+            learned: Vec::new(),
         };
         if slot >= self.ifaces.len() {
             self.ifaces.resize_with(slot + 1, || None);
@@ -689,7 +698,7 @@ impl Core {
         if self.tcp.is_some() {
             changed |= self.tcp_round(now);
         }
-        self.after_poll(changed);
+        self.after_poll(changed, micros(now));
         self.next_deadline(now)
     }
 
@@ -704,7 +713,29 @@ impl Core {
         if self.tcp.is_some() {
             changed |= self.tcp_round(now);
         }
-        self.after_poll(changed);
+        self.after_poll(changed, micros(now));
+        self.next_deadline(now)
+    }
+
+    /// Whether socket `id` is one of our TCP engine's (its calls change nothing of smoltcp's).
+    pub(crate) fn is_engine_socket(&self, id: usize) -> bool {
+        matches!(
+            self.socks.get(id),
+            Some(Some(SockRec {
+                kind: crate::sockets::Kind::IothTcp(_),
+                ..
+            }))
+        )
+    }
+
+    /// Flushes after a call on a socket of our TCP engine: the engine's round (its output,
+    /// the egress of the links it sent on, `lo` when it looped), then descriptors and the
+    /// deadline. The other egress passes of [`Core::flush`] would find nothing: such a call
+    /// queues nothing on smoltcp's sockets.
+    pub(crate) fn flush_engine(&mut self) -> u64 {
+        let now = smol_now();
+        let changed = self.tcp_round(now);
+        self.after_poll(changed, micros(now));
         self.next_deadline(now)
     }
 
@@ -756,6 +787,7 @@ impl Core {
             rx: None,
             tx,
             mtu: f.mtu as usize,
+            learn: tcp.is_some().then_some(&mut f.learned),
         };
         if let Some(b) = batch {
             // The batch is the driver's scratch, shared by its stacks: start past whatever it
@@ -772,23 +804,32 @@ impl Core {
             let mut processed = 0usize;
             loop {
                 crate::sockets::refill_listeners(listeners, socks, s, &mut f.sockets);
-                if (!listeners.is_empty() || f.autoconf.dhcp4.is_some())
-                    && let Some(frame) = port.peek()
-                {
-                    if !listeners.is_empty() {
-                        crate::sockets::clear_stale_tuple(&mut f.sockets, frame);
+                // Our engine's TCP skips smoltcp when it can (see `tcp_ioth::fast`).
+                let fast = match (tcp.as_deref_mut(), port.peek()) {
+                    (Some(t), Some(frame)) => t.take_fast(s, frame, f.mac, f.mtu, micros(now)),
+                    _ => false,
+                };
+                if fast {
+                    port.skip();
+                } else {
+                    if (!listeners.is_empty() || f.autoconf.dhcp4.is_some())
+                        && let Some(frame) = port.peek()
+                    {
+                        if !listeners.is_empty() {
+                            crate::sockets::clear_stale_tuple(&mut f.sockets, frame);
+                        }
+                        if let Some(dhcp) = f.autoconf.dhcp4.as_mut() {
+                            dhcp.snoop(frame, f.mac);
+                        }
                     }
-                    if let Some(dhcp) = f.autoconf.dhcp4.as_mut() {
-                        dhcp.snoop(frame, f.mac);
+                    match f.iface.poll_ingress_single(now, &mut port, &mut f.sockets) {
+                        PollIngressSingleResult::None => break,
+                        PollIngressSingleResult::PacketProcessed => {}
+                        PollIngressSingleResult::SocketStateChanged => changed = true,
                     }
-                }
-                match f.iface.poll_ingress_single(now, &mut port, &mut f.sockets) {
-                    PollIngressSingleResult::None => break,
-                    PollIngressSingleResult::PacketProcessed => {}
-                    PollIngressSingleResult::SocketStateChanged => changed = true,
-                }
-                if let Some(t) = tcp.as_deref_mut() {
-                    t.drain(s, &mut f.sockets, f.mtu);
+                    if let Some(t) = tcp.as_deref_mut() {
+                        t.drain(s, &mut f.sockets, f.mtu, micros(now));
+                    }
                 }
                 processed += 1;
                 if processed >= INGRESS_BUDGET
@@ -850,7 +891,7 @@ impl Core {
                     PollIngressSingleResult::SocketStateChanged => changed = true,
                 }
                 if let Some(t) = tcp.as_deref_mut() {
-                    t.drain(0, &mut f.sockets, f.mtu);
+                    t.drain(0, &mut f.sockets, f.mtu, micros(now));
                 }
             }
             crate::sockets::refill_listeners(listeners, socks, 0, &mut f.sockets);
@@ -882,19 +923,18 @@ impl Core {
         }
         if !self.closing.is_empty() {
             // Finishing closes are reaped at least every 100 ms.
-            next = next.min(now_micros() + 100_000);
+            next = next.min(micros(now) + 100_000);
         }
         next
     }
 
     /// Reaps finished closes, applies what protocol engines learned, and updates every
     /// socket's descriptor.
-    fn after_poll(&mut self, changed: bool) {
+    fn after_poll(&mut self, changed: bool, now: u64) {
         let changed = changed | self.run_autoconf();
         let Core {
             ifaces, closing, ..
         } = self;
-        let now = now_micros();
         closing.retain(|c| {
             let Some(f) = ifaces.get_mut(c.slot).and_then(Option::as_mut) else {
                 return false;

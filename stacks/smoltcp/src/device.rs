@@ -6,6 +6,7 @@
 //! no receive buffers at all.
 
 use std::collections::VecDeque;
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
@@ -21,13 +22,20 @@ pub(crate) struct LinkPort<'a> {
     pub rx: Option<(&'a mut vde::FrameBatch, &'a mut usize)>,
     pub tx: &'a mut [u8; ETH_FRAME],
     pub mtu: usize,
+    /// Where the (destination, MAC) of each TCP frame sent goes (stacks with our TCP
+    /// engine, see `tcp_ioth::fast`); None: not noted.
+    pub learn: Option<&'a mut Vec<(IpAddr, [u8; 6])>>,
 }
+
+/// Most (destination, MAC) pairs a link notes between two looks of the engine.
+const LEARN_MAX: usize = 256;
 
 pub(crate) struct FrameRx<'a>(&'a [u8]);
 
 pub(crate) struct FrameTx<'a> {
     link: &'a vde::Link,
     buf: &'a mut [u8; ETH_FRAME],
+    learn: Option<&'a mut Vec<(IpAddr, [u8; 6])>>,
 }
 
 impl phy::RxToken for FrameRx<'_> {
@@ -42,6 +50,12 @@ impl phy::TxToken for FrameTx<'_> {
         let r = f(&mut self.buf[..len]);
         if let Err(e) = self.link.send(&self.buf[..len]) {
             log::trace!("frame of {len} bytes not sent on {}: {e}", self.link.vnl());
+        }
+        if let Some(learn) = self.learn
+            && learn.len() < LEARN_MAX
+            && let Some(pair) = crate::tcp_ioth::fast::sent_tcp(&self.buf[..len])
+        {
+            learn.push(pair);
         }
         r
     }
@@ -59,6 +73,15 @@ impl LinkPort<'_> {
             }
         }
         batch.get(**pos)
+    }
+
+    /// Passes over the frame [`LinkPort::peek`] showed (taken in past smoltcp).
+    pub(crate) fn skip(&mut self) {
+        if let Some((batch, pos)) = self.rx.as_mut()
+            && **pos < batch.len()
+        {
+            **pos += 1;
+        }
     }
 }
 
@@ -83,6 +106,7 @@ impl phy::Device for LinkPort<'_> {
             FrameTx {
                 link: self.link,
                 buf: self.tx,
+                learn: self.learn.as_deref_mut(),
             },
         ))
     }
@@ -91,6 +115,7 @@ impl phy::Device for LinkPort<'_> {
         Some(FrameTx {
             link: self.link,
             buf: self.tx,
+            learn: self.learn.as_deref_mut(),
         })
     }
 

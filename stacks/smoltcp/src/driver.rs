@@ -13,15 +13,27 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::Instant;
 
 use crate::stack::Shared;
 
-/// Microseconds since the process's epoch: the clock of deadlines.
+/// Microseconds since the process's epoch: the clock of deadlines (`CLOCK_MONOTONIC`, the
+/// clock of `std::time::Instant`, read directly: it is read several times per packet).
 pub(crate) fn now_micros() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    let epoch = *EPOCH.get_or_init(Instant::now);
-    u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+    static EPOCH: OnceLock<u64> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(monotonic_micros);
+    monotonic_micros().saturating_sub(epoch)
+}
+
+fn monotonic_micros() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    let micros = u64::try_from(ts.tv_nsec).unwrap_or(0) / 1000;
+    secs.saturating_mul(1_000_000).saturating_add(micros)
 }
 
 /// No deadline.

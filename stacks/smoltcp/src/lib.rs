@@ -51,6 +51,18 @@ use ioth::{Backend, StackOps, errno_with};
 
 pub use driver::driver_threads;
 
+/// For the fuzz target `tcp_fast_frame` only: runs the classifiers of the TCP fast path
+/// (`tcp_ioth::fast`) on `frame`, as a link's ingress and the egress snoop do, and checks
+/// what they take out of it lies inside it.
+#[doc(hidden)]
+pub fn fuzz_fast_frame(frame: &[u8], mac: [u8; 6]) {
+    if let Some(seg) = tcp_ioth::fast::inbound(frame, mac) {
+        assert!(seg.tcp.len() <= frame.len());
+    }
+    let _ = tcp_ioth::fast::neighbour_news(frame);
+    let _ = tcp_ioth::fast::sent_tcp(frame);
+}
+
 /// The implementation name.
 pub const NAME: &str = "smoltcp";
 

@@ -194,9 +194,22 @@ impl Shared {
     /// flush now instead, and the calls made meanwhile share that one flush. The TCP sockets
     /// of our engine do not count (see `Core::flush_cost`).
     pub(crate) fn call<R>(&self, f: impl FnOnce(&mut Core) -> R) -> io::Result<R> {
+        self.call_flushing(None, f)
+    }
+
+    /// [`Shared::call`] for a call on socket `id`: when it is a socket of our TCP engine,
+    /// only the engine can have something new to send, so the flush is its round alone
+    /// (`Core::flush_engine`), whatever the number of smoltcp sockets.
+    pub(crate) fn call_on<R>(&self, id: usize, f: impl FnOnce(&mut Core) -> R) -> io::Result<R> {
+        self.call_flushing(Some(id), f)
+    }
+
+    fn call_flushing<R>(&self, id: Option<usize>, f: impl FnOnce(&mut Core) -> R) -> io::Result<R> {
         let (r, deadline) = self.with(|core| {
             let r = f(core);
-            let deadline = if core.flush_cost() <= INLINE_FLUSH_MAX {
+            let deadline = if id.is_some_and(|id| core.is_engine_socket(id)) {
+                core.flush_engine()
+            } else if core.flush_cost() <= INLINE_FLUSH_MAX {
                 core.flush()
             } else {
                 crate::driver::now_micros()
@@ -434,7 +447,7 @@ impl SmolSocket {
         let mut deadline: Option<Option<Instant>> = None;
         let mut ingress = false;
         loop {
-            let (r, nonblocking, t) = self.shared.call(|core| {
+            let (r, nonblocking, t) = self.shared.call_on(self.id, |core| {
                 if ingress {
                     // In the same locked section as the retry: readiness that the frames
                     // raise and the retry lowers again never reaches the descriptor.
@@ -564,7 +577,7 @@ impl SocketOps for SmolSocket {
             return Ok(());
         }
         let a = ip_addr(addr)?;
-        let (r, nonblocking, timeout) = self.shared.call(|c| {
+        let (r, nonblocking, timeout) = self.shared.call_on(self.id, |c| {
             let r = c.connect(self.id, a);
             let (nb, t) = c
                 .sock(self.id)
@@ -586,7 +599,7 @@ impl SocketOps for SmolSocket {
                             });
                         }
                     };
-                    let status = self.shared.call(|c| {
+                    let status = self.shared.call_on(self.id, |c| {
                         if ingress {
                             ingress_all(c);
                         }

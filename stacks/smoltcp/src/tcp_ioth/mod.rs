@@ -28,6 +28,7 @@
 //!   those sockets are refreshed.
 
 pub(crate) mod calls;
+pub(crate) mod fast;
 mod probe;
 pub(crate) mod sock;
 pub(crate) mod wire;
@@ -85,8 +86,10 @@ struct TxQueue {
     probed_at: Option<u64>,
     /// Destinations of the packets queued since the queue was last empty.
     dsts: Vec<IpAddr>,
-    /// When a packet was last queued (µs).
+    /// When a packet was last queued or sent (µs).
     last_used: u64,
+    /// The next hop's MAC as smoltcp's egress last used it, and when (µs; see `fast`).
+    mac: Option<([u8; 6], u64)>,
 }
 
 /// The engine of a stack with `tcp=ioth`, and the raw sockets that carry its segments.
@@ -106,6 +109,8 @@ pub(crate) struct TcpIoth {
     blocked: bool,
     /// A full queue was sent on during a poll (smoltcp's state changed).
     egressed: bool,
+    /// When each source's TCP last went through smoltcp (see `fast`).
+    confirmations: fast::Confirmations,
 }
 
 /// What an engine poll needs of the stack besides the engine.
@@ -156,6 +161,7 @@ impl TcpIoth {
             events: Vec::new(),
             blocked: false,
             egressed: false,
+            confirmations: fast::Confirmations::default(),
         }
     }
 
@@ -187,17 +193,19 @@ impl TcpIoth {
         self.rx[slot] = Some(RxSocks { v4, v6 });
     }
 
-    /// Gives the engine the TCP segments interface `slot` received; true if there were any.
+    /// Gives the engine the TCP segments interface `slot` received (at `now`, µs); true if
+    /// there were any.
     pub(crate) fn drain(
         &mut self,
         slot: usize,
         sockets: &mut SocketSet<'static>,
         mtu: u32,
+        now: u64,
     ) -> bool {
         let Some(Some(rx)) = self.rx.get(slot) else {
             return false;
         };
-        let now = engine_now();
+        let now = ioth_tcp::Instant::from_micros(now);
         let mut any = false;
         for h in [rx.v4, rx.v6] {
             let sock = sockets.get_mut::<raw::Socket>(h);
@@ -217,6 +225,51 @@ impl TcpIoth {
             }
         }
         any
+    }
+
+    /// Gives the engine the segment in `frame`, received on link `slot` (MAC `mac`, MTU
+    /// `mtu`) at `now` (µs), if it may skip smoltcp (see `fast`); false: smoltcp takes it.
+    pub(crate) fn take_fast(
+        &mut self,
+        slot: usize,
+        frame: &[u8],
+        mac: [u8; 6],
+        mtu: u32,
+        now: u64,
+    ) -> bool {
+        let Some(seg) = fast::inbound(frame, mac) else {
+            if fast::neighbour_news(frame) {
+                self.forget_neighbours(slot);
+            }
+            return false;
+        };
+        if slot == 0
+            || !unicast(seg.src)
+            || seg.src.is_loopback()
+            || !local_to(&self.locals, slot, seg.dst)
+            || self.confirmations.due(slot, seg.src, now)
+        {
+            return false;
+        }
+        let mtu = engine_mtu(mtu, seg.dst.is_ipv4());
+        self.engine.input(
+            ioth_tcp::Instant::from_micros(now),
+            seg.src,
+            seg.dst,
+            seg.tcp,
+            mtu,
+            true,
+        );
+        #[cfg(test)]
+        FAST_FRAMES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        true
+    }
+
+    /// Forgets the next hops' MACs learned on interface `slot`.
+    fn forget_neighbours(&mut self, slot: usize) {
+        for q in self.tx.iter_mut().filter(|q| q.slot == slot) {
+            q.mac = None;
+        }
     }
 
     /// Takes the stack's addresses after they changed (`Core::sync_addrs`).
@@ -290,7 +343,7 @@ impl TcpIoth {
                     }
                     true
                 }
-                Emitted::Dropped => true,
+                Emitted::Dropped | Emitted::Sent => true,
                 Emitted::NoRoute(dst) => {
                     if !unreachable.contains(&dst) {
                         unreachable.push(dst);
@@ -315,9 +368,22 @@ impl TcpIoth {
 
     /// Looks at the transmit queues after egress: notes which heads wait, drops the queues
     /// whose head waited too long (telling the engine), removes idle ones.
-    fn track(&mut self, ifaces: &mut [Option<Iface>]) {
-        let now = now_micros();
+    fn track(&mut self, ifaces: &mut [Option<Iface>], now: u64) {
         let TcpIoth { engine, tx, .. } = self;
+        // What smoltcp's egress sent teaches the fast path (see `fast`).
+        for (slot, f) in ifaces.iter_mut().enumerate() {
+            let Some(f) = f.as_mut().filter(|f| !f.learned.is_empty()) else {
+                continue;
+            };
+            for (dst, mac) in f.learned.drain(..) {
+                for q in tx
+                    .iter_mut()
+                    .filter(|q| q.slot == slot && q.dsts.contains(&dst))
+                {
+                    q.mac = Some((mac, now));
+                }
+            }
+        }
         tx.retain_mut(|q| {
             let Some(f) = ifaces.get_mut(q.slot).and_then(Option::as_mut) else {
                 return false;
@@ -382,6 +448,8 @@ enum Emitted {
     NoRoute(IpAddr),
     /// The queue of this interface slot is full but moving: try again after its egress.
     Full(usize),
+    /// Sent on the link past smoltcp (see `fast`).
+    Sent,
 }
 
 fn unicast(a: IpAddr) -> bool {
@@ -409,6 +477,7 @@ fn egress_now(f: &mut Iface, frame: &mut [u8; ETH_FRAME], now: SmolInstant) {
         sockets,
         mtu,
         up,
+        learned,
         ..
     } = f;
     match attach {
@@ -424,6 +493,7 @@ fn egress_now(f: &mut Iface, frame: &mut [u8; ETH_FRAME], now: SmolInstant) {
                 rx: None,
                 tx: frame,
                 mtu: *mtu as usize,
+                learn: Some(learned),
             };
             while iface.poll_egress(now, &mut port, sockets) != PollResult::None {}
         }
@@ -474,6 +544,7 @@ fn emit(
                 probed_at: None,
                 dsts: Vec::new(),
                 last_used: now,
+                mac: None,
             });
             let last = tx.len() - 1;
             &mut tx[last]
@@ -491,6 +562,25 @@ fn emit(
         out.segment.len() <= 65_535
     };
     let sock = f.sockets.get::<raw::Socket>(q.handle);
+    if let Some((mac, at)) = q.mac
+        && slot != 0
+        && f.up
+        && now.saturating_sub(at) < fast::NEIGHBOUR_FRESH
+        && sock.send_queue() == 0
+        && fast::ETH_HEADER + len <= (f.mtu as usize + fast::ETH_HEADER).min(cx.frame.len())
+        && let Attachment::Link(link) = &f.attach
+    {
+        let frame = &mut cx.frame[..fast::ETH_HEADER + len];
+        fast::write_eth(frame, mac, f.mac, dst.is_ipv4());
+        write_ip(&mut frame[fast::ETH_HEADER..], src, dst, out, ip_id);
+        if let Err(e) = link.send(frame) {
+            log::trace!("TCP frame to {dst} not sent on {}: {e}", link.vnl());
+        }
+        q.last_used = now;
+        #[cfg(test)]
+        FAST_SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Emitted::Sent;
+    }
     if !fits_ip || len > sock.payload_send_capacity() {
         log::debug!("TCP segment of {len} bytes to {dst} too long to send: dropped");
         return Emitted::Dropped;
@@ -510,19 +600,7 @@ fn emit(
         }
         return Emitted::Full(slot);
     };
-    let hop_limit = out.hop_limit.unwrap_or(64);
-    match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            *ip_id = ip_id.wrapping_add(1);
-            wire::write_v4(buf, s, d, out.segment.len(), hop_limit, *ip_id);
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            wire::write_v6(buf, s, d, out.segment.len(), hop_limit);
-        }
-        // Checked above: one family.
-        _ => {}
-    }
-    buf[header..].copy_from_slice(out.segment);
+    write_ip(buf, src, dst, out, ip_id);
     q.expected += len;
     q.last_used = now;
     if !q.dsts.contains(&dst) && q.dsts.len() < 64 {
@@ -530,6 +608,33 @@ fn emit(
     }
     Emitted::Queued(slot)
 }
+
+/// Writes the IP packet of `out` from `src` to `dst` (one family) into `buf`, which is as
+/// long as the packet.
+fn write_ip(buf: &mut [u8], src: IpAddr, dst: IpAddr, out: &Outgoing<'_>, ip_id: &mut u16) {
+    let hop_limit = out.hop_limit.unwrap_or(64);
+    let header = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            *ip_id = ip_id.wrapping_add(1);
+            wire::write_v4(buf, s, d, out.segment.len(), hop_limit, *ip_id);
+            wire::IPV4_HEADER
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            wire::write_v6(buf, s, d, out.segment.len(), hop_limit);
+            wire::IPV6_HEADER
+        }
+        // The caller checked: one family.
+        _ => return,
+    };
+    buf[header..].copy_from_slice(out.segment);
+}
+
+/// Frames that took the fast ingress path (tests).
+#[cfg(test)]
+pub(crate) static FAST_FRAMES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Frames that took the fast egress path (tests).
+#[cfg(test)]
+pub(crate) static FAST_SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Core {
     /// The TCP part of a poll (stacks with `tcp=ioth`): the engine's timers and output, the
@@ -554,7 +659,7 @@ impl Core {
                 ifaces,
                 routes,
                 frame: tx,
-                now: now_micros(),
+                now: crate::core::micros(now),
                 smol_now: now,
             };
             t.poll(&mut cx, &mut touched);
@@ -579,7 +684,7 @@ impl Core {
         }
         let Core { ifaces, tcp, .. } = self;
         if let Some(t) = tcp.as_deref_mut() {
-            t.track(ifaces);
+            t.track(ifaces, crate::core::micros(now));
         }
         changed
     }

@@ -147,8 +147,8 @@ pub(crate) fn write_v6(
     Some(())
 }
 
-/// The Internet checksum (RFC 1071) of `data`.
-fn checksum(data: &[u8]) -> u16 {
+/// The Internet checksum (RFC 1071) of `data` (0 over a header whose checksum is right).
+pub(crate) fn checksum(data: &[u8]) -> u16 {
     let mut sum: u32 = 0;
     for c in data.chunks(2) {
         let hi = u32::from(c[0]) << 8;

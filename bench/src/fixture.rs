@@ -36,13 +36,16 @@ pub(crate) fn configure(
 /// Whose TCP a smoltcp stack runs (its `tcp=` option).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Engine {
-    /// smoltcp's TCP sockets (`tcp=smoltcp`, the default).
+    /// smoltcp's TCP sockets (`tcp=smoltcp`).
     Smoltcp,
-    /// Our engine, `ioth-tcp` (`tcp=ioth`).
+    /// Our engine, `ioth-tcp` (`tcp=ioth`, the default).
     Ioth,
 }
 
 impl Engine {
+    /// The engine of a stack made without `tcp=`.
+    pub(crate) const DEFAULT: Engine = Engine::Ioth;
+
     /// Both, ours first.
     pub(crate) const BOTH: [Engine; 2] = [Engine::Ioth, Engine::Smoltcp];
 
@@ -71,9 +74,10 @@ impl Engine {
     }
 }
 
-/// A smoltcp stack with one interface `vde0` on `vnl`, up, at `addr/24` (smoltcp's TCP).
+/// A smoltcp stack with one interface `vde0` on `vnl`, up, at `addr/24` (the default TCP,
+/// our engine).
 pub(crate) fn smoltcp_stack(vnl: &str, addr: Ipv4Addr) -> io::Result<Stack> {
-    engine_stack(vnl, addr, Engine::Smoltcp)
+    engine_stack(vnl, addr, Engine::DEFAULT)
 }
 
 /// A smoltcp stack running `engine`'s TCP, with one interface `vde0` on `vnl`, up, at
@@ -96,9 +100,9 @@ pub(crate) const A_IP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
 pub(crate) const B_IP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
 
 impl Pair {
-    /// Two stacks with smoltcp's TCP.
+    /// Two stacks with the default TCP (our engine).
     pub(crate) fn new() -> io::Result<Pair> {
-        Pair::with(Engine::Smoltcp)
+        Pair::with(Engine::DEFAULT)
     }
 
     /// Two stacks running `engine`'s TCP.

@@ -220,8 +220,13 @@ pub fn unique_hub() -> String {
 /// A smoltcp stack (linked into the program) on `vnl` with `vde0` up and, if given,
 /// `ip/24` on it.
 pub fn smoltcp_on(vnl: &str, ip: Option<[u8; 4]>) -> Stack {
+    smoltcp_on_with("", vnl, ip)
+}
+
+/// [`smoltcp_on`] with a stack made with `options` (e.g. `"tcp=smoltcp"`: smoltcp's TCP).
+pub fn smoltcp_on_with(options: &str, vnl: &str, ip: Option<[u8; 4]>) -> Stack {
     let _ = ioth_smoltcp::NAME;
-    let stack = Stack::new("smoltcp", &[vnl]).expect("smoltcp stack");
+    let stack = Stack::new(&smoltcp_implementation(options), &[vnl]).expect("smoltcp stack");
     let idx = stack.if_nametoindex("vde0").expect("vde0 exists");
     stack.link_set_up(idx, true).expect("link up");
     if let Some(ip) = ip {

@@ -28,6 +28,8 @@ fn the_tcp_option_is_parsed_and_bad_values_refused() {
         "smoltcp,tcp=smoltcp",
         "smoltcp,tcp=ioth",
         "smoltcp,tcp=ioth,tcp_min_rto=20,tcp_max_rto=2000,tcp_cc=reno,tcp_syn_retries=3",
+        // Our engine is the default: its settings need no `tcp=ioth`.
+        "smoltcp,tcp_min_rto=20",
     ] {
         Stack::new(good, &[]).unwrap_or_else(|e| panic!("{good}: {e}"));
     }
@@ -36,7 +38,7 @@ fn the_tcp_option_is_parsed_and_bad_values_refused() {
         ("smoltcp,tcp=ioth,tcp_cc=vegas", "tcp_cc"),
         ("smoltcp,tcp=ioth,tcp_min_rto=0", "tcp_min_rto"),
         ("smoltcp,tcp=ioth,tcp_syn_retries=x", "tcp_syn_retries"),
-        ("smoltcp,tcp_min_rto=20", "tcp_min_rto"),
+        ("smoltcp,tcp=smoltcp,tcp_min_rto=20", "tcp_min_rto"),
         ("smoltcp,tcp_engine=ioth", "tcp_engine"),
     ] {
         let e = Stack::new(bad, &[]).expect_err(bad);

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use ioth::Stack;
 use ioth::net::{TcpListener, TcpStream};
-use ioth_tests::fixtures::{smoltcp_on, unique_hub};
+use ioth_tests::fixtures::{smoltcp_on, smoltcp_on_with, unique_hub};
 use ioth_tests::peers::VdeSwitch;
 use libc::c_int;
 
@@ -117,12 +117,21 @@ fn a_flood_of_spoofed_syns_does_not_lock_a_client_out() {
     echo.join().expect("echo thread");
 }
 
+/// A full accept queue drops SYNs rather than refusing them, as Linux's: the connection
+/// past it is not refused but waits (its SYN retried) until the server accepts. Our engine
+/// queues `backlog + 1` connections, as Linux; smoltcp's TCP (`tcp=smoltcp`) `backlog`.
 #[test]
 fn a_full_accept_queue_drops_syns_instead_of_refusing() {
+    for (options, queued) in [("", 3), ("tcp=smoltcp", 2)] {
+        full_accept_queue(options, queued);
+    }
+}
+
+fn full_accept_queue(options: &str, queued: usize) {
     ioth_tests::init_logging();
     let hub = unique_hub();
-    let server = smoltcp_on(&hub, Some([10, 95, 1, 1]));
-    let client = smoltcp_on(&hub, Some([10, 95, 1, 2]));
+    let server = smoltcp_on_with(options, &hub, Some([10, 95, 1, 1]));
+    let client = smoltcp_on_with(options, &hub, Some([10, 95, 1, 2]));
     let listener = server
         .socket(libc::AF_INET, libc::SOCK_STREAM, 0)
         .expect("socket");
@@ -131,27 +140,30 @@ fn a_full_accept_queue_drops_syns_instead_of_refusing() {
         .expect("bind");
     listener.listen(2).expect("listen");
     let dst: SocketAddr = "10.95.1.1:8081".parse().expect("addr");
-    // Two connections fill the accept queue; the third is not refused but waits (its SYN is
-    // dropped and retried, as against Linux) until the server accepts.
-    let held: Vec<TcpStream> = (0..2)
+    let held: Vec<TcpStream> = (0..queued)
         .map(|_| {
             TcpStream::connect_timeout_on(&client, &dst, Duration::from_secs(5))
-                .expect("queued connection")
+                .unwrap_or_else(|e| panic!("{options:?}: a queued connection: {e}"))
         })
         .collect();
-    let third = std::thread::spawn({
+    let next = std::thread::spawn({
         let client = client.clone();
         move || TcpStream::connect_timeout_on(&client, &dst, Duration::from_secs(10))
     });
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(!third.is_finished(), "the third connect waits for room");
-    let accepted: Vec<_> = (0..3).map(|_| listener.accept().expect("accept")).collect();
-    let third = third.join().expect("thread");
     assert!(
-        third.is_ok(),
-        "the third connects once there is room: {third:?}"
+        !next.is_finished(),
+        "{options:?}: the connection past a full queue waits for room"
     );
-    assert_eq!(accepted.len(), 3);
+    let accepted: Vec<_> = (0..=queued)
+        .map(|_| listener.accept().expect("accept"))
+        .collect();
+    let next = next.join().expect("thread");
+    assert!(
+        next.is_ok(),
+        "{options:?}: the waiting connection connects once there is room: {next:?}"
+    );
+    assert_eq!(accepted.len(), queued + 1);
     drop(held);
 }
 

@@ -16,9 +16,10 @@
 //! ports, raw ICMPv6 sockets (neighbour discovery daemons), routing across interfaces and
 //! gateways, netlink configuration, the interface ioctls.
 //!
-//! TCP is smoltcp's by default; `Stack::new("smoltcp,tcp=ioth", ..)` gives the stack our own
-//! engine (`ioth_tcp`, see `tcp_ioth`) instead, with Linux-named settings (`tcp_min_rto=MS`,
-//! `tcp_max_rto=MS`, `tcp_cc=cubic|reno`, `tcp_syn_retries=N`; see `stack_options`).
+//! TCP is our own engine (`ioth_tcp`, see `tcp_ioth`) by default, with Linux-named settings
+//! (`tcp_min_rto=MS`, `tcp_max_rto=MS`, `tcp_cc=cubic|reno`, `tcp_syn_retries=N`; see
+//! `stack_options`); `Stack::new("smoltcp,tcp=smoltcp", ..)` gives a stack smoltcp's TCP
+//! sockets instead.
 //! Differences from Linux that remain are listed in docs/architecture.md.
 //!
 //! Linked into a program the backend is found by name (write `use ioth_smoltcp as _;` if the

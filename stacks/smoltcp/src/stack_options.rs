@@ -3,8 +3,8 @@
 //! quoted: `stack="smoltcp,tcp=ioth"`).
 //!
 //! Comma-separated `key=value` items (empty items are ignored):
-//! - `tcp=smoltcp` (the default) or `tcp=ioth`: whose TCP the stack runs, smoltcp's sockets or
-//!   our own engine (`ioth_tcp`, see `tcp_ioth`);
+//! - `tcp=ioth` (the default) or `tcp=smoltcp`: whose TCP the stack runs, our own engine
+//!   (`ioth_tcp`, see `tcp_ioth`) or smoltcp's sockets;
 //! - for `tcp=ioth` only, the engine's settings, named as Linux's: `tcp_min_rto=MS`
 //!   (1..=60000, default 200), `tcp_max_rto=MS` (1000..=120000, default 120000; at least
 //!   the minimum), `tcp_cc=cubic|reno` (Linux's `tcp_congestion_control`, default cubic),
@@ -20,9 +20,9 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub(crate) enum TcpImpl {
     /// smoltcp's TCP sockets (see `sockets`).
-    #[default]
     Smoltcp,
     /// Our engine, `ioth_tcp` (see `tcp_ioth`).
+    #[default]
     Ioth,
 }
 
@@ -136,8 +136,12 @@ mod tests {
     }
 
     #[test]
-    fn the_default_is_smoltcp_tcp() {
-        for o in ["", " ", ",", "tcp=smoltcp", " tcp = smoltcp ,"] {
+    fn the_default_is_our_engine() {
+        for o in ["", " ", ",", "tcp=ioth", " tcp = ioth ,"] {
+            let p = StackOptions::parse(o).expect(o);
+            assert_eq!(p.tcp, TcpImpl::Ioth, "{o:?}");
+        }
+        for o in ["tcp=smoltcp", " tcp = smoltcp ,"] {
             let p = StackOptions::parse(o).expect(o);
             assert_eq!(p.tcp, TcpImpl::Smoltcp, "{o:?}");
         }
@@ -172,8 +176,12 @@ mod tests {
         assert!(refused("tcp=ioth,tcp_syn_retries=128").contains("tcp_syn_retries"));
         assert!(refused("tcp=ioth,tcp_syn_retries=-1").contains("tcp_syn_retries"));
         assert!(refused("tcp=ioth,tcp=smoltcp").contains("twice"));
-        assert!(refused("tcp_cc=reno").contains("tcp=ioth only"));
+        assert!(refused("tcp=smoltcp,tcp_cc=reno").contains("tcp=ioth only"));
         assert!(refused("tcp=smoltcp,tcp_min_rto=10").contains("tcp=ioth only"));
+        assert!(
+            StackOptions::parse("tcp_cc=reno").is_ok(),
+            "the default engine's"
+        );
         assert!(refused("tcp=ioth,tcp_min_rto=5000,tcp_max_rto=1000").contains("tcp_max_rto"));
     }
 

@@ -1,3 +1,0 @@
-//! The socket behaviour suite on one smoltcp stack with our TCP engine (`tcp=ioth`) talking
-//! to itself over lo.
-ioth_tests::socket_suite!(ioth_tests::fixtures::smoltcp_loopback_with("tcp=ioth"));

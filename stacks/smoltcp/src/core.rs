@@ -870,9 +870,6 @@ impl Core {
         };
         let mut changed = false;
         f.iface.poll_maintenance(now);
-        if let Some(t) = tcp.as_deref_mut() {
-            t.ensure_rx(0, &mut f.sockets);
-        }
         for _ in 0..64 {
             loop {
                 match f.iface.poll_egress(now, dev, &mut f.sockets) {

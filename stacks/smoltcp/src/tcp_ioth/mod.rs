@@ -63,8 +63,10 @@ const LO_TX_BYTES: usize = 4 * LO_PACKET;
 /// The largest packet `lo` carries: 64 KiB of IP payload and an IPv6 header.
 const LO_PACKET: usize = 65_536 + 64;
 /// Receive buffer of a link's raw socket: drained after every packet, so one packet (IPv4
-/// reassembled by smoltcp into at most its 1500-byte buffer) fits with room to spare.
-const LINK_RX_BYTES: usize = 16 * 1024;
+/// reassembled by smoltcp into at most its 1500-byte buffer) fits with room to spare. Each
+/// stack holds two (IPv4, IPv6) per link once the link received something: small, for a
+/// process with thousands of stacks.
+const LINK_RX_BYTES: usize = 4 * 1024;
 
 /// The raw sockets an interface receives TCP by.
 struct RxSocks {
@@ -165,32 +167,11 @@ impl TcpIoth {
         }
     }
 
-    /// Makes sure interface `slot` has its receive raw sockets (before any packet is
-    /// processed there: without them smoltcp would answer TCP with RSTs).
+    /// Makes sure link interface `slot` has its receive raw sockets (before any packet is
+    /// processed there: without them smoltcp would answer TCP with RSTs). `lo` gets its own
+    /// when the engine first sends there (only the engine sends TCP on `lo`).
     pub(crate) fn ensure_rx(&mut self, slot: usize, sockets: &mut SocketSet<'static>) {
-        if self.rx.get(slot).is_some_and(Option::is_some) {
-            return;
-        }
-        if self.rx.len() <= slot {
-            self.rx.resize_with(slot + 1, || None);
-        }
-        let (bytes, packets) = if slot == 0 {
-            (LO_PACKET, 2)
-        } else {
-            (LINK_RX_BYTES, 8)
-        };
-        let v4 = sockets.add(raw_socket(IpVersion::Ipv4, bytes, packets, 0, 0));
-        let v6 = sockets.add(raw_socket(IpVersion::Ipv6, bytes, packets, 0, 0));
-        // Takes (and drops) IPv6 packets with a hop-by-hop header, so that smoltcp sends no
-        // RST for TCP behind one (see the module's documentation).
-        let hbh = raw::Socket::new(
-            Some(IpVersion::Ipv6),
-            Some(IpProtocol::HopByHop),
-            raw::PacketBuffer::new(Vec::new(), Vec::new()),
-            raw::PacketBuffer::new(Vec::new(), Vec::new()),
-        );
-        sockets.add(hbh);
-        self.rx[slot] = Some(RxSocks { v4, v6 });
+        ensure_rx(&mut self.rx, slot, sockets);
     }
 
     /// Gives the engine the TCP segments interface `slot` received (at `now`, µs); true if
@@ -325,6 +306,7 @@ impl TcpIoth {
         let now = cx.now;
         let TcpIoth {
             engine,
+            rx,
             tx,
             ip_id,
             blocked,
@@ -336,7 +318,7 @@ impl TcpIoth {
         engine.poll(ioth_tcp::Instant::from_micros(now), &mut |out: Outgoing<
             '_,
         >| {
-            match emit(cx, tx, ip_id, egressed, &out) {
+            match emit(cx, rx, tx, ip_id, egressed, &out) {
                 Emitted::Queued(slot) => {
                     if !touched.contains(&slot) {
                         touched.push(slot);
@@ -438,6 +420,33 @@ impl TcpIoth {
     }
 }
 
+/// [`TcpIoth::ensure_rx`] on the receive sockets `rx`.
+fn ensure_rx(rx: &mut Vec<Option<RxSocks>>, slot: usize, sockets: &mut SocketSet<'static>) {
+    if rx.get(slot).is_some_and(Option::is_some) {
+        return;
+    }
+    if rx.len() <= slot {
+        rx.resize_with(slot + 1, || None);
+    }
+    let (bytes, packets) = if slot == 0 {
+        (LO_PACKET, 2)
+    } else {
+        (LINK_RX_BYTES, 4)
+    };
+    let v4 = sockets.add(raw_socket(IpVersion::Ipv4, bytes, packets, 0, 0));
+    let v6 = sockets.add(raw_socket(IpVersion::Ipv6, bytes, packets, 0, 0));
+    // Takes (and drops) IPv6 packets with a hop-by-hop header, so that smoltcp sends no
+    // RST for TCP behind one (see the module's documentation).
+    let hbh = raw::Socket::new(
+        Some(IpVersion::Ipv6),
+        Some(IpProtocol::HopByHop),
+        raw::PacketBuffer::new(Vec::new(), Vec::new()),
+        raw::PacketBuffer::new(Vec::new(), Vec::new()),
+    );
+    sockets.add(hbh);
+    rx[slot] = Some(RxSocks { v4, v6 });
+}
+
 /// What became of one segment the engine emitted.
 enum Emitted {
     /// In the transmit queue of this interface slot.
@@ -503,6 +512,7 @@ fn egress_now(f: &mut Iface, frame: &mut [u8; ETH_FRAME], now: SmolInstant) {
 /// Queues one segment (see [`TcpIoth::poll`]).
 fn emit(
     cx: &mut PollCx<'_>,
+    rx: &mut Vec<Option<RxSocks>>,
     tx: &mut Vec<TxQueue>,
     ip_id: &mut u16,
     egressed: &mut bool,
@@ -522,6 +532,10 @@ fn emit(
     let Some(f) = ifaces.get_mut(slot).and_then(Option::as_mut) else {
         return Emitted::NoRoute(dst);
     };
+    if slot == 0 {
+        // What this segment causes comes back on `lo`, for the engine.
+        ensure_rx(rx, 0, &mut f.sockets);
+    }
     let q = match tx.iter().position(|q| q.slot == slot && q.hop == hop) {
         Some(i) => &mut tx[i],
         None => {

@@ -39,6 +39,10 @@ use listen::Listener;
 /// Stateless segments waiting to leave (RSTs, cookie SYN-ACKs): at most this many.
 const CTL_MAX: usize = 1024;
 
+/// The segment-building buffer: the largest segment (64 KiB of payload, on `lo`) and its
+/// header.
+const SCRATCH_LEN: usize = 65536 + wire::MAX_HEADER_LEN;
+
 struct ConnSlot {
     generation: u32,
     conn: Option<Box<Conn>>,
@@ -103,7 +107,9 @@ pub struct Engine {
     events: Vec<EventSource>,
     isn: IsnGenerator,
     cookies: CookieJar,
-    scratch: Box<[u8]>,
+    /// Where segments are built: made on the first poll with something to send (an engine
+    /// that never sends holds none), then kept.
+    scratch: Vec<u8>,
     counters: Counters,
     /// Connections in TIME-WAIT (see [`Config::max_time_wait`]).
     time_wait: usize,
@@ -146,7 +152,7 @@ impl Engine {
             events: Vec::new(),
             isn,
             cookies,
-            scratch: vec![0u8; 65536 + wire::MAX_HEADER_LEN].into_boxed_slice(),
+            scratch: Vec::new(),
             counters: Counters::default(),
             time_wait: 0,
         }
@@ -289,6 +295,9 @@ impl Engine {
             };
             let notes = conn.on_timers(&mut cx);
             self.after_conn(idx, notes);
+        }
+        if self.scratch.is_empty() && !(self.ctl.is_empty() && self.dirty.is_empty()) {
+            self.scratch = vec![0u8; SCRATCH_LEN];
         }
         // Stateless segments.
         while let Some(c) = self.ctl.front() {

@@ -16,6 +16,10 @@
 //!   (`core::route_in`), and its IP header written in front of it straight into the transmit
 //!   buffer of the raw socket for its (interface, next hop); then smoltcp's egress moves those
 //!   packets, and `lo`'s come back as input, until the engine has nothing more to say.
+//! - **Fast path** (`fast`): what smoltcp would only pass through skips it: unicast TCP
+//!   frames for a link's MAC go from the link batch straight to the engine, and segments to a
+//!   next hop smoltcp resolved a moment ago straight to the link (smoltcp stays the
+//!   authority on neighbours; see the module).
 //! - **Neighbours**: smoltcp holds a raw socket whose head packet waits for an unresolved
 //!   neighbour (and silences the socket), so each next hop has its own transmit socket: one
 //!   dead peer holds up only its own packets. A queue whose head has waited

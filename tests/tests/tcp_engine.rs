@@ -247,18 +247,28 @@ fn tcp_frames_to(link: &vde::Link, to: u16, wait: Duration) -> Vec<([u8; 6], u8)
     flags
 }
 
+/// A `tcp=ioth` stack at `net.1` on a fresh hub listening on port 7000, its MAC, and a raw
+/// member of the hub to play the peer at `net.50` (the listener is returned to keep it).
+fn listener_and_raw_peer(net: [u8; 3]) -> (Stack, TcpListener, [u8; 6], vde::Link) {
+    let hub = unique_hub();
+    let ip = [net[0], net[1], net[2], 1];
+    let stack = ioth_stack(&hub, ip);
+    let listener = stack
+        .tcp_listen(std::net::SocketAddr::from((ip, 7000)))
+        .expect("listen");
+    let mac = stack
+        .link_mac(stack.if_nametoindex("vde0").expect("vde0"))
+        .expect("mac");
+    let peer = vde::open(&hub).expect("a raw member of the hub");
+    (stack, listener, mac, peer)
+}
+
 /// smoltcp never answers TCP on a `tcp=ioth` stack: a SYN to a closed port gets one RST
 /// (the engine's), a SYN to a listener one SYN-ACK and no RST.
 #[test]
 fn only_the_engine_answers_tcp() {
     ioth_tests::init_logging();
-    let hub = unique_hub();
-    let stack = ioth_stack(&hub, [10, 81, 0, 1]);
-    let _listener = stack.tcp_listen("10.81.0.1:7000").expect("listen");
-    let mac = stack
-        .link_mac(stack.if_nametoindex("vde0").expect("vde0"))
-        .expect("mac");
-    let peer = vde::open(&hub).expect("a raw member of the hub");
+    let (_stack, _listener, mac, peer) = listener_and_raw_peer([10, 81, 0]);
     let (me, it) = ([10, 81, 0, 50], [10, 81, 0, 1]);
     peer.send(&arp_frame(mac, me, it)).expect("ARP");
     std::thread::sleep(Duration::from_millis(100));
@@ -282,13 +292,7 @@ fn only_the_engine_answers_tcp() {
 #[test]
 fn a_neighbour_that_moves_is_followed_at_once() {
     ioth_tests::init_logging();
-    let hub = unique_hub();
-    let stack = ioth_stack(&hub, [10, 82, 0, 1]);
-    let _listener = stack.tcp_listen("10.82.0.1:7000").expect("listen");
-    let mac = stack
-        .link_mac(stack.if_nametoindex("vde0").expect("vde0"))
-        .expect("mac");
-    let peer = vde::open(&hub).expect("a raw member of the hub");
+    let (_stack, _listener, mac, peer) = listener_and_raw_peer([10, 82, 0]);
     let (me, it) = ([10, 82, 0, 50], [10, 82, 0, 1]);
     let moved: [u8; 6] = [0x02, 0, 0, 0, 0x95, 0x42];
     let syn_acks_to = |port: u16| -> Vec<[u8; 6]> {

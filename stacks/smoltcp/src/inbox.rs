@@ -358,20 +358,7 @@ mod tests {
             let a = node(&hub, engine, [10, 92, 0, 1]);
             let b = node(&hub, engine, [10, 92, 0, 2]);
             let addr = SocketAddr::from(([10, 92, 0, 1], 7100));
-            let listener = a.tcp_listen(addr).expect("listen");
-            let server = std::thread::spawn(move || {
-                let (mut s, _) = listener.accept().expect("accept");
-                s.set_nodelay(true).expect("nodelay");
-                let mut buf = [0u8; 64];
-                while s.read_exact(&mut buf).is_ok() {
-                    s.write_all(&buf).expect("reply");
-                }
-            });
-            let mut c = ioth::net::TcpStream::connect_timeout_on(&b, &addr, Duration::from_secs(3))
-                .expect("connect");
-            c.set_nodelay(true).expect("nodelay");
-            c.set_read_timeout(Some(Duration::from_secs(3)))
-                .expect("timeout");
+            let (mut c, server) = crate::stack::tests::echo_connection(&a, &b, addr);
             let mut buf = [7u8; 64];
             let exchanges = 2000;
             let before = LINK_DRIVES.load(Relaxed);

@@ -840,6 +840,32 @@ pub(crate) mod tests {
         node_named("smoltcp", vnl, ifname, ip)
     }
 
+    /// A connection from `client` to an echo server (64-byte messages) on `server` at
+    /// `addr`, both ends with `TCP_NODELAY`, the client's reads timing out after 3 s; the
+    /// server thread ends when the client closes.
+    pub(crate) fn echo_connection(
+        server: &Stack,
+        client: &Stack,
+        addr: std::net::SocketAddr,
+    ) -> (ioth::net::TcpStream, std::thread::JoinHandle<()>) {
+        use std::io::{Read, Write};
+        let listener = server.tcp_listen(addr).expect("listen");
+        let echo = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().expect("accept");
+            s.set_nodelay(true).expect("nodelay");
+            let mut buf = [0u8; 64];
+            while s.read_exact(&mut buf).is_ok() {
+                s.write_all(&buf).expect("reply");
+            }
+        });
+        let c = ioth::net::TcpStream::connect_timeout_on(client, &addr, Duration::from_secs(3))
+            .expect("connect");
+        c.set_nodelay(true).expect("nodelay");
+        c.set_read_timeout(Some(Duration::from_secs(3)))
+            .expect("timeout");
+        (c, echo)
+    }
+
     /// A stack `name` (with its options) on `vnl`, `ifname` up at `ip`/24.
     pub(crate) fn node_named(name: &str, vnl: &str, ifname: &str, ip: [u8; 4]) -> Stack {
         let stack = Stack::new(name, &[vnl]).expect("smoltcp stack");

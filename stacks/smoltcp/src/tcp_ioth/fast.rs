@@ -237,7 +237,6 @@ mod tests {
     fn an_established_connection_skips_smoltcp() {
         use std::io::{Read, Write};
         use std::sync::atomic::Ordering::Relaxed;
-        use std::time::Duration;
 
         use crate::stack::tests::node_named;
         use crate::tcp_ioth::{FAST_FRAMES, FAST_SENT};
@@ -246,19 +245,7 @@ mod tests {
         let a = node_named("smoltcp,tcp=ioth", &hub, "vde0", [10, 94, 0, 1]);
         let b = node_named("smoltcp,tcp=ioth", &hub, "vde0", [10, 94, 0, 2]);
         let addr = std::net::SocketAddr::from(([10, 94, 0, 1], 7300));
-        let listener = a.tcp_listen(addr).expect("listen");
-        let server = std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().expect("accept");
-            let mut buf = [0u8; 64];
-            while s.read_exact(&mut buf).is_ok() {
-                s.write_all(&buf).expect("reply");
-            }
-        });
-        let mut c = ioth::net::TcpStream::connect_timeout_on(&b, &addr, Duration::from_secs(3))
-            .expect("connect");
-        c.set_nodelay(true).expect("nodelay");
-        c.set_read_timeout(Some(Duration::from_secs(3)))
-            .expect("timeout");
+        let (mut c, server) = crate::stack::tests::echo_connection(&a, &b, addr);
         let mut exchange = |i: u32| {
             let mut buf = [0u8; 64];
             buf[..4].copy_from_slice(&i.to_be_bytes());

@@ -21,8 +21,8 @@
 //! `"kernel"`, `"smoltcp"` and the NULL default stack need no plugin. Other implementations
 //! load as plugins (`ioth_NAME.so`).
 
-// Keep the backends linked, so that "kernel" and "smoltcp" are found by name.
-use ioth_kernel as _;
+// Keep the smoltcp backend linked, so that "smoltcp" is found by name ("kernel" is built into
+// `ioth`).
 use ioth_smoltcp as _;
 
 mod boundary;

@@ -43,9 +43,6 @@ thread_local! {
 pub(crate) fn init() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
-        if ioth::registry::find(ioth_kernel::NAME).is_none() {
-            ioth::registry::register(Arc::new(ioth_kernel::KernelBackend));
-        }
         if ioth::registry::find(ioth_smoltcp::NAME).is_none() {
             ioth::registry::register(Arc::new(ioth_smoltcp::SmoltcpBackend));
         }

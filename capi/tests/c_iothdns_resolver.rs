@@ -18,8 +18,6 @@ use ioth::Stack;
 use ioth_tests::dns_responder::{Responder, Script, a, aaaa, cname, mx, name, txt};
 use ioth_tests::peers::{NetNs, require_netns};
 
-use ioth_kernel as _;
-
 fn zone_a() -> Vec<Record> {
     let big: Vec<String> = (0..30)
         .map(|i| format!("{i:02}{}", "t".repeat(98)))

@@ -34,6 +34,7 @@ mod defaults;
 pub mod dns;
 mod error;
 mod fdtable;
+pub mod kernel;
 mod license;
 pub mod net;
 pub mod plugin;

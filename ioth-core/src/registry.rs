@@ -11,6 +11,9 @@
 //! The linker keeps a crate only when the program uses it: a program that names a backend by
 //! string alone writes `use ioth_kernel as _;`. Backends built at run time are added with
 //! [`register`]. A name registered at run time hides a linked one of the same name.
+//!
+//! The kernel backend ([`crate::kernel`]) is built in: `"kernel"` is found with nothing
+//! linked or registered, after a backend registered or linked under that name.
 
 use std::sync::{Arc, RwLock};
 
@@ -40,6 +43,15 @@ pub fn find(name: &str) -> Option<Arc<dyn Backend>> {
         .iter()
         .map(|ctor| ctor())
         .find(|b| b.name() == name)
+        .or_else(|| (name == crate::kernel::NAME).then(builtin_kernel))
+}
+
+/// The built-in kernel backend, made once.
+fn builtin_kernel() -> Arc<dyn Backend> {
+    static KERNEL: std::sync::OnceLock<Arc<dyn Backend>> = std::sync::OnceLock::new();
+    KERNEL
+        .get_or_init(|| Arc::new(crate::kernel::KernelBackend))
+        .clone()
 }
 
 /// The names of every backend available without loading a plugin.
@@ -55,6 +67,9 @@ pub fn names() -> Vec<String> {
         if !names.contains(&name) {
             names.push(name);
         }
+    }
+    if !names.iter().any(|n| n == crate::kernel::NAME) {
+        names.push(crate::kernel::NAME.to_owned());
     }
     names
 }

@@ -15,3 +15,9 @@ pub use attach::{Attachment, attach};
 pub use cmdline::{CmdLine, Port, at_least_one};
 pub use failure::{Context, Failure, run};
 pub use node::{Destination, IPV6_BASE, Ipv4Cidr, Node};
+
+/// The README's Rust blocks, compiled and (unless marked `no_run`) run as doctests, so that
+/// what a newcomer copies from it works as written.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -58,8 +58,13 @@ pub(crate) struct Iface {
     /// The link's state generation last seen (see `vde::Link::generation`), to log changes.
     pub link_gen: u64,
     /// With our TCP engine: the (destination, MAC) of TCP frames smoltcp's egress sent on
-    /// this link since the engine last looked (see `tcp_ioth::fast`).
+    /// this link since the engine last looked (see `tcp_ioth::fast`). With smoltcp's TCP:
+    /// those to `connecting` destinations since the sockets were last refreshed.
     pub learned: Vec<(IpAddr, [u8; 6])>,
+    /// With smoltcp's TCP: destinations of connects on this link whose SYN has not been seen
+    /// leaving (rebuilt by `Core::next_deadline`); only TCP frames to them are noted in
+    /// `learned`.
+    pub connecting: Vec<IpAddr>,
 }
 
 /// An explicit route (prefix routes are derived from addresses).
@@ -89,6 +94,10 @@ pub(crate) enum Linger {
     Smol(SocketHandle),
     Ioth(ioth_tcp::ConnId),
 }
+
+/// How long a packet may wait for its next hop's link-layer address (µs): Linux's
+/// `mcast_solicit` = 3 probes, `retrans_time` = 1 s apart.
+pub(crate) const NEIGHBOUR_TIMEOUT: u64 = 3_000_000;
 
 /// How long a closed UDP socket's datagrams may wait for neighbour resolution.
 pub(crate) const UDP_LINGER_MICROS: u64 = 3_000_000;
@@ -143,6 +152,9 @@ pub(crate) struct Core {
     /// With `tcp`: the sockets that are not the engine's (refreshed after a poll that changed
     /// smoltcp's state; the engine's are refreshed by its events). Unused without `tcp`.
     others: Vec<usize>,
+    /// Without `tcp`: how long smoltcp's TCP handshake may take before `ETIMEDOUT`
+    /// (`tcp_syn_retries`, see `stack_options::syn_timeout`).
+    pub connect_timeout: std::time::Duration,
 }
 
 /// smoltcp's clock, from the driver clock.
@@ -257,6 +269,7 @@ impl Core {
             watched: false,
             link_gen: 0,
             learned: Vec::new(),
+            connecting: Vec::new(),
             addrs: vec![
                 (IpAddr::V4(Ipv4Addr::LOCALHOST), 8),
                 (IpAddr::V6(Ipv6Addr::LOCALHOST), 128),
@@ -279,6 +292,7 @@ impl Core {
             spare_bufs: Vec::new(),
             tcp: tcp.map(|c| Box::new(crate::tcp_ioth::TcpIoth::new(c))),
             others: Vec::new(),
+            connect_timeout: crate::stack_options::syn_timeout(6),
         })
     }
 
@@ -317,6 +331,7 @@ impl Core {
                 tx: &mut self.tx,
                 mtu: mtu as usize,
                 learn: None,
+                learn_only: &[],
             };
             Interface::new(
                 smol_config(HardwareAddress::Ethernet(EthernetAddress(mac))),
@@ -340,6 +355,7 @@ impl Core {
             watched: true,
             link_gen: 0,
             learned: Vec::new(),
+            connecting: Vec::new(),
         };
         if slot >= self.ifaces.len() {
             self.ifaces.resize_with(slot + 1, || None);
@@ -787,7 +803,9 @@ impl Core {
             rx: None,
             tx,
             mtu: f.mtu as usize,
-            learn: tcp.is_some().then_some(&mut f.learned),
+            // Our engine notes every TCP frame; smoltcp's TCP only those of pending connects.
+            learn: (tcp.is_some() || !f.connecting.is_empty()).then_some(&mut f.learned),
+            learn_only: &f.connecting,
         };
         if let Some(b) = batch {
             // The batch is the driver's scratch, shared by its stacks: start past whatever it
@@ -917,12 +935,30 @@ impl Core {
                 .min()
                 .unwrap_or(NEVER);
             next = next.min(self.tcp_timer);
+            self.watch_connects();
         }
         if !self.closing.is_empty() {
             // Finishing closes are reaped at least every 100 ms.
             next = next.min(micros(now) + 100_000);
         }
         next
+    }
+
+    /// Lists on each link the destinations of smoltcp TCP connects whose SYN has not been
+    /// seen leaving, so that its egress notes when one does (see `sockets::Tcp::unresolved`).
+    fn watch_connects(&mut self) {
+        for f in self.ifaces.iter_mut().flatten() {
+            f.connecting.clear();
+        }
+        for rec in self.socks.iter().flatten() {
+            if let crate::sockets::Kind::Tcp(t) = &rec.kind
+                && let (Some(dst), Some((slot, _))) = (t.unresolved, t.conn)
+                && let Some(f) = self.ifaces.get_mut(slot).and_then(Option::as_mut)
+                && !f.connecting.contains(&dst)
+            {
+                f.connecting.push(dst);
+            }
+        }
     }
 
     /// Reaps finished closes, applies what protocol engines learned, and updates every
@@ -970,6 +1006,10 @@ impl Core {
         if changed || now >= self.tcp_timer {
             for id in 0..self.socks.len() {
                 self.refresh(id);
+            }
+            // The refresh saw which connects' SYNs left.
+            for f in self.ifaces.iter_mut().flatten() {
+                f.learned.clear();
             }
         }
     }

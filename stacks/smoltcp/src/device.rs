@@ -23,8 +23,10 @@ pub(crate) struct LinkPort<'a> {
     pub tx: &'a mut [u8; ETH_FRAME],
     pub mtu: usize,
     /// Where the (destination, MAC) of each TCP frame sent goes (stacks with our TCP
-    /// engine, see `tcp_ioth::fast`); None: not noted.
+    /// engine, see `tcp_ioth::fast`; connects of smoltcp's TCP); None: not noted.
     pub learn: Option<&'a mut Vec<(IpAddr, [u8; 6])>>,
+    /// With `learn`: only frames to these destinations are noted; empty: all.
+    pub learn_only: &'a [IpAddr],
 }
 
 /// Most (destination, MAC) pairs a link notes between two looks of the engine.
@@ -36,6 +38,7 @@ pub(crate) struct FrameTx<'a> {
     link: &'a vde::Link,
     buf: &'a mut [u8; ETH_FRAME],
     learn: Option<&'a mut Vec<(IpAddr, [u8; 6])>>,
+    learn_only: &'a [IpAddr],
 }
 
 impl phy::RxToken for FrameRx<'_> {
@@ -54,6 +57,7 @@ impl phy::TxToken for FrameTx<'_> {
         if let Some(learn) = self.learn
             && learn.len() < LEARN_MAX
             && let Some(pair) = crate::tcp_ioth::fast::sent_tcp(&self.buf[..len])
+            && (self.learn_only.is_empty() || self.learn_only.contains(&pair.0))
         {
             learn.push(pair);
         }
@@ -107,6 +111,7 @@ impl phy::Device for LinkPort<'_> {
                 link: self.link,
                 buf: self.tx,
                 learn: self.learn.as_deref_mut(),
+                learn_only: self.learn_only,
             },
         ))
     }
@@ -116,6 +121,7 @@ impl phy::Device for LinkPort<'_> {
             link: self.link,
             buf: self.tx,
             learn: self.learn.as_deref_mut(),
+            learn_only: self.learn_only,
         })
     }
 

@@ -86,6 +86,7 @@ impl Backend for SmoltcpBackend {
     /// engine's `tcp_*` settings; anything else is `EINVAL` naming it).
     fn new_stack(&self, vnls: &[&str], options: &str) -> io::Result<Box<dyn StackOps>> {
         let options = stack_options::StackOptions::parse(options)?;
+        let connect_timeout = stack_options::syn_timeout(options.engine.syn_retries);
         let tcp = match options.tcp {
             stack_options::TcpImpl::Smoltcp => None,
             stack_options::TcpImpl::Ioth => {
@@ -98,6 +99,7 @@ impl Backend for SmoltcpBackend {
         let key = KEYS.fetch_add(1, Ordering::Relaxed);
         let driver = driver::assign()?;
         let mut core = core::Core::new(driver.clone(), key, tcp)?;
+        core.connect_timeout = connect_timeout;
         let mut watched = Vec::new();
         for (i, vnl) in vnls.iter().enumerate() {
             let (name, vnl) = ioth::split_ifname(vnl);

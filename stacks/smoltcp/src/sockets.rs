@@ -17,7 +17,7 @@ use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::{icmp, tcp, udp};
 use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
-use crate::core::{Closing, Core, Iface, Linger, Proto};
+use crate::core::{Closing, Core, Iface, Linger, NEIGHBOUR_TIMEOUT, Proto};
 use crate::raw6::Raw6;
 use crate::readiness::{Readiness, Ready};
 
@@ -31,8 +31,6 @@ pub(crate) const TCP_BUF: usize = 64 * 1024;
 /// these buffers cost no memory until traffic fills them.
 const UDP_BUF: usize = 208 * 1024;
 const UDP_SLOTS: usize = 512;
-/// How long a connect waits for an answer before ETIMEDOUT.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(75);
 /// How long data may wait for an acknowledgement without progress before the connection
 /// ends in ETIMEDOUT: Linux's `tcp_retries2` = 15 with RTOs from 200 ms doubling to 120 s.
 const RETRIES2_TIMEOUT: Duration = Duration::from_millis(924_600);
@@ -145,6 +143,14 @@ pub(crate) struct Tcp {
     pub peer_fin: bool,
     last: tcp::State,
     live: Liveness,
+    /// While connecting: how long the handshake may take before `ETIMEDOUT` (µs; the stack's
+    /// `tcp_syn_retries`, see `stack_options::syn_timeout`).
+    connect_limit: u64,
+    /// While connecting over an Ethernet link: the destination, until smoltcp's egress is
+    /// seen sending it TCP (its neighbour resolved). Still set after
+    /// [`NEIGHBOUR_TIMEOUT`]: the connect fails with `EHOSTUNREACH`, as Linux's does when
+    /// neighbour resolution gives up.
+    pub unresolved: Option<IpAddr>,
 }
 
 /// The timers of an open connection that Linux has and smoltcp lacks (see
@@ -188,6 +194,8 @@ fn new_tcp(
         peer_fin: false,
         last,
         live: Liveness::default(),
+        connect_limit: u64::MAX,
+        unresolved: None,
     }
 }
 
@@ -562,6 +570,11 @@ impl SockRec {
     pub(crate) fn timer(&self) -> Option<u64> {
         match &self.kind {
             Kind::Tcp(t) if t.phase == Phase::Open && !t.reset => t.live.deadline(&self.opts),
+            Kind::Tcp(Tcp {
+                phase: Phase::Connecting(since),
+                unresolved: Some(_),
+                ..
+            }) => Some(since.saturating_add(NEIGHBOUR_TIMEOUT)),
             _ => None,
         }
     }
@@ -616,9 +629,29 @@ impl SockRec {
                         let st = sock.state();
                         match t.phase {
                             Phase::Connecting(since) => {
-                                if st == tcp::State::Closed {
-                                    let waited = crate::driver::now_micros().saturating_sub(since);
-                                    let e = if waited >= CONNECT_TIMEOUT.as_micros() as u64 {
+                                let waited = crate::driver::now_micros().saturating_sub(since);
+                                if let Some(dst) = t.unresolved
+                                    && f.learned.iter().any(|&(to, _)| to == dst)
+                                {
+                                    t.unresolved = None;
+                                }
+                                if st == tcp::State::SynSent
+                                    && t.unresolved.is_some()
+                                    && waited >= NEIGHBOUR_TIMEOUT
+                                {
+                                    // Neighbour resolution gave up (three probes a second
+                                    // apart): Linux reports the host unreachable.
+                                    log::debug!(
+                                        "TCP connect to {:?}: no neighbour answered in {} ms",
+                                        t.unresolved,
+                                        waited / 1000
+                                    );
+                                    sock.abort();
+                                    t.unresolved = None;
+                                    t.phase = Phase::Failed(libc::EHOSTUNREACH);
+                                    self.error = libc::EHOSTUNREACH;
+                                } else if st == tcp::State::Closed {
+                                    let e = if waited >= t.connect_limit {
                                         libc::ETIMEDOUT
                                     } else {
                                         libc::ECONNREFUSED
@@ -984,11 +1017,19 @@ impl Core {
                 } else {
                     local.ip()
                 };
+                let connect_limit = micros(self.connect_timeout);
                 let f = get_iface(&mut self.ifaces, slot).ok_or_else(|| err(libc::ENETUNREACH))?;
+                // Only an Ethernet link resolves neighbours (`lo` needs none).
+                let unresolved =
+                    matches!(f.attach, crate::core::Attachment::Link(_)).then_some(addr.ip());
+                if let Some(dst) = unresolved
+                    && !f.connecting.contains(&dst)
+                {
+                    // Noted from the first poll on (`Core::watch_connects` keeps the list).
+                    f.connecting.push(dst);
+                }
                 let mut sock = tcp_socket(&opts);
-                sock.set_timeout(Some(smoltcp::time::Duration::from_secs(
-                    CONNECT_TIMEOUT.as_secs(),
-                )));
+                sock.set_timeout(Some(smoltcp::time::Duration::from_micros(connect_limit)));
                 sock.connect(
                     f.iface.context(),
                     IpEndpoint::from(addr),
@@ -1008,6 +1049,8 @@ impl Core {
                     t.conn = Some((slot, h));
                     t.phase = Phase::Connecting(crate::driver::now_micros());
                     t.last = tcp::State::SynSent;
+                    t.connect_limit = connect_limit;
+                    t.unresolved = unresolved;
                 }
                 self.refresh(id);
                 Err(err(libc::EINPROGRESS))

@@ -5,10 +5,12 @@
 //! Comma-separated `key=value` items (empty items are ignored):
 //! - `tcp=ioth` (the default) or `tcp=smoltcp`: whose TCP the stack runs, our own engine
 //!   (`ioth_tcp`, see `tcp_ioth`) or smoltcp's sockets;
+//! - `tcp_syn_retries=N` (1..=127, Linux's range, default 6), with either engine: SYNs
+//!   retransmitted before a connect gives up with `ETIMEDOUT` (with smoltcp's TCP, after
+//!   the time Linux's backoff takes for them: [`syn_timeout`], 127 s for 6);
 //! - for `tcp=ioth` only, the engine's settings, named as Linux's: `tcp_min_rto=MS`
 //!   (1..=60000, default 200), `tcp_max_rto=MS` (1000..=120000, default 120000; at least
-//!   the minimum), `tcp_cc=cubic|reno` (Linux's `tcp_congestion_control`, default cubic),
-//!   `tcp_syn_retries=N` (1..=127, Linux's range, default 6).
+//!   the minimum), `tcp_cc=cubic|reno` (Linux's `tcp_congestion_control`, default cubic).
 //!
 //! Unknown keys, malformed or out-of-range values, a key given twice and engine settings
 //! without `tcp=ioth` are `EINVAL` errors that name the item.
@@ -33,6 +35,15 @@ pub(crate) struct StackOptions {
     pub tcp: TcpImpl,
     /// The engine's settings (`Config.secret` is filled when the stack is made).
     pub engine: ioth_tcp::Config,
+}
+
+/// How long Linux's connect waits for an answer to its SYN and `retries` retransmissions:
+/// the first RTO is 1 s, doubling up to `TCP_RTO_MAX` (120 s), so 6 retries take 127 s.
+pub(crate) fn syn_timeout(retries: u32) -> Duration {
+    let secs: u64 = (0..=retries.min(127))
+        .map(|i| 1u64.checked_shl(i).unwrap_or(u64::MAX).min(120))
+        .sum();
+    Duration::from_secs(secs)
 }
 
 fn bad(msg: String) -> io::Error {
@@ -103,7 +114,6 @@ impl StackOptions {
                 }
                 "tcp_syn_retries" => {
                     c.syn_retries = u32::try_from(number(key, value, 1, 127)?).unwrap_or(6);
-                    engine_keys.push(key);
                 }
                 _ => return Err(bad(format!("unknown option {item:?}"))),
             }
@@ -178,11 +188,22 @@ mod tests {
         assert!(refused("tcp=ioth,tcp=smoltcp").contains("twice"));
         assert!(refused("tcp=smoltcp,tcp_cc=reno").contains("tcp=ioth only"));
         assert!(refused("tcp=smoltcp,tcp_min_rto=10").contains("tcp=ioth only"));
+        let p = StackOptions::parse("tcp=smoltcp,tcp_syn_retries=2").expect("either engine's");
+        assert_eq!(p.engine.syn_retries, 2);
         assert!(
             StackOptions::parse("tcp_cc=reno").is_ok(),
             "the default engine's"
         );
         assert!(refused("tcp=ioth,tcp_min_rto=5000,tcp_max_rto=1000").contains("tcp_max_rto"));
+    }
+
+    #[test]
+    fn the_syn_timeout_is_linux_backoff() {
+        assert_eq!(syn_timeout(6), Duration::from_secs(127));
+        assert_eq!(syn_timeout(1), Duration::from_secs(3));
+        // 1 + 2 + ... + 64 = 127, then 120 s a retry.
+        assert_eq!(syn_timeout(8), Duration::from_secs(127 + 240));
+        assert_eq!(syn_timeout(127), Duration::from_secs(127 + 120 * 121));
     }
 
     #[test]

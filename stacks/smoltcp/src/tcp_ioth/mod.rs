@@ -45,13 +45,10 @@ use smoltcp::socket::raw;
 use smoltcp::time::Instant as SmolInstant;
 use smoltcp::wire::{IpProtocol, IpVersion};
 
-use crate::core::{Attachment, Core, Iface, StackRoute};
+use crate::core::{Attachment, Core, Iface, NEIGHBOUR_TIMEOUT, StackRoute};
 use crate::device::{ETH_FRAME, LinkPort};
 use crate::driver::{NEVER, now_micros};
 
-/// How long a packet may wait for its next hop's link-layer address (µs): Linux's
-/// `mcast_solicit` = 3 probes, `retrans_time` = 1 s apart.
-pub(crate) const NEIGHBOUR_TIMEOUT: u64 = 3_000_000;
 /// How long an empty transmit queue is kept after its last use (µs).
 const TX_IDLE: u64 = 10_000_000;
 /// Engine polls and egress passes one drive may make (a burst bigger than the transmit
@@ -507,6 +504,7 @@ fn egress_now(f: &mut Iface, frame: &mut [u8; ETH_FRAME], now: SmolInstant) {
                 tx: frame,
                 mtu: *mtu as usize,
                 learn: Some(learned),
+                learn_only: &[],
             };
             while iface.poll_egress(now, &mut port, sockets) != PollResult::None {}
         }

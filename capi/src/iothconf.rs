@@ -79,7 +79,7 @@ pub unsafe extern "C" fn ioth_newstackc(stack_config: *const c_char) -> *mut Iot
         init();
         // SAFETY: per the contract.
         let text = unsafe { config_arg(stack_config) }?;
-        let (stack, report) = Stack::from_config(text)?;
+        let (stack, report) = Stack::from_config_lenient(text)?;
         mask(&report);
         Ok(register(stack))
     })
@@ -98,7 +98,7 @@ pub unsafe extern "C" fn ioth_config(stack: *mut Ioth, config: *const c_char) ->
     call(-1, || {
         // SAFETY: per the contract.
         let text = unsafe { config_arg(config) }?;
-        let report = stack_arg(stack)?.configure(text)?;
+        let report = stack_arg(stack)?.configure_lenient(text)?;
         Ok(mask(&report))
     })
 }

@@ -39,6 +39,27 @@ fn config_error(e: nlconf::iothconf::ConfigError) -> io::Error {
     errno_with(e.errno(), e.to_string())
 }
 
+/// `report` if nothing failed, else an error naming the first item that did (its errno kept).
+fn strict(report: Report) -> io::Result<Report> {
+    match report.failed.first() {
+        None => Ok(report),
+        Some((item, e)) => {
+            // The errno's text is added once, by the error itself.
+            let detail = match e.get_ref() {
+                None => String::new(),
+                Some(inner) => match inner.downcast_ref::<crate::ErrnoError>() {
+                    Some(errno) => format!(": {}", errno.message()),
+                    None => format!(": {inner}"),
+                },
+            };
+            Err(errno_with(
+                crate::errno_of(e),
+                format!("configuration item {item:?}{detail}"),
+            ))
+        }
+    }
+}
+
 impl Stack {
     /// Creates and configures a stack from one configuration string (iothconf's
     /// `ioth_newstackc`), e.g. `stack=smoltcp,vnl=vde:///tmp/hub,eth,ip=10.0.0.1/24,gw=10.0.0.254`.
@@ -47,7 +68,19 @@ impl Stack {
     /// interfaces; the rest configures the interface (`iface=`, default `vde0`) as
     /// [`Stack::configure`] does. Without `stack=` the kernel is used, which takes no `vnl=`.
     /// Bad strings give `EINVAL` naming the offending item.
+    ///
+    /// Strict: when an item fails to apply (a gateway outside every subnet, a protocol the
+    /// stack lacks), the stack is dropped and the error names the first such item, with its
+    /// errno (`configuration item "gw=10.9.9.9": Network is unreachable`). The report says
+    /// what was configured. [`Stack::from_config_lenient`] keeps iothconf's way.
     pub fn from_config(config: &str) -> io::Result<(Stack, Report)> {
+        let (stack, report) = Stack::from_config_lenient(config)?;
+        strict(report).map(|report| (stack, report))
+    }
+
+    /// [`Stack::from_config`] as iothconf's `ioth_newstackc` does it: the stack is returned
+    /// also when some items failed to apply; they are in [`Report::failed`].
+    pub fn from_config_lenient(config: &str) -> io::Result<(Stack, Report)> {
         let cfg = Config::parse(config, Mode::Create).map_err(config_error)?;
         let implementation = cfg.stack.as_deref().unwrap_or("kernel");
         let vnls: Vec<&str> = cfg.vnl.iter().map(String::as_str).collect();
@@ -58,8 +91,16 @@ impl Stack {
 
     /// Configures a running stack from a configuration string (iothconf's `ioth_config`):
     /// `eth`, static `ip=`/`gw=`/`dns=`/`domain=`, `dhcp`, `rd`, `slaac`, the undo forms.
-    /// The report says what was configured and what failed; `stack=` and `vnl=` are refused.
+    /// `stack=` and `vnl=` are refused. Strict: an item that failed to apply is an error
+    /// naming the first one (what was applied before it stays applied);
+    /// [`Stack::configure_lenient`] reports failures in [`Report::failed`] instead.
     pub fn configure(&self, config: &str) -> io::Result<Report> {
+        strict(self.configure_lenient(config)?)
+    }
+
+    /// [`Stack::configure`] as iothconf's `ioth_config` does it: items that failed to apply
+    /// are in [`Report::failed`], and the call succeeds.
+    pub fn configure_lenient(&self, config: &str) -> io::Result<Report> {
         let cfg = Config::parse(config, Mode::Running).map_err(config_error)?;
         self.apply_config(&cfg)
     }

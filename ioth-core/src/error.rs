@@ -25,6 +25,11 @@ impl ErrnoError {
     pub fn errno(&self) -> i32 {
         self.errno
     }
+
+    /// What the error is about, without the errno's text (which `Display` adds).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl std::fmt::Display for ErrnoError {

@@ -30,6 +30,7 @@ pub mod backend;
 pub mod bsd;
 pub mod cmsg;
 pub mod config;
+mod configured;
 mod defaults;
 pub mod dns;
 mod error;
@@ -44,6 +45,7 @@ mod stack;
 pub mod sys;
 
 pub use backend::{Backend, Ioctl, RecvMeta, SockAddr, SocketOps, StackOps};
+pub use configured::Configured;
 pub use defaults::{
     ThreadStackGuard, current_stack, default_stack, set_default_stack, set_thread_stack,
     thread_stack,

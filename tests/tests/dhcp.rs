@@ -63,17 +63,14 @@ fn a_smoltcp_stack_leases_its_address_from_dnsmasq_and_renews_it() {
     let mac_text = mac.map(|b| format!("{b:02x}")).join(":");
 
     // The lease arrives: address in the range, default route through the router, DNS server.
-    let start = Instant::now();
-    let addr = loop {
-        if let Some(a) = leased_addr(&stack) {
-            break a;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no lease within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    use ioth::Configured::{Dns, Ipv4Address, Ipv4DefaultRoute};
+    stack
+        .wait_configured(
+            &[Ipv4Address, Ipv4DefaultRoute, Dns],
+            Duration::from_secs(30),
+        )
+        .expect("a lease within 30 s");
+    let addr = leased_addr(&stack).expect("the leased address");
     let routes = stack.netlink().unwrap().routes().unwrap();
     assert!(
         routes.iter().any(

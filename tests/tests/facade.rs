@@ -339,7 +339,7 @@ fn configuration_strings_configure_a_kernel_namespace() {
         libc::EINVAL,
         "vnl= on a running stack",
     );
-    let report = stack.configure("iface=eth7 dhcp").unwrap();
+    let report = stack.configure_lenient("iface=eth7 dhcp").unwrap();
     assert!(
         report
             .failed
@@ -347,4 +347,8 @@ fn configuration_strings_configure_a_kernel_namespace() {
             .any(|(_, e)| e.raw_os_error() == Some(libc::ENOSYS)),
         "the kernel backend runs no DHCP client: {report:?}"
     );
+    // Strict by default: the failed item is the error, named once, with its errno.
+    let err = stack.configure("iface=eth7 dhcp").unwrap_err();
+    assert_eq!(ioth::errno_of(&err), libc::ENOSYS, "{err}");
+    assert!(err.to_string().contains("\"dhcp\""), "{err}");
 }

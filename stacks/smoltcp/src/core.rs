@@ -155,6 +155,8 @@ pub(crate) struct Core {
     /// Without `tcp`: how long smoltcp's TCP handshake may take before `ETIMEDOUT`
     /// (`tcp_syn_retries`, see `stack_options::syn_timeout`).
     pub connect_timeout: std::time::Duration,
+    /// Whether addresses are announced (the `announce=` option, see `announce`).
+    pub announce: bool,
 }
 
 /// smoltcp's clock, from the driver clock.
@@ -293,6 +295,7 @@ impl Core {
             tcp: tcp.map(|c| Box::new(crate::tcp_ioth::TcpIoth::new(c))),
             others: Vec::new(),
             connect_timeout: crate::stack_options::syn_timeout(6),
+            announce: true,
         })
     }
 

@@ -25,6 +25,7 @@
 //! Linked into a program the backend is found by name (write `use ioth_smoltcp as _;` if the
 //! program names it only by string); the crate's cdylib is the plugin `ioth_smoltcp.so`.
 
+mod announce;
 mod autoconf;
 mod core;
 mod device;
@@ -87,6 +88,7 @@ impl Backend for SmoltcpBackend {
     fn new_stack(&self, vnls: &[&str], options: &str) -> io::Result<Box<dyn StackOps>> {
         let options = stack_options::StackOptions::parse(options)?;
         let connect_timeout = stack_options::syn_timeout(options.engine.syn_retries);
+        let announce = options.announce;
         let tcp = match options.tcp {
             stack_options::TcpImpl::Smoltcp => None,
             stack_options::TcpImpl::Ioth => {
@@ -100,6 +102,7 @@ impl Backend for SmoltcpBackend {
         let driver = driver::assign()?;
         let mut core = core::Core::new(driver.clone(), key, tcp)?;
         core.connect_timeout = connect_timeout;
+        core.announce = announce;
         let mut watched = Vec::new();
         for (i, vnl) in vnls.iter().enumerate() {
             let (name, vnl) = ioth::split_ifname(vnl);

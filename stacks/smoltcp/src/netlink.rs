@@ -65,8 +65,21 @@ impl Core {
                 self.sync_routes()?;
             }
             self.sync_addrs()?;
+            if up {
+                self.announce_all(index);
+            }
         }
         Ok(())
+    }
+
+    /// Announces every address of interface `index` (see `announce`), if the stack does.
+    fn announce_all(&self, index: u32) {
+        if let Some(f) = self.iface(index)
+            && self.announce
+        {
+            let addrs: Vec<IpAddr> = f.addrs.iter().map(|&(a, _)| a).collect();
+            crate::announce::announce(f, &addrs);
+        }
     }
 }
 
@@ -242,6 +255,7 @@ impl Tables for Core {
             if let Some(a) = f.addrs.iter_mut().find(|(a, _)| *a == old_ll) {
                 a.0 = IpAddr::V6(link_local(mac));
             }
+            self.announce_all(index);
         }
         if let Some(mtu) = change.mtu {
             let f = self.iface_mut(index).ok_or_else(|| err(libc::ENODEV))?;
@@ -284,6 +298,11 @@ impl Tables for Core {
             }
             let _ = self.sync_addrs();
             return Err(e);
+        }
+        if self.announce
+            && let Some(f) = self.iface(addr.index)
+        {
+            crate::announce::announce(f, &[addr.addr]);
         }
         Ok(())
     }

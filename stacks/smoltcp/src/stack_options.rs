@@ -5,6 +5,9 @@
 //! Comma-separated `key=value` items (empty items are ignored):
 //! - `tcp=ioth` (the default) or `tcp=smoltcp`: whose TCP the stack runs, our own engine
 //!   (`ioth_tcp`, see `tcp_ioth`) or smoltcp's sockets;
+//! - `announce=1` (the default) or `announce=0`: whether the stack sends a gratuitous ARP or
+//!   unsolicited neighbour advertisement for an address added, an interface brought up or a
+//!   MAC changed (Linux's `arp_notify`/`ndisc_notify`; see `announce`);
 //! - `tcp_syn_retries=N` (1..=127, Linux's range, default 6), with either engine: SYNs
 //!   retransmitted before a connect gives up with `ETIMEDOUT` (with smoltcp's TCP, after
 //!   the time Linux's backoff takes for them: [`syn_timeout`], 127 s for 6);
@@ -29,12 +32,24 @@ pub(crate) enum TcpImpl {
 }
 
 /// A stack's options, parsed.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct StackOptions {
     /// `tcp=`.
     pub tcp: TcpImpl,
     /// The engine's settings (`Config.secret` is filled when the stack is made).
     pub engine: ioth_tcp::Config,
+    /// `announce=`: announcements on (true, the default) or off.
+    pub announce: bool,
+}
+
+impl Default for StackOptions {
+    fn default() -> StackOptions {
+        StackOptions {
+            tcp: TcpImpl::default(),
+            engine: ioth_tcp::Config::default(),
+            announce: true,
+        }
+    }
 }
 
 /// How long Linux's connect waits for an answer to its SYN and `retries` retransmissions:
@@ -90,6 +105,13 @@ impl StackOptions {
                                 "option tcp={value:?}: not one of smoltcp, ioth"
                             )));
                         }
+                    }
+                }
+                "announce" => {
+                    out.announce = match value {
+                        "1" => true,
+                        "0" => false,
+                        _ => return Err(bad(format!("option announce={value:?}: not 0 or 1"))),
                     }
                 }
                 "tcp_min_rto" => {
@@ -188,6 +210,9 @@ mod tests {
         assert!(refused("tcp=ioth,tcp=smoltcp").contains("twice"));
         assert!(refused("tcp=smoltcp,tcp_cc=reno").contains("tcp=ioth only"));
         assert!(refused("tcp=smoltcp,tcp_min_rto=10").contains("tcp=ioth only"));
+        assert!(refused("announce=yes").contains("announce"));
+        assert!(!StackOptions::parse("announce=0").expect("off").announce);
+        assert!(StackOptions::parse("").expect("default").announce);
         let p = StackOptions::parse("tcp=smoltcp,tcp_syn_retries=2").expect("either engine's");
         assert_eq!(p.engine.syn_retries, 2);
         assert!(

@@ -10,6 +10,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::announce::{arp_request, icmpv6_frame};
 use crate::core::{Attachment, Iface, in_prefix, is_link_local};
 
 /// How long a head packet waits before we probe its next hop ourselves (µs): a neighbour
@@ -74,20 +75,6 @@ fn source_v6(f: &Iface, hop: Ipv6Addr) -> Option<Ipv6Addr> {
         .map(|&(a, _)| a)
 }
 
-/// A broadcast ARP request from `mac`/`src` for `target`.
-fn arp_request(mac: [u8; 6], src: Ipv4Addr, target: Ipv4Addr) -> Vec<u8> {
-    let mut f = Vec::with_capacity(42);
-    f.extend_from_slice(&[0xff; 6]);
-    f.extend_from_slice(&mac);
-    f.extend_from_slice(&[0x08, 0x06]);
-    f.extend_from_slice(&[0, 1, 0x08, 0, 6, 4, 0, 1]);
-    f.extend_from_slice(&mac);
-    f.extend_from_slice(&src.octets());
-    f.extend_from_slice(&[0; 6]);
-    f.extend_from_slice(&target.octets());
-    f
-}
-
 /// A neighbour solicitation (RFC 4861 4.3) from `mac`/`src` for `target`, to its
 /// solicited-node group, with our link-layer address.
 fn solicitation(mac: [u8; 6], src: Ipv6Addr, target: Ipv6Addr) -> Vec<u8> {
@@ -107,19 +94,13 @@ fn solicitation(mac: [u8; 6], src: Ipv6Addr, target: Ipv6Addr) -> Vec<u8> {
     msg.extend_from_slice(&t);
     msg.extend_from_slice(&[1, 1]);
     msg.extend_from_slice(&mac);
-    let sum = nlconf::ndisc::message::icmpv6_checksum(src, group, &msg);
-    msg[2..4].copy_from_slice(&sum.to_be_bytes());
-    let mut f = Vec::with_capacity(14 + 40 + msg.len());
-    f.extend_from_slice(&[0x33, 0x33, 0xff, t[13], t[14], t[15]]);
-    f.extend_from_slice(&mac);
-    f.extend_from_slice(&[0x86, 0xdd]);
-    f.extend_from_slice(&[0x60, 0, 0, 0]);
-    f.extend_from_slice(&(msg.len() as u16).to_be_bytes());
-    f.extend_from_slice(&[58, 255]);
-    f.extend_from_slice(&src.octets());
-    f.extend_from_slice(&group.octets());
-    f.extend_from_slice(&msg);
-    f
+    icmpv6_frame(
+        mac,
+        [0x33, 0x33, 0xff, t[13], t[14], t[15]],
+        src,
+        group,
+        msg,
+    )
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use nlconf::iothconf::{AutoConf, Protocol};
 pub use nlconf::iothconf::{Config, Mode, Report};
 
 use crate::backend::StackOps;
-use crate::error::errno_with;
+use crate::error::{errno_with, with_context};
 use crate::socket::Socket;
 use crate::stack::Stack;
 
@@ -43,20 +43,7 @@ fn config_error(e: nlconf::iothconf::ConfigError) -> io::Error {
 fn strict(report: Report) -> io::Result<Report> {
     match report.failed.first() {
         None => Ok(report),
-        Some((item, e)) => {
-            // The errno's text is added once, by the error itself.
-            let detail = match e.get_ref() {
-                None => String::new(),
-                Some(inner) => match inner.downcast_ref::<crate::ErrnoError>() {
-                    Some(errno) => format!(": {}", errno.message()),
-                    None => format!(": {inner}"),
-                },
-            };
-            Err(errno_with(
-                crate::errno_of(e),
-                format!("configuration item {item:?}{detail}"),
-            ))
-        }
+        Some((item, e)) => Err(with_context(e, format_args!("configuration item {item:?}"))),
     }
 }
 
@@ -85,6 +72,9 @@ impl Stack {
         let implementation = cfg.stack.as_deref().unwrap_or("kernel");
         let vnls: Vec<&str> = cfg.vnl.iter().map(String::as_str).collect();
         let stack = Stack::new(implementation, &vnls)?;
+        if let Some(fqdn) = &cfg.fqdn {
+            stack.set_name(fqdn);
+        }
         let report = stack.apply_config(&cfg)?;
         Ok((stack, report))
     }
@@ -134,6 +124,11 @@ impl NetlinkTransport for Socket {
 }
 
 impl Stack {
+    /// `e` with this stack's name and `what` in front (see [`with_context`]).
+    fn about(&self, e: &io::Error, what: std::fmt::Arguments<'_>) -> io::Error {
+        with_context(e, format_args!("{}: {what}", self.name()))
+    }
+
     /// A netlink client over a new `NETLINK_ROUTE` socket of this stack.
     pub fn netlink(&self) -> io::Result<NlClient<Socket>> {
         let sock = self.socket(
@@ -146,42 +141,78 @@ impl Stack {
 
     /// The index of the interface `name` (`ENODEV` if there is none).
     pub fn if_nametoindex(&self, name: &str) -> io::Result<u32> {
-        self.netlink()?.if_nametoindex(name)
+        self.netlink()?
+            .if_nametoindex(name)
+            .map_err(|e| self.about(&e, format_args!("interface {name:?}")))
     }
 
     /// The name of the interface with index `index`.
     pub fn if_indextoname(&self, index: u32) -> io::Result<String> {
-        self.netlink()?.if_indextoname(index)
+        self.netlink()?
+            .if_indextoname(index)
+            .map_err(|e| self.about(&e, format_args!("interface index {index}")))
     }
 
     /// Brings an interface up or down (libioth's `ioth_linksetupdown`).
     pub fn link_set_up(&self, index: u32, up: bool) -> io::Result<()> {
-        self.netlink()?.link_set_up(index, up)
+        self.netlink()?.link_set_up(index, up).map_err(|e| {
+            let what = if up { "up" } else { "down" };
+            self.about(
+                &e,
+                format_args!("interface index {index}: setting it {what}"),
+            )
+        })
     }
 
     /// Sets an interface's MAC address (libioth's `ioth_linksetaddr`).
     pub fn link_set_mac(&self, index: u32, mac: [u8; 6]) -> io::Result<()> {
-        self.netlink()?.link_set_mac(index, mac)
+        self.netlink()?.link_set_mac(index, mac).map_err(|e| {
+            self.about(
+                &e,
+                format_args!("interface index {index}: setting MAC {mac:02x?}"),
+            )
+        })
     }
 
     /// An interface's MAC address (libioth's `ioth_linkgetaddr`).
     pub fn link_mac(&self, index: u32) -> io::Result<[u8; 6]> {
-        self.netlink()?.link_get_mac(index)
+        self.netlink()?
+            .link_get_mac(index)
+            .map_err(|e| self.about(&e, format_args!("interface index {index}: reading its MAC")))
     }
 
     /// Sets an interface's MTU (libioth's `ioth_linksetmtu`).
     pub fn link_set_mtu(&self, index: u32, mtu: u32) -> io::Result<()> {
-        self.netlink()?.link_set_mtu(index, mtu)
+        self.netlink()?.link_set_mtu(index, mtu).map_err(|e| {
+            self.about(
+                &e,
+                format_args!("interface index {index}: setting MTU {mtu}"),
+            )
+        })
     }
 
     /// Adds an address with its prefix length to an interface (libioth's `ioth_ipaddr_add`).
     pub fn ipaddr_add(&self, addr: IpAddr, prefix_len: u8, index: u32) -> io::Result<()> {
-        self.netlink()?.ipaddr_add(addr, prefix_len, index)
+        self.netlink()?
+            .ipaddr_add(addr, prefix_len, index)
+            .map_err(|e| {
+                self.about(
+                    &e,
+                    format_args!("interface index {index}: adding {addr}/{prefix_len}"),
+                )
+            })
     }
 
     /// Removes an address from an interface (libioth's `ioth_ipaddr_del`).
     pub fn ipaddr_del(&self, addr: IpAddr, prefix_len: u8, index: u32) -> io::Result<()> {
-        self.netlink()?.ipaddr_del(addr, prefix_len, index)
+        self.netlink()?
+            .ipaddr_del(addr, prefix_len, index)
+            .map_err(|e| {
+                self.about(
+                    &e,
+                    format_args!("interface index {index}: removing {addr}/{prefix_len}"),
+                )
+            })
     }
 
     /// Adds a route; `dst` None is the default route (libioth's `ioth_iproute_add`).

@@ -103,6 +103,29 @@ pub fn errno_of(err: &io::Error) -> i32 {
 mod tests {
     use super::*;
 
+    #[test]
+    fn context_keeps_the_errno_and_says_its_text_once() {
+        let os = io::Error::from_raw_os_error(libc::ENODEV);
+        let e = with_context(&os, "stack#1: interface \"eth9\"");
+        assert_eq!(errno_of(&e), libc::ENODEV);
+        assert_eq!(
+            e.to_string(),
+            "stack#1: interface \"eth9\" (No such device (os error 19))"
+        );
+        let inner = errno_with(libc::ENOENT, "no such hub /tmp/x");
+        let e = with_context(&inner, "cannot open VNL \"vde:///tmp/x\"");
+        assert_eq!(
+            e.to_string(),
+            "cannot open VNL \"vde:///tmp/x\": no such hub /tmp/x (No such file or directory (os error 2))"
+        );
+        let plain = io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("/tmp/x: {}", io::Error::from_raw_os_error(libc::ENOENT)),
+        );
+        let e = with_context(&plain, "VNL");
+        assert_eq!(e.to_string().matches("os error 2").count(), 1, "{e}");
+    }
+
     /// An error that lost its raw errno but kept its kind (a message naming a path, as the
     /// vde crate gives) still reports the errno the kind stands for, so the C API's errno
     /// and callers matching on it stay right.
@@ -128,4 +151,32 @@ mod tests {
             assert_eq!(errno_of(&err), e, "{kind:?}");
         }
     }
+}
+
+/// `err` with what it is about in front (`stack#2: interface "eth9"`), keeping its errno; the
+/// errno's text appears once, at the end, and a message `err` already carried stays (after a
+/// colon).
+pub fn with_context(err: &io::Error, about: impl std::fmt::Display) -> io::Error {
+    let detail = match err.get_ref() {
+        None => String::new(),
+        Some(inner) => match inner.downcast_ref::<ErrnoError>() {
+            Some(e) => format!(": {}", e.message),
+            None => {
+                // A message made by io::Error::new: drop an errno text it ends with.
+                let text = inner.to_string();
+                let errno_text = io::Error::from_raw_os_error(errno_of(err)).to_string();
+                let text = text
+                    .strip_suffix(&format!(" ({errno_text})"))
+                    .or_else(|| text.strip_suffix(&format!(": {errno_text}")))
+                    .unwrap_or(&text)
+                    .to_owned();
+                if text == errno_text {
+                    String::new()
+                } else {
+                    format!(": {text}")
+                }
+            }
+        },
+    };
+    errno_with(errno_of(err), format!("{about}{detail}"))
 }

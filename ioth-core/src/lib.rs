@@ -50,7 +50,7 @@ pub use defaults::{
     ThreadStackGuard, current_stack, default_stack, set_default_stack, set_thread_stack,
     thread_stack,
 };
-pub use error::{ErrnoError, errno, errno_of, errno_with};
+pub use error::{ErrnoError, errno, errno_of, errno_with, with_context};
 pub use license::{license, set_license};
 pub use socket::{RecvFromTo, Socket};
 pub use stack::{Stack, find_backend, split_ifname, split_implementation};

@@ -24,6 +24,10 @@ pub struct Stack {
 }
 
 struct StackInner {
+    /// This process's number for the stack (`stack#N`), from 1 in order of creation.
+    id: u64,
+    /// The name given with [`Stack::set_name`] (or `fqdn=`), if any.
+    name: Mutex<Option<String>>,
     implementation: String,
     options: String,
     ops: Box<dyn StackOps>,
@@ -78,13 +82,17 @@ impl Stack {
 
     /// Creates a stack from a given backend, bypassing the lookup by name.
     pub fn with_backend(backend: &dyn Backend, vnls: &[&str], options: &str) -> io::Result<Stack> {
+        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let ops = backend.new_stack(vnls, options)?;
+        let id = IDS.fetch_add(1, Ordering::Relaxed);
         log::debug!(
-            "new {} stack, options {options:?}, vnls {vnls:?}",
+            "stack#{id}: new {} stack, options {options:?}, vnls {vnls:?}",
             backend.name()
         );
         Ok(Stack {
             inner: Arc::new(StackInner {
+                id,
+                name: Mutex::new(None),
                 implementation: backend.name().to_owned(),
                 options: options.to_owned(),
                 ops,
@@ -105,6 +113,28 @@ impl Stack {
         let stack = Stack::new("kernel", &[])?;
         *kernel = Some(stack.clone());
         Ok(stack)
+    }
+
+    /// This process's number for the stack: 1 for the first made, and so on; never reused.
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// The stack's identity in messages: the name given ([`Stack::set_name`], or the `fqdn=`
+    /// of the configuration string that made it), else `stack#N` ([`Stack::id`]). Errors of
+    /// the configuration helpers and `Debug` show it.
+    pub fn name(&self) -> String {
+        match &*self.inner.name.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(n) => n.clone(),
+            None => format!("stack#{}", self.inner.id),
+        }
+    }
+
+    /// Names the stack (see [`Stack::name`]); an empty name goes back to `stack#N`.
+    pub fn set_name(&self, name: &str) {
+        let name = (!name.is_empty()).then(|| name.to_owned());
+        log::debug!("stack#{}: named {name:?}", self.inner.id);
+        *self.inner.name.lock().unwrap_or_else(|e| e.into_inner()) = name;
     }
 
     /// The implementation's name (`"kernel"`, `"smoltcp"`).
@@ -206,6 +236,7 @@ impl Stack {
 impl fmt::Debug for Stack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Stack")
+            .field("name", &self.name())
             .field("implementation", &self.inner.implementation)
             .field("options", &self.inner.options)
             .field("open_sockets", &self.open_sockets())

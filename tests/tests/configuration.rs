@@ -79,3 +79,48 @@ fn wait_configured_returns_when_the_configuration_arrives_and_names_what_is_miss
             .expect("configured while waiting");
     });
 }
+
+#[test]
+fn stacks_have_identities_that_errors_and_debug_show() {
+    let _ = ioth_smoltcp::NAME;
+    let a = Stack::new("smoltcp", &[]).expect("a");
+    let b = Stack::new("smoltcp", &[]).expect("b");
+    assert_ne!(a.id(), b.id());
+    assert_eq!(a.name(), format!("stack#{}", a.id()));
+    assert_ne!(
+        format!("{a:?}"),
+        format!("{b:?}"),
+        "two stacks are told apart"
+    );
+    let e = a.if_nametoindex("eth9").expect_err("no eth9");
+    assert_eq!(ioth::errno_of(&e), libc::ENODEV);
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with(&format!("stack#{}: interface \"eth9\"", a.id())),
+        "{msg}"
+    );
+    assert_eq!(msg.matches("No such device").count(), 1, "{msg}");
+    let e = a.link_set_up(77, true).expect_err("no interface 77");
+    assert!(e.to_string().contains("interface index 77"), "{e}");
+
+    b.set_name("web.example.test");
+    assert_eq!(b.name(), "web.example.test");
+    assert!(format!("{b:?}").contains("web.example.test"));
+    let hub = unique_hub();
+    let (named, _) =
+        Stack::from_config(&format!("stack=smoltcp vnl={hub} fqdn=db.example.test eth"))
+            .expect("named by fqdn=");
+    assert_eq!(named.name(), "db.example.test");
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let vnl = format!("vde://{}/nothing-here", dir.path().display());
+    let e = Stack::new("smoltcp", &[&vnl]).expect_err("no switch there");
+    let msg = e.to_string();
+    assert!(msg.contains(&vnl), "names the VNL: {msg}");
+    let errno_text = std::io::Error::from_raw_os_error(ioth::errno_of(&e)).to_string();
+    assert_eq!(
+        msg.matches(&errno_text).count(),
+        1,
+        "the errno text once: {msg}"
+    );
+}

@@ -113,10 +113,8 @@ impl Backend for SmoltcpBackend {
                     format!("bad interface name {name:?}"),
                 ));
             }
-            let link = vde::open(vnl).map_err(|e| {
-                let errno = ioth::errno_of(&e);
-                errno_with(errno, format!("cannot open VNL {vnl:?}: {e}"))
-            })?;
+            let link = vde::open(vnl)
+                .map_err(|e| ioth::with_context(&e, format_args!("cannot open VNL {vnl:?}")))?;
             let fd = link.as_raw_fd();
             let slot = core.add_link_iface(&name, link, None, None)?;
             watched.push((slot, fd));

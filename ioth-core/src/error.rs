@@ -99,6 +99,34 @@ pub fn errno_of(err: &io::Error) -> i32 {
     }
 }
 
+/// `err` with what it is about in front (`stack#2: interface "eth9"`), keeping its errno; the
+/// errno's text appears once, at the end, and a message `err` already carried stays (after a
+/// colon).
+pub fn with_context(err: &io::Error, about: impl std::fmt::Display) -> io::Error {
+    let detail = match err.get_ref() {
+        None => String::new(),
+        Some(inner) => match inner.downcast_ref::<ErrnoError>() {
+            Some(e) => format!(": {}", e.message),
+            None => {
+                // A message made by io::Error::new: drop an errno text it ends with.
+                let text = inner.to_string();
+                let errno_text = io::Error::from_raw_os_error(errno_of(err)).to_string();
+                let text = text
+                    .strip_suffix(&format!(" ({errno_text})"))
+                    .or_else(|| text.strip_suffix(&format!(": {errno_text}")))
+                    .unwrap_or(&text)
+                    .to_owned();
+                if text == errno_text {
+                    String::new()
+                } else {
+                    format!(": {text}")
+                }
+            }
+        },
+    };
+    errno_with(errno_of(err), format!("{about}{detail}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,32 +179,4 @@ mod tests {
             assert_eq!(errno_of(&err), e, "{kind:?}");
         }
     }
-}
-
-/// `err` with what it is about in front (`stack#2: interface "eth9"`), keeping its errno; the
-/// errno's text appears once, at the end, and a message `err` already carried stays (after a
-/// colon).
-pub fn with_context(err: &io::Error, about: impl std::fmt::Display) -> io::Error {
-    let detail = match err.get_ref() {
-        None => String::new(),
-        Some(inner) => match inner.downcast_ref::<ErrnoError>() {
-            Some(e) => format!(": {}", e.message),
-            None => {
-                // A message made by io::Error::new: drop an errno text it ends with.
-                let text = inner.to_string();
-                let errno_text = io::Error::from_raw_os_error(errno_of(err)).to_string();
-                let text = text
-                    .strip_suffix(&format!(" ({errno_text})"))
-                    .or_else(|| text.strip_suffix(&format!(": {errno_text}")))
-                    .unwrap_or(&text)
-                    .to_owned();
-                if text == errno_text {
-                    String::new()
-                } else {
-                    format!(": {text}")
-                }
-            }
-        },
-    };
-    errno_with(errno_of(err), format!("{about}{detail}"))
 }

@@ -50,6 +50,23 @@ fn install() -> PathBuf {
     prefix.canonicalize().unwrap()
 }
 
+/// The section headers `readelf -S` lists for `file` (every member's, for an archive).
+fn sections_of(file: &Path) -> String {
+    let out = Command::new("readelf")
+        .arg("-SW")
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("readelf {}: {e}", file.display()));
+    assert!(out.status.success(), "readelf -S {}", file.display());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// [`sections_of`] an installed file, which must exist.
+fn sections(file: &Path) -> String {
+    assert!(file.is_file(), "{} is installed", file.display());
+    sections_of(file)
+}
+
 fn pkg_config(prefix: &Path, args: &[&str]) -> String {
     pkg_config_of(prefix, "ioth", args)
 }
@@ -115,9 +132,39 @@ fn installed_prefix_builds_and_runs_c_programs() {
     ] {
         assert!(prefix.join(f).is_file(), "{f} is not installed");
     }
+    // Installed stripped, the debug information beside, where gdb finds it.
+    for f in [
+        "lib/libioth.so",
+        "lib/ioth/ioth_smoltcp.so",
+        "bin/iothnamed",
+    ] {
+        let sections = sections(&prefix.join(f));
+        assert!(!sections.contains(".debug_info"), "{f} is stripped");
+        assert!(
+            sections.contains(".gnu_debuglink"),
+            "{f} links its debug file"
+        );
+        let path = Path::new(f);
+        let debug = prefix
+            .join(path.parent().unwrap())
+            .join(".debug")
+            .join(format!(
+                "{}.debug",
+                path.file_name().unwrap().to_string_lossy()
+            ));
+        assert!(
+            sections_of(&debug).contains(".debug_info"),
+            "{} holds {f}'s debug information",
+            debug.display()
+        );
+    }
+    assert!(!sections(&prefix.join("lib/libioth.a")).contains(".debug_info"));
     // Every installed service program runs and explains itself.
     for entry in std::fs::read_dir(prefix.join("bin")).unwrap() {
         let path = entry.unwrap().path();
+        if !path.is_file() {
+            continue; // .debug/
+        }
         let out = Command::new(&path).arg("--help").output().unwrap();
         assert!(out.status.success(), "{} --help failed", path.display());
     }
@@ -131,6 +178,10 @@ fn installed_prefix_builds_and_runs_c_programs() {
         "{flags}"
     );
     assert!(flags.contains("-lioth"), "{flags}");
+    assert!(
+        flags.contains(&format!("-Wl,-rpath,{}/lib", prefix.display())),
+        "outside /usr the program finds libioth when it runs: {flags}"
+    );
     let static_libs = pkg_config(&prefix, &["--static", "--libs"]);
     for l in ["-lpthread", "-ldl", "-lm"] {
         assert!(static_libs.contains(l), "{static_libs}");
@@ -156,8 +207,9 @@ fn installed_prefix_builds_and_runs_c_programs() {
         "errno_checks.c -lpthread",
         "errno_checks",
     );
+    // Found without LD_LIBRARY_PATH: pkg-config's run-time path.
     let ldd = Command::new("ldd")
-        .env("LD_LIBRARY_PATH", &lib)
+        .env_remove("LD_LIBRARY_PATH")
         .arg(clean.path().join("errno_checks"))
         .output()
         .unwrap();

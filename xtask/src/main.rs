@@ -16,7 +16,11 @@
 //!     iothradvd: those whose crates the workspace has) into `DIR/bin/`.
 //!
 //!   The libraries are built with `IOTH_LIBDIR=DIR/lib`, so the facade searches
-//!   `DIR/lib/ioth/` for plugins.
+//!   `DIR/lib/ioth/` for plugins. Shared objects and programs are installed stripped, their
+//!   debug information split into `.debug/NAME.debug` beside them (found by gdb through
+//!   `.gnu_debuglink`); `libioth.a` without debug information. Outside `/usr` and
+//!   `/usr/local`, `ioth.pc`'s `Libs` carry `-Wl,-rpath,DIR/lib`, so that a program built
+//!   with `pkg-config --libs ioth` finds libioth when it runs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -141,14 +145,23 @@ fn install(o: &InstallOptions) -> Result<(), String> {
         if !packages.contains(pkg) {
             continue;
         }
-        copy(
+        install_stripped(
             &target.join(format!("libioth_{name}.so")),
             &plugin_dir.join(format!("ioth_{name}.so")),
+            Debug::Split,
         )?;
     }
     if with_c_library {
-        copy(&target.join("libioth.so"), &libdir.join("libioth.so"))?;
-        copy(&target.join("libioth.a"), &libdir.join("libioth.a"))?;
+        install_stripped(
+            &target.join("libioth.so"),
+            &libdir.join("libioth.so"),
+            Debug::Split,
+        )?;
+        install_stripped(
+            &target.join("libioth.a"),
+            &libdir.join("libioth.a"),
+            Debug::Drop,
+        )?;
     }
     let include_src = root.join("ioth-core").join("include");
     if include_src.is_dir() {
@@ -173,10 +186,18 @@ fn install(o: &InstallOptions) -> Result<(), String> {
     let pc = format!(
         "prefix={prefix}\nexec_prefix=${{prefix}}\nlibdir=${{prefix}}/lib\nincludedir=${{prefix}}/include\nplugindir=${{libdir}}/ioth\n\n\
          Name: ioth\nDescription: Internet of Threads: per-process and per-thread network stacks (libioth-compatible)\n\
-         Version: {version}\nLibs: -L${{libdir}} -lioth\nLibs.private: {private}\nCflags: -I${{includedir}}\n",
+         Version: {version}\nLibs: -L${{libdir}}{rpath} -lioth\nLibs.private: {private}\nCflags: -I${{includedir}}\n",
         prefix = o.prefix.display(),
         version = env!("CARGO_PKG_VERSION"),
         private = STATIC_LIBS,
+        rpath = if ["/usr", "/usr/local"]
+            .iter()
+            .any(|p| o.prefix == Path::new(p))
+        {
+            ""
+        } else {
+            " -Wl,-rpath,${libdir}"
+        },
     );
     write(&pkgconfig.join("ioth.pc"), &pc)?;
     install_iothdns(o, &libdir, &pkgconfig)?;
@@ -223,7 +244,7 @@ fn install_services(
         for bin in *bins {
             let built = target.join(bin);
             if built.is_file() {
-                copy(&built, &bindir.join(bin))?;
+                install_stripped(&built, &bindir.join(bin), Debug::Split)?;
             }
         }
     }
@@ -290,6 +311,60 @@ fn run(cmd: &mut Command) -> Result<(), String> {
 
 fn mkdir(p: &Path) -> Result<(), String> {
     std::fs::create_dir_all(p).map_err(|e| format!("creating {}: {e}", p.display()))
+}
+
+/// What [`install_stripped`] does with debug information.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Debug {
+    /// Split into `DIR/.debug/NAME.debug`, linked from the stripped file by
+    /// `.gnu_debuglink` (where gdb looks for it): shared objects and programs.
+    Split,
+    /// Dropped: static archives (a program linked with them has its own).
+    Drop,
+}
+
+/// Installs `from` as `to` without its debug information (see [`Debug`]), with `objcopy`;
+/// without `objcopy` the file is installed as built, and a warning says so.
+fn install_stripped(from: &Path, to: &Path, debug: Debug) -> Result<(), String> {
+    let tmp = to.with_extension("tmp-install");
+    std::fs::copy(from, &tmp).map_err(|e| format!("copying {}: {e}", from.display()))?;
+    let objcopy = std::env::var("OBJCOPY").unwrap_or_else(|_| "objcopy".into());
+    let available = Command::new(&objcopy)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        println!(
+            "  warning: no {objcopy}: {} keeps its debug information",
+            to.display()
+        );
+    } else if debug == Debug::Drop {
+        run(Command::new(&objcopy).arg("--strip-debug").arg(&tmp))?;
+    } else {
+        let dir = to.parent().unwrap_or(Path::new(".")).join(".debug");
+        mkdir(&dir)?;
+        let name = to
+            .file_name()
+            .ok_or_else(|| format!("{}: no file name", to.display()))?;
+        let mut debug_name = name.to_os_string();
+        debug_name.push(".debug");
+        let debug_file = dir.join(&debug_name);
+        run(Command::new(&objcopy)
+            .arg("--only-keep-debug")
+            .arg(&tmp)
+            .arg(&debug_file))?;
+        run(Command::new(&objcopy)
+            .args(["--strip-debug", "--strip-unneeded"])
+            .arg(&tmp))?;
+        // The link names the file by its base name; gdb finds it in `.debug/` beside `to`.
+        run(Command::new(&objcopy)
+            .arg(format!("--add-gnu-debuglink={}", debug_file.display()))
+            .arg(&tmp))?;
+        println!("  {}", debug_file.display());
+    }
+    std::fs::rename(&tmp, to).map_err(|e| format!("installing {}: {e}", to.display()))?;
+    println!("  {}", to.display());
+    Ok(())
 }
 
 fn copy(from: &Path, to: &Path) -> Result<(), String> {

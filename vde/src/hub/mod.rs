@@ -44,7 +44,7 @@ use crate::slots::Slots;
 use crate::sys;
 use crate::vnl::Vnl;
 use queue::LocalQueue;
-use server::Server;
+use server::{Server, Started};
 
 /// Whether frames go everywhere or where their destination was learned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -535,10 +535,11 @@ impl Hub {
     }
 
     /// Serves this hub at `path` on the VDE control protocol so other processes join it
-    /// (`vde_plug vde://PATH`, any vde_switch client). `path` is created and removed when
+    /// (`vde_plug vde://PATH`, any vde_switch client). `path` is created, and removed when
     /// the hub ends. A `path` left behind by a server that died (its `ctl` socket refuses
     /// connections) is taken over, its stale sockets removed (logged); an existing empty
-    /// directory is used; anything else there, a live switch in particular, is
+    /// directory is used (and left when the hub ends); a live switch there, a `path`
+    /// holding anything a hub did not make, or one that is not a directory is
     /// `AlreadyExists` with a text naming the path. Every error names the path it is about.
     /// One service thread handles all remote members, within `cfg`'s limits. Opening
     /// `hub://PATH` in this process afterwards joins this hub.
@@ -563,7 +564,10 @@ impl Hub {
                 ),
             ));
         }
-        *slot = Some(Server::start(self.shared.core.clone(), &canon, cfg)?);
+        match Server::start(self.shared.core.clone(), &canon, cfg)? {
+            Started::Serving(server) => *slot = Some(server),
+            Started::Live => return Err(live(&canon)),
+        }
         reg.insert(key, Arc::downgrade(&self.shared));
         Ok(canon)
     }
@@ -690,6 +694,17 @@ fn registry_get_or_create(
     Ok(hub)
 }
 
+/// The error of serving where a live switch serves already.
+fn live(dir: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "{}: a switch is already serving here",
+            dir.join("ctl").display()
+        ),
+    )
+}
+
 /// `realpath(dirname(p)) + "/" + basename(p)`, as vdeplug4 names a node's directory.
 fn canonical_new_path(p: &Path) -> io::Result<PathBuf> {
     let name = p.file_name().ok_or_else(|| {
@@ -763,8 +778,12 @@ pub(crate) fn open_vnl(vnl: &Vnl, text: &str) -> io::Result<Link> {
         let key = canon.to_string_lossy().into_owned();
         registry_get_or_create(&key, kind, || {
             let hub = Hub::with_config(cfg);
-            *hub.shared.server.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some(Server::start(hub.shared.core.clone(), &canon, &serve)?);
+            match Server::start(hub.shared.core.clone(), &canon, &serve)? {
+                Started::Serving(server) => {
+                    *hub.shared.server.lock().unwrap_or_else(|e| e.into_inner()) = Some(server);
+                }
+                Started::Live => return Err(live(&canon)),
+            }
             Ok(hub)
         })?
     };

@@ -25,10 +25,12 @@
 //! as vde_switch judges a dead control socket) is taken over: its stale sockets (`ctl`,
 //! data sockets `NNN.FD`, clients' `.PID-SEQ` handshake sockets) are removed, and only
 //! those; a directory holding anything else is refused, naming it, and left untouched. A
-//! live server there is [`Started::Live`]. At the end the server removes its data sockets,
-//! its `ctl` (only if it is still the socket it bound) and the directory, unless that was
-//! an empty directory it found (then it stays, empty). A process killed (SIGKILL, or a
-//! signal it has no handler for) removes nothing: the next server takes the path over.
+//! live server there is [`Started::Live`]. An empty directory is served in: under the lock
+//! nothing tells one another process made an instant ago (and lost the race to lock)
+//! from one made by anyone earlier. At the end the server removes its data sockets, its
+//! `ctl` (only if it is still the socket it bound) and the directory, if nothing else is
+//! in it (`rmdir`, never a recursive removal). A process killed (SIGKILL, or a signal it
+//! has no handler for) removes nothing: the next server takes the path over.
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
@@ -88,8 +90,6 @@ struct Logs {
 struct State {
     core: Arc<HubCore>,
     dir: PathBuf,
-    /// Whether `dir` goes when the hub ends (see [`Claim::owned`]).
-    owns_dir: bool,
     /// Device and inode of our `ctl`: only that file is removed at the end.
     ctl_id: (u64, u64),
     cfg: ServeConfig,
@@ -190,17 +190,19 @@ fn lock(f: &std::fs::File, dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Locks `dir`, creating it first when `create` (true in the result if this call did).
-/// `Ok(None)`: it does not exist (only without `create`). The lock is on the directory
-/// found at `dir` once locked, also when another process removed or replaced it meanwhile.
-fn lock_dir(dir: &Path, create: bool) -> io::Result<Option<(DirLock, bool)>> {
+/// Locks `dir`, creating it first when `create`. `Ok(None)`: it does not exist (only
+/// without `create`). The lock is on the directory found at `dir` once locked, also when
+/// another process removed or replaced it meanwhile. Whoever made the directory, another
+/// process may have locked it first: what is in it is to be checked under the lock.
+fn lock_dir(dir: &Path, create: bool) -> io::Result<Option<DirLock>> {
     for _ in 0..CLAIM_ATTEMPTS {
-        let created = create
-            && match std::fs::create_dir(dir) {
-                Ok(()) => true,
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+        if create {
+            match std::fs::create_dir(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(sys::at(dir, e)),
-            };
+            }
+        }
         let f = match std::fs::File::open(dir) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound && create => continue,
@@ -217,7 +219,7 @@ fn lock_dir(dir: &Path, create: bool) -> io::Result<Option<(DirLock, bool)>> {
         lock(&f, dir)?;
         match std::fs::metadata(dir) {
             Ok(m) if (m.dev(), m.ino()) == (held.dev(), held.ino()) => {
-                return Ok(Some((DirLock { _dir: f }, created)));
+                return Ok(Some(DirLock { _dir: f }));
             }
             // Removed (or replaced) by a server that shut down while we waited: again.
             Ok(_) => {}
@@ -253,35 +255,22 @@ fn hub_socket_name(name: &OsStr) -> bool {
     })
 }
 
-/// The directory a hub is about to serve in, locked.
-struct Claim {
-    _lock: DirLock,
-    /// The directory is the hub's to remove when it ends (created, or taken over from a
-    /// dead hub); false for an empty directory that was there before.
-    owned: bool,
-}
-
 /// What preparing a directory found.
 enum Prepared {
     /// Ready to bind `ctl` in, locked.
-    Ready(Claim),
+    Ready(DirLock),
     /// A live switch serves there.
     Live,
 }
 
-/// Makes `dir` ready to serve, under its lock: created; or an existing empty directory;
-/// or taken over from a dead server (`ctl` refuses connections): its stale sockets, and
-/// only those, removed. A directory holding anything else, or a `ctl` that is not a
-/// socket, is refused naming it; a live switch there is [`Prepared::Live`].
+/// Makes `dir` ready to serve, under its lock: created, or an empty directory (made by
+/// another process an instant ago, or by anyone before), or taken over from a dead server
+/// (`ctl` refuses connections): its stale sockets, and only those, removed. A directory
+/// holding anything else, or a `ctl` that is not a socket, is refused naming it; a live
+/// switch there is [`Prepared::Live`].
 fn prepare_dir(dir: &Path) -> io::Result<Prepared> {
-    let (lock, created) = lock_dir(dir, true)?
+    let lock = lock_dir(dir, true)?
         .ok_or_else(|| sys::at(dir, io::Error::from_raw_os_error(libc::ENOENT)))?;
-    if created {
-        return Ok(Prepared::Ready(Claim {
-            _lock: lock,
-            owned: true,
-        }));
-    }
     let ctl = dir.join("ctl");
     let mut had_ctl = false;
     match std::fs::symlink_metadata(&ctl) {
@@ -321,17 +310,14 @@ fn prepare_dir(dir: &Path) -> io::Result<Prepared> {
             String::new()
         };
         return Err(exists(format!(
-            "{}: not serving a hub there: it holds {}{more}, which no hub made (a hub's              directory holds only ctl and its sockets)",
+            "{}: not serving a hub there: it holds {}{more}, which no hub made (a hub's \
+             directory holds only ctl and its sockets)",
             dir.display(),
             foreign.join(", ")
         )));
     }
     if stale.is_empty() {
-        log::info!("{}: serving in the existing empty directory", dir.display());
-        return Ok(Prepared::Ready(Claim {
-            _lock: lock,
-            owned: false,
-        }));
+        return Ok(Prepared::Ready(lock));
     }
     for p in &stale {
         match std::fs::remove_file(p) {
@@ -354,10 +340,7 @@ fn prepare_dir(dir: &Path) -> io::Result<Prepared> {
             stale.len()
         );
     }
-    Ok(Prepared::Ready(Claim {
-        _lock: lock,
-        owned: true,
-    }))
+    Ok(Prepared::Ready(lock))
 }
 
 /// What [`Server::start`] did.
@@ -375,7 +358,7 @@ impl Server {
     /// processes starting at once exactly one serves and the other finds it live. Errors
     /// name the path they are about.
     pub(crate) fn start(core: Arc<HubCore>, dir: &Path, cfg: &ServeConfig) -> io::Result<Started> {
-        let claim = match prepare_dir(dir)? {
+        let lock = match prepare_dir(dir)? {
             Prepared::Live => return Ok(Started::Live),
             Prepared::Ready(c) => c,
         };
@@ -410,9 +393,7 @@ impl Server {
             if bound {
                 let _ = std::fs::remove_file(dir.join("ctl"));
             }
-            if claim.owned {
-                let _ = std::fs::remove_dir(dir);
-            }
+            let _ = std::fs::remove_dir(dir);
         };
         let (listener, epoll, stop, ctl_id) = match made {
             Ok(v) => v,
@@ -424,7 +405,6 @@ impl Server {
         let mut st = State {
             core,
             dir: dir.to_owned(),
-            owns_dir: claim.owned,
             ctl_id,
             cfg: cfg.clone(),
             epoll,
@@ -454,7 +434,7 @@ impl Server {
                 undo(true);
                 sys::at(dir, e)
             })?;
-        drop(claim);
+        drop(lock);
         log::info!("serving a hub at {}", dir.display());
         Ok(Started::Serving(Server {
             stop,
@@ -903,12 +883,46 @@ impl State {
         }
     }
 
+    /// Removes the hub's directory. A client that was joining as the server ended may have
+    /// left its `.PID-SEQ` socket there: nobody will answer it any more, so it goes too
+    /// (the client ignores its name being gone).
+    fn remove_dir(&self) {
+        for _ in 0..3 {
+            match std::fs::remove_dir(&self.dir) {
+                Ok(()) => return,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+                Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => {
+                    let Ok(entries) = std::fs::read_dir(&self.dir) else {
+                        break;
+                    };
+                    for entry in entries.flatten() {
+                        let name = entry.file_name();
+                        if name.as_bytes().first() == Some(&b'.')
+                            && hub_socket_name(&name)
+                            && entry.file_type().is_ok_and(|t| t.is_socket())
+                        {
+                            let _ = std::fs::remove_file(entry.path());
+                        }
+                    }
+                }
+                Err(e) => {
+                    log::warn!("hub: cannot remove {}: {e}", self.dir.display());
+                    return;
+                }
+            }
+        }
+        log::warn!(
+            "hub: cannot remove {}: it holds files another process put there",
+            self.dir.display()
+        );
+    }
+
     /// Closes every connection and removes what this server made: its data sockets, its
-    /// `ctl`, and the directory if it is the hub's ([`Claim::owned`]), under the
-    /// directory's lock so that a process about to serve there waits for the end.
+    /// `ctl`, and the directory (if nothing else is in it), under the directory's lock so
+    /// that a process about to serve there waits for the end.
     fn shutdown(&mut self) {
         let lock = match lock_dir(&self.dir, false) {
-            Ok(l) => l.map(|(l, _)| l),
+            Ok(l) => l,
             Err(e) => {
                 log::warn!("hub: removing its files without the lock: {e}");
                 None
@@ -932,13 +946,7 @@ impl State {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => log::warn!("hub: {}: {e}", ctl.display()),
         }
-        if self.owns_dir {
-            match std::fs::remove_dir(&self.dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => log::warn!("hub: cannot remove {}: {e}", self.dir.display()),
-            }
-        }
+        self.remove_dir();
         drop(lock);
         log::info!("hub {}: no longer served", self.dir.display());
     }

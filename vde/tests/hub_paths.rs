@@ -137,7 +137,8 @@ fn stdin_closed(ms: i32) -> bool {
 
 /// The other processes of these tests (does nothing when run as a test).
 ///
-/// Roles: `echo` answers every test frame with one whose tag is one more, to its sender;
+/// Roles: `exit` calls `std::process::exit` at once, `leak` forgets its link and returns;
+/// `echo` answers every test frame with one whose tag is one more, to its sender;
 /// `mesh:N:I` sends a broadcast tagged I every 20 ms and reports `heard-all` once it heard
 /// all of 0..N but itself. Both first report `served` or `joined` (or `error: TEXT`), and
 /// drop their link and exit 0 when stdin closes.
@@ -158,7 +159,14 @@ fn child_process() {
     };
     println!("CHILD {}", how(Path::new(&path)));
     let mut buf = [0u8; 1600];
-    if role == "echo" {
+    if role == "exit" {
+        // No destructor runs: the link is still held when the process ends.
+        std::process::exit(0);
+    } else if role == "leak" {
+        // The harness returns from main normally, the hub never dropped.
+        std::mem::forget(link);
+        return;
+    } else if role == "echo" {
         while !stdin_closed(0) {
             if !readable(link.as_raw_fd(), 20) {
                 continue;
@@ -381,6 +389,22 @@ fn dropping_the_last_member_removes_what_the_hub_made() {
         .map(|e| e.expect("entry").file_name())
         .collect();
     assert_eq!(left, ["later.txt"]);
+}
+
+/// A process that exits without dropping its hub (`std::process::exit`, or a hub no one
+/// drops) still removes the hub's files, on its way out.
+#[test]
+fn exiting_without_dropping_the_hub_removes_its_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for role in ["exit", "leak"] {
+        let path = dir.path().join(role);
+        let vnl = format!("hub://{}", path.display());
+        let mut p = Peer::spawn(role, &vnl);
+        assert_eq!(p.report(), "served");
+        let st = p.child.wait().expect("wait");
+        assert!(st.success(), "{role}: {st}");
+        assert!(!path.exists(), "{role}: {} was left behind", path.display());
+    }
 }
 
 /// Threads of one process opening and dropping one path at once always get this process's

@@ -32,15 +32,17 @@
 //! again, a bounded number of times).
 //!
 //! A hub served by a process lives as long as that process uses it: when its last member
-//! and handle there go (dropped, also on the normal exit paths of a program whose stacks
-//! and links are dropped), the service thread stops and removes what it made (its sockets
-//! and the directory, if nothing else is in it). Members that other processes joined then
-//! go down (`ENETDOWN`, [`Link::is_up`] false), like members of a vde_switch that exits,
-//! and come back if a process serves PATH again. A process killed
-//! by SIGKILL, or by a signal it installed no handler for (SIGTERM, SIGINT by default),
-//! runs no destructor: `PATH/ctl` and the data sockets stay behind, and the next process
-//! opening PATH takes it over as above. This crate installs no signal handler; a program
-//! that wants a clean exit on SIGTERM handles it and drops its stacks and links.
+//! and handle there are dropped, the service thread stops and removes what it made (its
+//! sockets and the directory, if nothing else is in it). A process that exits normally
+//! (a return from `main`, `std::process::exit`) with a hub still served, held by a static
+//! or by a thread still running, has the same files removed by an exit hook (`atexit`).
+//! Members that other processes joined then go down (`ENETDOWN`, [`Link::is_up`] false),
+//! like members of a vde_switch that exits, and come back if a process serves PATH
+//! again. A process killed by SIGKILL, or by a signal it installed no handler for
+//! (SIGTERM, SIGINT by default), runs neither destructors nor exit hooks: `PATH/ctl` and
+//! the data sockets stay behind, and the next process opening PATH takes it over as
+//! above. This crate installs no signal handler; a program that wants a clean exit on
+//! SIGTERM handles it and exits (or drops its stacks and links).
 //! [`served_by_this_process`] tells whether an opened path hub is served here or joined.
 //!
 //! Each in-process member has a receive queue: senders append a copy under a short lock,

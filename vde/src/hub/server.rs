@@ -30,7 +30,10 @@
 //! from one made by anyone earlier. At the end the server removes its data sockets, its
 //! `ctl` (only if it is still the socket it bound) and the directory, if nothing else is
 //! in it (`rmdir`, never a recursive removal). A process killed (SIGKILL, or a signal it
-//! has no handler for) removes nothing: the next server takes the path over.
+//! has no handler for) removes nothing: the next server takes the path over. A process
+//! that exits (a return from `main`, `std::process::exit`) while a hub is still served,
+//! held by a static or by a thread still running, has its files removed by an exit hook
+//! (`atexit`; no signal handler is installed).
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
@@ -39,7 +42,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Once, TryLockError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -343,6 +347,84 @@ fn prepare_dir(dir: &Path) -> io::Result<Prepared> {
     Ok(Prepared::Ready(lock))
 }
 
+/// The directories hubs of this process serve, with their `ctl`'s device and inode, for
+/// [`remove_at_exit`].
+static SERVED: Mutex<Vec<(PathBuf, (u64, u64))>> = Mutex::new(Vec::new());
+/// Set when the process exits: no new port is granted (its data socket would outlive the
+/// exit hook's cleanup).
+static EXITING: AtomicBool = AtomicBool::new(false);
+static EXIT_HOOK: Once = Once::new();
+
+/// Run by `exit(3)` (a return from `main`, `std::process::exit`): removes the files of the
+/// hubs still served, which no destructor will (a stack held by a static or by a thread
+/// still running when the process exits). It only removes files; it stops no thread.
+extern "C" fn remove_at_exit() {
+    // Unwinding out of an `extern "C"` function aborts: nothing may escape.
+    let _ = std::panic::catch_unwind(|| {
+        EXITING.store(true, Ordering::SeqCst);
+        let served = match SERVED.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            // A thread is registering or removing a hub at this very moment: skip.
+            Err(TryLockError::WouldBlock) => return,
+        };
+        for (dir, ctl_id) in served.iter() {
+            remove_served(dir, *ctl_id);
+        }
+    });
+}
+
+/// Removes what the hub serving `dir` made there: `ctl` if it is still the socket with
+/// identity `ctl_id` (else another server has the directory now, and nothing is touched),
+/// the data sockets, the `.PID-SEQ` sockets of clients that will get no answer, and the
+/// directory if nothing else is left in it.
+fn remove_served(dir: &Path, ctl_id: (u64, u64)) {
+    let ctl = dir.join("ctl");
+    match std::fs::symlink_metadata(&ctl) {
+        Ok(m) if (m.dev(), m.ino()) == ctl_id => {
+            let _ = std::fs::remove_file(&ctl);
+        }
+        Ok(_) => return,
+        Err(_) => {}
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if name != "ctl"
+                && hub_socket_name(&name)
+                && entry.file_type().is_ok_and(|t| t.is_socket())
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// Enters a served directory for [`remove_at_exit`] (installed on first use).
+fn register_served(dir: &Path, ctl_id: (u64, u64)) {
+    SERVED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((dir.to_owned(), ctl_id));
+    EXIT_HOOK.call_once(|| {
+        // SAFETY: atexit only records the function; `remove_at_exit` takes no arguments,
+        // touches only statics and the file system, and never unwinds. glibc ties the
+        // registration to this object, so it also runs if a plugin holding it is unloaded.
+        if unsafe { libc::atexit(remove_at_exit) } != 0 {
+            log::warn!("cannot install the exit hook that removes served hubs' files");
+        }
+    });
+}
+
+/// Takes a served directory out of [`remove_at_exit`]'s list.
+fn unregister_served(dir: &Path, ctl_id: (u64, u64)) {
+    SERVED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|(d, id)| !(d == dir && *id == ctl_id));
+}
+
 /// What [`Server::start`] did.
 pub(crate) enum Started {
     /// Serving.
@@ -434,6 +516,7 @@ impl Server {
                 undo(true);
                 sys::at(dir, e)
             })?;
+        register_served(dir, ctl_id);
         drop(lock);
         log::info!("serving a hub at {}", dir.display());
         Ok(Started::Serving(Server {
@@ -768,6 +851,9 @@ impl State {
         ctl: &OwnedFd,
         req: &CtlRequest,
     ) -> io::Result<(Arc<Port>, PathBuf)> {
+        if EXITING.load(Ordering::SeqCst) {
+            return Err(io::Error::other("the process is exiting"));
+        }
         let client = Path::new(OsStr::from_bytes(&req.data_path));
         sys::access_rw(client).map_err(|e| sys::at(client, e))?;
         let user = std::fs::metadata(client)
@@ -921,6 +1007,7 @@ impl State {
     /// `ctl`, and the directory (if nothing else is in it), under the directory's lock so
     /// that a process about to serve there waits for the end.
     fn shutdown(&mut self) {
+        unregister_served(&self.dir, self.ctl_id);
         let lock = match lock_dir(&self.dir, false) {
             Ok(l) => l,
             Err(e) => {

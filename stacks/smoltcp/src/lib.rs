@@ -110,7 +110,19 @@ impl Backend for SmoltcpBackend {
             }
             let link = vde::open(vnl).map_err(|e| {
                 let errno = ioth::errno_of(&e);
-                errno_with(errno, format!("cannot open VNL {vnl:?}: {e}"))
+                // vde's errors about a path name it (or the directory above it that is at
+                // fault): the VNL holding the same path is not repeated in front.
+                let text = e.to_string();
+                let address = vde::Vnl::parse(vnl).map(|v| v.address).unwrap_or_default();
+                let named = std::path::Path::new(&address)
+                    .ancestors()
+                    .filter(|a| a.components().count() > 2)
+                    .any(|a| text.contains(&*a.to_string_lossy()));
+                if named {
+                    errno_with(errno, format!("cannot open VNL for {name}: {text}"))
+                } else {
+                    errno_with(errno, format!("cannot open VNL {vnl:?}: {text}"))
+                }
             })?;
             let fd = link.as_raw_fd();
             let slot = core.add_link_iface(&name, link, None, None)?;

@@ -110,20 +110,17 @@ fn zone_text(args: &Args) -> Result<String, Failure> {
     Ok(text)
 }
 
-/// The stack string with each hub VNL attached (served or joined), and whether the stack is
-/// on an embedded hub only.
-fn attached_stack(conf: &str) -> Result<(String, bool), Failure> {
+/// The stack's VNLs with how each attaches, and whether the stack is on an embedded hub
+/// only.
+fn attachments(conf: &str) -> Result<(Vec<(String, Attachment)>, bool), Failure> {
     let cfg = Config::parse(conf, Mode::Create)
         .map_err(|e| Failure::usage(format!("--stack {conf:?}: {e}")))?;
-    let mut out = conf.to_owned();
+    let mut out = Vec::new();
     let mut embedded = !cfg.vnl.is_empty();
     for vnl in &cfg.vnl {
-        let (open, how) = attach(vnl)?;
+        let how = attach(vnl)?;
         embedded &= how == Attachment::Embedded;
-        println!("{PROGRAM}: {}", how.describe(&open));
-        if &open != vnl {
-            out = out.replacen(&format!("vnl={vnl}"), &format!("vnl={open}"), 1);
-        }
+        out.push((vnl.clone(), how));
     }
     Ok((out, embedded))
 }
@@ -132,8 +129,12 @@ fn serve(args: Args) -> Result<(), Failure> {
     let zone = StaticZone::parse(&zone_text(&args)?, Some(&args.origin))
         .map_err(|e| Failure::runtime(format!("the zone: {e}")))?;
     let origin = zone.origin().to_string();
-    let (conf, embedded) = attached_stack(&args.stack)?;
-    let (stack, _report) = Stack::from_config(&conf).context(format_args!("the stack {conf:?}"))?;
+    let (attached, embedded) = attachments(&args.stack)?;
+    let conf = &args.stack;
+    let (stack, _report) = Stack::from_config(conf).context(format_args!("the stack {conf:?}"))?;
+    for (vnl, how) in &attached {
+        println!("{PROGRAM}: {}", how.describe(vnl));
+    }
     let mut config = ServerConfig {
         max_udp_payload: args.max_udp_payload,
         tcp_idle_timeout: Duration::from_secs(args.tcp_idle_timeout),
@@ -160,7 +161,7 @@ fn serve(args: Args) -> Result<(), Failure> {
              in-process client; give --stack with vnl=hub:///PATH to serve other processes"
         );
         let port = server.local_addr(Transport::Udp).map_or(53, |a| a.port());
-        let vnl = Config::parse(&conf, Mode::Create)
+        let vnl = Config::parse(conf, Mode::Create)
             .ok()
             .and_then(|c| c.vnl.first().cloned())
             .unwrap_or_default();

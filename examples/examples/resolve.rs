@@ -79,9 +79,12 @@ fn main() -> ExitCode {
     run(PROGRAM, || resolve(args))
 }
 
-/// The stack string with its hub attached (served or joined), and the embedded hub's VNL
-/// when the stack is on one.
-fn attached_stack(conf: &str) -> Result<(String, Option<String>), Failure> {
+/// Each VNL of a stack with how it attaches.
+type Attached = Vec<(String, Attachment)>;
+
+/// The stack's VNLs with how each attaches, and the embedded hub's VNL when the stack is on
+/// one.
+fn attachments(conf: &str) -> Result<(Attached, Option<String>), Failure> {
     let cfg = Config::parse(conf, Mode::Create)
         .map_err(|e| Failure::usage(format!("--stack {conf:?}: {e}")))?;
     if cfg.stack.as_deref().unwrap_or("kernel") == "kernel" {
@@ -89,17 +92,14 @@ fn attached_stack(conf: &str) -> Result<(String, Option<String>), Failure> {
             "--stack {conf:?}: give a user-space stack (stack=smoltcp): the kernel's names are the host's"
         )));
     }
-    let mut out = conf.to_owned();
+    let mut out = Vec::new();
     let mut embedded = None;
     for vnl in &cfg.vnl {
-        let (open, how) = attach(vnl)?;
-        println!("{PROGRAM}: {}", how.describe(&open));
+        let how = attach(vnl)?;
         if how == Attachment::Embedded {
-            embedded = Some(open.clone());
+            embedded = Some(vnl.clone());
         }
-        if &open != vnl {
-            out = out.replacen(&format!("vnl={vnl}"), &format!("vnl={open}"), 1);
-        }
+        out.push((vnl.clone(), how));
     }
     Ok((out, embedded))
 }
@@ -156,7 +156,8 @@ fn resolve(args: Args) -> Result<(), Failure> {
         .iter()
         .map(|t| record_type(t))
         .collect::<Result<Vec<_>, _>>()?;
-    let (mut conf, embedded) = attached_stack(&args.stack)?;
+    let (attached, embedded) = attachments(&args.stack)?;
+    let mut conf = args.stack.clone();
     let _peer = match &embedded {
         Some(vnl) => {
             // Nobody serves DHCP on an embedded hub: the same node, configured statically.
@@ -177,6 +178,9 @@ fn resolve(args: Args) -> Result<(), Failure> {
         args.names.clone()
     };
     let (stack, report) = Stack::from_config(&conf).context(format_args!("the stack {conf:?}"))?;
+    for (vnl, how) in &attached {
+        println!("{PROGRAM}: {}", how.describe(vnl));
+    }
     for (item, e) in &report.failed {
         println!("{PROGRAM}: warning: {item}: {e}");
     }

@@ -67,7 +67,7 @@ fn main() -> ExitCode {
             .unwrap_or_else(|| PROGRAM.into());
         let positional = cmd.finish(1)?;
         let (vnl, how) = match positional.first() {
-            Some(v) => attach(v)?,
+            Some(v) => (v.clone(), attach(v)?),
             None => (
                 format!("hub://@ioth-tcp-{}", std::process::id()),
                 Attachment::Embedded,

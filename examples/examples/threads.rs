@@ -148,7 +148,7 @@ fn main() -> ExitCode {
     run(PROGRAM, || {
         let opts = parse_options()?;
         let (vnl, how) = match &opts.vnl {
-            Some(v) => attach(v)?,
+            Some(v) => (v.clone(), attach(v)?),
             None => (
                 format!("hub://@ioth-threads-{}", std::process::id()),
                 ioth_examples::Attachment::Embedded,
@@ -159,7 +159,7 @@ fn main() -> ExitCode {
             "{} threads on {}; each sends {} messages of {} bytes to its right-hand neighbour \
              over UDP and TCP, IPv4 and IPv6",
             opts.threads,
-            how.describe(&vnl),
+            how.place(&vnl),
             opts.messages,
             opts.size
         );

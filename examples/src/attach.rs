@@ -1,13 +1,12 @@
-//! Attaching an example to a VNL, so that two example processes can meet on one served hub.
+//! How an example is attached to its VNL, for its messages and for whether it runs a peer of
+//! its own.
 //!
-//! `hub:///PATH` (or `switch:///PATH`) serves an in-process hub at `PATH/ctl`. The first
-//! example given such a VNL serves it; a second one finds `PATH/ctl` answering and joins it as
-//! a client (`vde:///PATH`). A `PATH/ctl` left by a process that was killed (nobody answers)
-//! is removed and served afresh. Every other VNL is used as given.
+//! The vde crate does the attaching: given `hub:///PATH` (or `switch:///PATH`), the first
+//! process serves a hub at `PATH` and the others join it, a `PATH` left by a killed process
+//! is taken over, and the hub's files go when the process that serves it does. This module
+//! only names what happened.
 
-use std::io;
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::failure::Failure;
 
@@ -16,11 +15,9 @@ use crate::failure::Failure;
 pub enum Attachment {
     /// An in-process hub (`hub://@NAME`): only this process can reach it.
     Embedded,
-    /// This process serves the hub at this path to other processes.
-    Serving(PathBuf),
-    /// This process joined the hub another process serves at this path.
-    Joined(PathBuf),
-    /// Any other VNL (a vde_switch, a TAP interface, ...), used as given.
+    /// A hub at this path: served by this process or joined (see [`Attachment::describe`]).
+    Hub(PathBuf),
+    /// Any other VNL (a vde_switch, a TAP interface, ...).
     Other,
 }
 
@@ -30,20 +27,33 @@ impl Attachment {
         *self != Attachment::Embedded
     }
 
-    /// A phrase saying how this process is attached, for messages.
+    /// A phrase saying how this process is attached, for messages; call it once the VNL is
+    /// open (before, a path hub is named without saying who serves it).
     pub fn describe(&self, vnl: &str) -> String {
         match self {
             Attachment::Embedded => format!("embedded hub {vnl} (this process only)"),
-            Attachment::Serving(p) => format!("serving a hub at {}", p.display()),
-            Attachment::Joined(p) => format!("joined the hub served at {}", p.display()),
+            Attachment::Hub(p) if vde::hub::served_by_this_process(p) => {
+                format!("serving a hub at {}", p.display())
+            }
+            Attachment::Hub(p) => format!("joined the hub served at {}", p.display()),
             Attachment::Other => format!("VNL {vnl}"),
+        }
+    }
+
+    /// A phrase naming the network before it is open.
+    pub fn place(&self, vnl: &str) -> String {
+        match self {
+            Attachment::Hub(p) => format!(
+                "the hub at {} (served by the first process given it)",
+                p.display()
+            ),
+            _ => self.describe(vnl),
         }
     }
 }
 
-/// Decides how to attach to `vnl`: returns the VNL to open and how it attaches. A VNL that
-/// does not parse is a usage error naming the bad part.
-pub fn attach(vnl: &str) -> Result<(String, Attachment), Failure> {
+/// How `vnl` attaches. A VNL that does not parse is a usage error naming the bad part.
+pub fn attach(vnl: &str) -> Result<Attachment, Failure> {
     if vnl.is_empty() {
         return Err(Failure::usage(
             "the VNL \"\" is empty: give one such as hub:///tmp/ioth-demo, or none for an \
@@ -52,48 +62,16 @@ pub fn attach(vnl: &str) -> Result<(String, Attachment), Failure> {
     }
     let parsed = vde::Vnl::parse(vnl).map_err(|e| Failure::usage(e.to_string()))?;
     if parsed.scheme != "hub" && parsed.scheme != "switch" {
-        return Ok((vnl.to_owned(), Attachment::Other));
+        return Ok(Attachment::Other);
     }
     if parsed.address.starts_with('@') {
-        return Ok((vnl.to_owned(), Attachment::Embedded));
+        return Ok(Attachment::Embedded);
     }
     if parsed.address.is_empty() {
-        // The default served path of the vde crate: let it decide.
-        return Ok((vnl.to_owned(), Attachment::Other));
+        // The vde crate's default path: not ours to name.
+        return Ok(Attachment::Other);
     }
-    let dir = PathBuf::from(&parsed.address);
-    let ctl = dir.join("ctl");
-    match UnixStream::connect(&ctl) {
-        Ok(_probe) => {
-            // Someone serves it: join as a client. Options of the served form (mode=, ...)
-            // concern the server only.
-            Ok((format!("vde://{}", dir.display()), Attachment::Joined(dir)))
-        }
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            remove_stale(&dir, &ctl)?;
-            Ok((vnl.to_owned(), Attachment::Serving(dir)))
-        }
-        Err(_) => {
-            // A directory a killed server left empty is taken over; anything else stays and
-            // serving it will say what is in the way.
-            let _ = std::fs::remove_dir(&dir);
-            Ok((vnl.to_owned(), Attachment::Serving(dir)))
-        }
-    }
-}
-
-/// Removes a hub directory nobody serves any more: its `ctl` socket, then the directory if
-/// it is empty. Anything else in it is left alone (serving will then fail with a message).
-fn remove_stale(dir: &Path, ctl: &Path) -> Result<(), Failure> {
-    log::info!("removing the stale hub socket {}", ctl.display());
-    std::fs::remove_file(ctl).map_err(|e| {
-        Failure::runtime(format!(
-            "{} is left by a hub nobody serves and cannot be removed: {e}",
-            ctl.display()
-        ))
-    })?;
-    let _ = std::fs::remove_dir(dir);
-    Ok(())
+    Ok(Attachment::Hub(PathBuf::from(&parsed.address)))
 }
 
 #[cfg(test)]
@@ -101,15 +79,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn embedded_and_other_vnls_pass_through() {
-        assert_eq!(
-            attach("hub://@lan").unwrap(),
-            ("hub://@lan".to_string(), Attachment::Embedded)
-        );
-        assert_eq!(
-            attach("vde:///tmp/sw").unwrap(),
-            ("vde:///tmp/sw".to_string(), Attachment::Other)
-        );
+    fn embedded_and_other_vnls_are_told_apart() {
+        assert_eq!(attach("hub://@lan").unwrap(), Attachment::Embedded);
+        assert_eq!(attach("vde:///tmp/sw").unwrap(), Attachment::Other);
         assert!(matches!(
             attach("hub:///x[nosuchquote='"),
             Err(Failure::Usage(_))
@@ -118,34 +90,18 @@ mod tests {
     }
 
     #[test]
-    fn served_path_first_serves_then_joins() {
+    fn a_path_hub_served_here_is_described_so() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hub");
         let vnl = format!("hub://{}", path.display());
-        let (open, how) = attach(&vnl).unwrap();
+        let how = attach(&vnl).unwrap();
+        assert_eq!(how, Attachment::Hub(path.clone()));
+        let served = vde::open(&vnl).unwrap();
         assert_eq!(
-            (open.as_str(), &how),
-            (vnl.as_str(), &Attachment::Serving(path.clone()))
+            how.describe(&vnl),
+            format!("serving a hub at {}", path.display())
         );
-        let _served = vde::open(&open).unwrap();
-        let (open, how) = attach(&vnl).unwrap();
-        assert_eq!(open, format!("vde://{}", path.display()));
-        assert_eq!(how, Attachment::Joined(path.clone()));
-        assert!(vde::open(&open).is_ok());
-    }
-
-    #[test]
-    fn stale_socket_is_replaced() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hub");
-        std::fs::create_dir(&path).unwrap();
-        drop(std::os::unix::net::UnixListener::bind(path.join("ctl")).unwrap());
-        let vnl = format!("hub://{}", path.display());
-        let (open, how) = attach(&vnl).unwrap();
-        assert_eq!(how, Attachment::Serving(path.clone()));
-        assert!(
-            vde::open(&open).is_ok(),
-            "serving after removing the stale socket"
-        );
+        drop(served);
+        assert!(!path.exists(), "the hub's directory went with it");
     }
 }

@@ -33,13 +33,20 @@ impl ErrnoError {
 }
 
 impl std::fmt::Display for ErrnoError {
+    /// The explanation, then the errno's text in parentheses unless the explanation already
+    /// holds an errno's text (an error passed up with its context added, whose errno may
+    /// only be known by its kind): an errno's text appears once.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} ({})",
-            self.message,
-            io::Error::from_raw_os_error(self.errno)
-        )
+        if self.message.contains("(os error ") {
+            f.write_str(&self.message)
+        } else {
+            write!(
+                f,
+                "{} ({})",
+                self.message,
+                io::Error::from_raw_os_error(self.errno)
+            )
+        }
     }
 }
 
@@ -178,5 +185,24 @@ mod tests {
             let err = io::Error::new(kind, "/tmp/somewhere: explained");
             assert_eq!(errno_of(&err), e, "{kind:?}");
         }
+    }
+
+    #[test]
+    fn the_errno_text_appears_once() {
+        let plain = errno_with(libc::EEXIST, "/tmp/x: in the way");
+        assert_eq!(
+            plain.to_string(),
+            "/tmp/x: in the way (File exists (os error 17))"
+        );
+        let inner = io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "/tmp/x: Permission denied (os error 13)",
+        );
+        // Its errno is known by its kind only (EPERM): no second, different text either.
+        let outer = errno_with(errno_of(&inner), format!("opening: {inner}"));
+        assert_eq!(
+            outer.to_string(),
+            "opening: /tmp/x: Permission denied (os error 13)"
+        );
     }
 }

@@ -8,7 +8,7 @@
 //! | `vde:///DIR`, `vde:///DIR[3]`, `vde:///DIR[port=3/group=g/mode=0660/timeout=MS]`, `/DIR` | client of a vde_switch (or any node speaking its protocol) at `DIR/ctl`; `timeout` (default 5000) bounds the whole opening, a full listen backlog included; reconnects when a switch serves `DIR` again |
 //! | `""` (empty) | the default switch: `~/.vdeplug/default`, `~/.vde2/default.switch`, then `/var/run/vde.ctl`, `/tmp/vde.ctl` |
 //! | `hub://@NAME`, `switch://@NAME` | an in-process hub/switch known by NAME in this process, no file at all |
-//! | `hub:///PATH`, `switch:///PATH[mode=0600/dirmode=/grp=/expiretime=]` | an in-process hub/switch also served at `PATH/ctl` to other processes (`vde_plug vde://PATH`); a `PATH` a dead server left is taken over, a live one refused |
+//! | `hub:///PATH`, `switch:///PATH[mode=0600/dirmode=/grp=/expiretime=]` | the hub/switch at PATH: joined as `vde://PATH` when another process serves it, else served by this process at `PATH/ctl` to other processes (`vde_plug vde://PATH`), taking over a `PATH` a dead server left; removed when its last user in this process goes (see [`hub`]) |
 //! | `tap://IFNAME` | a Linux TAP interface (IFF_TAP, IFF_NO_PI) |
 //! | `vxvde://GROUP/port=14789/vni=1/ttl=1` | Ethernet over UDP multicast, vdeplug4's wire format |
 //! | `null://` | drops everything, receives nothing |

@@ -313,6 +313,20 @@ pub(crate) fn access_rw(p: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Tries to take an exclusive `flock(2)` on `fd` without waiting: false if another open
+/// file description holds a lock on the same file.
+pub(crate) fn flock_exclusive_nb(fd: RawFd) -> io::Result<bool> {
+    loop {
+        // SAFETY: plain syscall on a descriptor the caller keeps open.
+        match cvt(unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) }) {
+            Ok(_) => return Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Effective uid of this process.
 pub(crate) fn geteuid() -> u32 {
     // SAFETY: geteuid cannot fail.

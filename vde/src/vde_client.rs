@@ -382,6 +382,37 @@ pub(crate) fn open(vnl: &Vnl, text: &str) -> io::Result<Link> {
         group,
         timeout,
     };
+    let link = establish(params, ctl, ctl_path, deadline)?;
+    Ok(Link::new(Box::new(link), text))
+}
+
+/// Joins the switch (a hub another process serves) at `dir` (canonical) as `vde://DIR`
+/// with no options would: any port, the default mode and timeout. Refused or vanishing
+/// switches are `ConnectionRefused` or `NotFound`, naming the path.
+pub(crate) fn join(dir: &Path) -> io::Result<Box<dyn Endpoint>> {
+    let timeout = Duration::from_millis(DEFAULT_TIMEOUT_MS);
+    let deadline = Instant::now() + timeout;
+    let (ctl, ctl_path) = connect_ctl(dir, None, Some(deadline), u128::from(DEFAULT_TIMEOUT_MS))?;
+    let params = Params {
+        dir: dir.to_owned(),
+        port: PortRequest::Any,
+        portgroup: None,
+        mode: 0o700,
+        group: None,
+        timeout,
+    };
+    Ok(Box::new(establish(params, ctl, ctl_path, deadline)?))
+}
+
+/// The port request on the connected control stream `ctl`, its answer awaited until
+/// `deadline`, and the link made of it.
+fn establish(
+    params: Params,
+    ctl: OwnedFd,
+    ctl_path: PathBuf,
+    deadline: Instant,
+) -> io::Result<VdeLink> {
+    let timeout_ms = params.timeout.as_millis();
     let mut hs = Handshake::start(&params, ctl, ctl_path)?;
     while !hs.step()? {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -399,7 +430,7 @@ pub(crate) fn open(vnl: &Vnl, text: &str) -> io::Result<Link> {
         }
     }
     let conn = hs.finish()?;
-    Ok(Link::new(Box::new(VdeLink::new(params, conn)?), text))
+    VdeLink::new(params, conn)
 }
 
 /// Reconnection state of a link (only touched while it is down).

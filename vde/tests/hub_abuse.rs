@@ -1,7 +1,7 @@
 //! Served hubs under abuse and after crashes: a dead server's path is taken over, a live
-//! one is refused naming the path; idle control connections time out; a flood of idle
-//! connections beyond the hub's fd limit neither stops new members nor makes it spin or
-//! flood its log.
+//! one (or one holding files no hub made) is refused naming the path; idle control
+//! connections time out; a flood of idle connections beyond the hub's fd limit neither
+//! stops new members nor makes it spin or flood its log.
 
 mod common;
 
@@ -109,6 +109,23 @@ fn dead_servers_path_is_taken_over_a_live_one_is_refused_by_name() {
             .contains(&junk.join("ctl").display().to_string()),
         "{e}"
     );
+
+    // A dead server's directory that also holds a file no hub made is refused by name and
+    // left as it was: taking over removes only a hub's sockets.
+    let mixed = dir.path().join("mixed");
+    std::fs::create_dir(&mixed).unwrap();
+    drop(std::os::unix::net::UnixListener::bind(mixed.join("ctl")).unwrap());
+    std::fs::write(mixed.join("keep.me"), b"not a hub's").unwrap();
+    let e = vde::Hub::new()
+        .serve(&mixed, &vde::ServeConfig::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::AlreadyExists, "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains(&mixed.display().to_string()) && text.contains("keep.me"),
+        "{text}"
+    );
+    assert!(mixed.join("ctl").exists() && mixed.join("keep.me").exists());
 }
 
 #[test]

@@ -113,8 +113,21 @@ impl Backend for SmoltcpBackend {
                     format!("bad interface name {name:?}"),
                 ));
             }
-            let link = vde::open(vnl)
-                .map_err(|e| ioth::with_context(&e, format_args!("cannot open VNL {vnl:?}")))?;
+            let link = vde::open(vnl).map_err(|e| {
+                // vde's errors about a path name it (or the directory above it that is at
+                // fault): the VNL holding the same path is not repeated in front.
+                let text = e.to_string();
+                let address = vde::Vnl::parse(vnl).map(|v| v.address).unwrap_or_default();
+                let named = std::path::Path::new(&address)
+                    .ancestors()
+                    .filter(|a| a.components().count() > 2)
+                    .any(|a| text.contains(&*a.to_string_lossy()));
+                if named {
+                    ioth::with_context(&e, format_args!("cannot open VNL for {name}"))
+                } else {
+                    ioth::with_context(&e, format_args!("cannot open VNL {vnl:?}"))
+                }
+            })?;
             let fd = link.as_raw_fd();
             let slot = core.add_link_iface(&name, link, None, None)?;
             watched.push((slot, fd));

@@ -11,6 +11,40 @@
 //!   over the VDE control protocol exactly as with vde_switch, and their frames travel as unix
 //!   datagrams. One service thread per served hub handles all of them.
 //!
+//! # `hub:///PATH` and `switch:///PATH`: serve or join
+//!
+//! Opening a path hub gives, in this order:
+//! * the hub this process already has at PATH (opened before, or [`Hub::serve`]): an
+//!   in-process member of it;
+//! * if another process serves PATH (its `PATH/ctl` accepts a connection: our hubs,
+//!   vdehub, vde_switch): a member joined to it as `vde://PATH` would be. Of the VNL's
+//!   options, the impairment ones (`loss`, `dup`, `delay`, `reorder`, `rate`) apply to the
+//!   frames the member sends, as for an in-process member; `mode`, `dirmode`, `grp`,
+//!   `expiretime` and `queue` concern the serving process and are ignored; `hub` or
+//!   `switch` is whatever the serving process made;
+//! * otherwise this process serves PATH: created, or taken over when the server that left
+//!   it is gone (`PATH/ctl` refuses connections), its stale sockets removed and nothing
+//!   else: a PATH holding files no hub made is refused with an error naming it. An empty
+//!   directory that is there already is used.
+//!
+//! Two processes opening the same PATH at once: one serves, the other joins (both check
+//! and set up under a lock of the directory; a join that finds the server gone is tried
+//! again, a bounded number of times).
+//!
+//! A hub served by a process lives as long as that process uses it: when its last member
+//! and handle there are dropped, the service thread stops and removes what it made (its
+//! sockets and the directory, if nothing else is in it). A process that exits normally
+//! (a return from `main`, `std::process::exit`) with a hub still served, held by a static
+//! or by a thread still running, has the same files removed by an exit hook (`atexit`).
+//! Members that other processes joined then go down (`ENETDOWN`, [`Link::is_up`] false),
+//! like members of a vde_switch that exits, and come back if a process serves PATH
+//! again. A process killed by SIGKILL, or by a signal it installed no handler for
+//! (SIGTERM, SIGINT by default), runs neither destructors nor exit hooks: `PATH/ctl` and
+//! the data sockets stay behind, and the next process opening PATH takes it over as
+//! above. This crate installs no signal handler; a program that wants a clean exit on
+//! SIGTERM handles it and exits (or drops its stacks and links).
+//! [`served_by_this_process`] tells whether an opened path hub is served here or joined.
+//!
 //! Each in-process member has a receive queue: senders append a copy under a short lock,
 //! the receiver swaps the whole list out in O(1), buffers are reused (no allocation in steady
 //! traffic). Queues grow lazily up to `queue_len` frames (256 by default; `queue=N` in a
@@ -34,7 +68,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, LazyLock, Mutex, OnceLock, RwLock, Weak};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, OnceLock, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use crate::eth::{self, ETH_HEADER_LEN, MAX_FRAME_LEN, Mac};
@@ -44,7 +78,7 @@ use crate::slots::Slots;
 use crate::sys;
 use crate::vnl::Vnl;
 use queue::LocalQueue;
-use server::Server;
+use server::{Server, Started};
 
 /// Whether frames go everywhere or where their destination was learned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -464,6 +498,28 @@ impl DelaySink<Arc<Port>> for HubCore {
 struct HubShared {
     core: Arc<HubCore>,
     server: Mutex<Option<Server>>,
+    /// Entered in [`REGISTRY`] (then its drop takes the entries out).
+    registered: AtomicBool,
+}
+
+impl Drop for HubShared {
+    /// Stops the service thread, which removes the served files, and only then takes this
+    /// hub out of the registry: an opening of the same name or path in this process waits
+    /// for that instead of finding the path half served.
+    fn drop(&mut self) {
+        drop(
+            self.server
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
+        if self.registered.load(Relaxed) {
+            let me: *const HubShared = self;
+            let mut reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+            reg.retain(|_, w| !std::ptr::eq(w.as_ptr(), me));
+            REGISTRY_CHANGED.notify_all();
+        }
+    }
 }
 
 /// An Ethernet hub or switch living in this process. Cloning gives another handle to the
@@ -495,6 +551,7 @@ impl Hub {
             shared: Arc::new(HubShared {
                 core: HubCore::new(cfg),
                 server: Mutex::new(None),
+                registered: AtomicBool::new(false),
             }),
         }
     }
@@ -504,8 +561,10 @@ impl Hub {
     /// exists with another kind.
     pub fn named(name: &str, cfg: HubConfig) -> io::Result<Hub> {
         registry_get_or_create(&format!("@{name}"), cfg.kind, || {
-            Ok(Hub::with_config(cfg.clone()))
-        })
+            Ok(Some(Hub::with_config(cfg.clone())))
+        })?
+        // (Never None: the closure always makes one.)
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))
     }
 
     /// Hub or switch.
@@ -535,13 +594,15 @@ impl Hub {
     }
 
     /// Serves this hub at `path` on the VDE control protocol so other processes join it
-    /// (`vde_plug vde://PATH`, any vde_switch client). `path` is created and removed when
-    /// the hub ends. A `path` left behind by a server that died (its `ctl` socket refuses
-    /// connections) is taken over, its stale sockets removed (logged); an existing empty
-    /// directory is used; anything else there, a live switch in particular, is
-    /// `AlreadyExists` with a text naming the path. Every error names the path it is about.
-    /// One service thread handles all remote members, within `cfg`'s limits. Opening
-    /// `hub://PATH` in this process afterwards joins this hub.
+    /// (`vde_plug vde://PATH`, any vde_switch client). `path` is created, and removed when
+    /// the hub ends (see the module docs for what a killed process leaves). A `path` left
+    /// behind by a server that died (its `ctl` socket refuses connections) is taken over,
+    /// its stale sockets removed (logged); an existing empty directory is used (and
+    /// removed when the hub ends); a live switch there, a `path` holding anything a hub did
+    /// not make, or one that is not a directory is `AlreadyExists` with a text naming the
+    /// path. Every error names the path it is about. One service thread handles all remote
+    /// members, within `cfg`'s limits. Opening `hub://PATH` in this process afterwards
+    /// joins this hub.
     pub fn serve(&self, path: &Path, cfg: &ServeConfig) -> io::Result<PathBuf> {
         let mut slot = self.shared.server.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_some() {
@@ -552,9 +613,9 @@ impl Hub {
         }
         let canon = canonical_new_path(path)?;
         let key = canon.to_string_lossy().into_owned();
-        let mut reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-        reg.retain(|_, w| w.strong_count() > 0);
-        if reg.contains_key(&key) {
+        let (mut reg, other) = registry_entry(&key);
+        if other.is_some() {
+            drop(reg);
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
                 format!(
@@ -563,7 +624,11 @@ impl Hub {
                 ),
             ));
         }
-        *slot = Some(Server::start(self.shared.core.clone(), &canon, cfg)?);
+        match Server::start(self.shared.core.clone(), &canon, cfg)? {
+            Started::Serving(server) => *slot = Some(server),
+            Started::Live => return Err(live(&canon)),
+        }
+        self.shared.registered.store(true, Relaxed);
         reg.insert(key, Arc::downgrade(&self.shared));
         Ok(canon)
     }
@@ -664,18 +729,56 @@ impl Drop for Member {
     }
 }
 
-/// Hubs of this process by name (`@NAME`) or canonical served path.
+/// Hubs of this process by name (`@NAME`) or canonical served path. An entry goes when its
+/// hub's drop has finished (see [`HubShared`]'s `Drop`), with [`REGISTRY_CHANGED`] notified.
 static REGISTRY: LazyLock<Mutex<HashMap<String, Weak<HubShared>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
+/// Notified when a dropped hub left [`REGISTRY`].
+static REGISTRY_CHANGED: Condvar = Condvar::new();
+/// Longest wait for a hub of this process that is ending (its service thread removing
+/// its files) to leave the registry; then its entry is dropped and the caller goes on.
+const REGISTRY_DYING_WAIT: Duration = Duration::from_secs(10);
 
+type Registry = MutexGuard<'static, HashMap<String, Weak<HubShared>>>;
+
+/// The registry locked, with the live hub entered under `key` if there is one. A hub that
+/// is ending is waited for (at most [`REGISTRY_DYING_WAIT`]).
+fn registry_entry(key: &str) -> (Registry, Option<Arc<HubShared>>) {
+    let mut reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    let end = Instant::now() + REGISTRY_DYING_WAIT;
+    loop {
+        let Some(weak) = reg.get(key) else {
+            return (reg, None);
+        };
+        if let Some(shared) = weak.upgrade() {
+            return (reg, Some(shared));
+        }
+        let now = Instant::now();
+        if now >= end {
+            log::warn!("hub {key}: its previous hub took too long to end; going on");
+            reg.remove(key);
+            return (reg, None);
+        }
+        reg = REGISTRY_CHANGED
+            .wait_timeout(reg, end - now)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+}
+
+/// The hub of this process under `key`, or the one `create` makes (entered under `key`),
+/// or `None` when `create` finds nothing to make (a hub served by another process).
+/// AddrInUse if the hub there is of another kind.
 fn registry_get_or_create(
     key: &str,
     kind: HubKind,
-    create: impl FnOnce() -> io::Result<Hub>,
-) -> io::Result<Hub> {
-    let mut reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    reg.retain(|_, w| w.strong_count() > 0);
-    if let Some(shared) = reg.get(key).and_then(Weak::upgrade) {
+    create: impl FnOnce() -> io::Result<Option<Hub>>,
+) -> io::Result<Option<Hub>> {
+    let (mut reg, found) = registry_entry(key);
+    if let Some(shared) = found {
+        drop(reg);
+        // The registry is unlocked first: if this is the last handle, its drop takes the
+        // lock.
         let hub = Hub { shared };
         if hub.kind() != kind {
             return Err(io::Error::new(
@@ -683,11 +786,47 @@ fn registry_get_or_create(
                 format!("{key} is already a {:?} in this process", hub.kind()),
             ));
         }
-        return Ok(hub);
+        return Ok(Some(hub));
     }
-    let hub = create()?;
+    let Some(hub) = create()? else {
+        return Ok(None);
+    };
+    hub.shared.registered.store(true, Relaxed);
     reg.insert(key.to_owned(), Arc::downgrade(&hub.shared));
-    Ok(hub)
+    Ok(Some(hub))
+}
+
+/// True while a hub of this process serves `path` (opened as `hub://PATH` or
+/// `switch://PATH` and served here rather than joined, or [`Hub::serve`]). A program can
+/// tell with it, after opening a path hub, whether it serves it or joined another
+/// process's.
+pub fn served_by_this_process(path: &Path) -> bool {
+    let Ok(canon) = canonical_new_path(path) else {
+        return false;
+    };
+    let key = canon.to_string_lossy().into_owned();
+    let reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(shared) = reg.get(&key).and_then(Weak::upgrade) else {
+        return false;
+    };
+    drop(reg);
+    // (Edition 2024: the guard, a temporary of the tail expression, goes before `shared`.)
+    shared
+        .server
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_some()
+}
+
+/// The error of serving where a live switch serves already.
+fn live(dir: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "{}: a switch is already serving here",
+            dir.join("ctl").display()
+        ),
+    )
 }
 
 /// `realpath(dirname(p)) + "/" + basename(p)`, as vdeplug4 names a node's directory.
@@ -734,41 +873,190 @@ pub(crate) fn open_vnl(vnl: &Vnl, text: &str) -> io::Result<Link> {
         expire,
         ..HubConfig::default()
     };
-    let hub = if let Some(name) = vnl.address.strip_prefix('@') {
-        Hub::named(name, cfg)?
+    if let Some(name) = vnl.address.strip_prefix('@') {
+        let hub = Hub::named(name, cfg)?;
+        return Ok(Link::new(Box::new(hub.member(&member_impairment)?), text));
+    }
+    let path = if vnl.address.is_empty() {
+        default_node_path()
     } else {
-        let path = if vnl.address.is_empty() {
-            default_node_path()
-        } else {
-            PathBuf::from(&vnl.address)
-        };
-        let canon = canonical_new_path(&path)?;
-        let mode = vnl.option_mode("mode")?.map(|m| m & !0o111);
-        let dirmode = vnl.option_mode("dirmode")?;
-        let group = match vnl.option("grp") {
-            None => None,
-            Some(g) => Some(sys::group_id(g).ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("VNL {text}: unknown group grp={g:?}"),
-                )
-            })?),
-        };
-        let serve = ServeConfig {
-            mode: mode.unwrap_or(0o600),
-            dirmode,
-            group,
-            ..ServeConfig::default()
-        };
-        let key = canon.to_string_lossy().into_owned();
-        registry_get_or_create(&key, kind, || {
-            let hub = Hub::with_config(cfg);
-            *hub.shared.server.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some(Server::start(hub.shared.core.clone(), &canon, &serve)?);
-            Ok(hub)
-        })?
+        PathBuf::from(&vnl.address)
     };
-    Ok(Link::new(Box::new(hub.member(&member_impairment)?), text))
+    let canon = canonical_new_path(&path)?;
+    let mode = vnl.option_mode("mode")?.map(|m| m & !0o111);
+    let dirmode = vnl.option_mode("dirmode")?;
+    let group = match vnl.option("grp") {
+        None => None,
+        Some(g) => Some(sys::group_id(g).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("VNL {text}: unknown group grp={g:?}"),
+            )
+        })?),
+    };
+    let serve = ServeConfig {
+        mode: mode.unwrap_or(0o600),
+        dirmode,
+        group,
+        ..ServeConfig::default()
+    };
+    open_path(&canon, cfg, &serve, &member_impairment, text)
+}
+
+/// How many times opening a path hub tries again when the hub it was joining went away in
+/// between (its server shutting down, or killed: then this process serves it).
+const OPEN_ATTEMPTS: u32 = 20;
+
+/// Opens the hub at `canon` (canonical): this process's own hub if it has one there; else
+/// joins a live hub another process serves; else serves one (taking over a dead server's
+/// path). Two processes doing this at once: one serves, the other joins.
+fn open_path(
+    canon: &Path,
+    cfg: HubConfig,
+    serve: &ServeConfig,
+    impairment: &Impairment,
+    text: &str,
+) -> io::Result<Link> {
+    let key = canon.to_string_lossy().into_owned();
+    let ctl = canon.join("ctl");
+    let kind = cfg.kind;
+    let mut pause = Duration::from_millis(1);
+    let mut attempt = 1;
+    loop {
+        let local = registry_get_or_create(&key, kind, || {
+            if server::probe(&ctl)? == server::Probe::Live {
+                return Ok(None);
+            }
+            let hub = Hub::with_config(cfg.clone());
+            match Server::start(hub.shared.core.clone(), canon, serve)? {
+                Started::Serving(s) => {
+                    *hub.shared.server.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
+                    Ok(Some(hub))
+                }
+                Started::Live => Ok(None),
+            }
+        })?;
+        if let Some(hub) = local {
+            return Ok(Link::new(Box::new(hub.member(impairment)?), text));
+        }
+        match crate::vde_client::join(canon) {
+            Ok(joined) => {
+                log::info!("joined the hub served at {}", canon.display());
+                let endpoint: Box<dyn Endpoint> = if impairment.is_none() {
+                    joined
+                } else {
+                    Box::new(ImpairedEndpoint::new(joined, impairment.clone()))
+                };
+                return Ok(Link::new(endpoint, text));
+            }
+            Err(e)
+                if attempt < OPEN_ATTEMPTS
+                    && matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound
+                    ) =>
+            {
+                log::debug!("{e}; trying {} again", canon.display());
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A member joined to another process's hub whose sent frames suffer an impairment, as
+/// they would if it were an in-process member of a hub served here.
+struct ImpairedEndpoint {
+    out: Arc<Outgoing>,
+    impairer: Impairer,
+    delay: OnceLock<Option<DelayLine<()>>>,
+    dropped: AtomicU64,
+}
+
+/// Where an [`ImpairedEndpoint`]'s frames go, now or when delayed.
+struct Outgoing(Box<dyn Endpoint>);
+
+impl DelaySink<()> for Outgoing {
+    fn deliver_delayed(&self, _: &(), frame: &[u8]) {
+        if let Err(e) = self.0.send(frame) {
+            log::debug!("a delayed frame was lost: {e}");
+        }
+    }
+}
+
+impl ImpairedEndpoint {
+    fn new(inner: Box<dyn Endpoint>, impairment: Impairment) -> ImpairedEndpoint {
+        ImpairedEndpoint {
+            out: Arc::new(Outgoing(inner)),
+            impairer: Impairer::new(impairment),
+            delay: OnceLock::new(),
+            dropped: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Endpoint for ImpairedEndpoint {
+    fn send(&self, frame: &[u8]) -> io::Result<()> {
+        match self.impairer.judge(frame.len(), Instant::now()) {
+            Verdict::Drop => {
+                self.dropped.fetch_add(1, Relaxed);
+                Ok(())
+            }
+            Verdict::Now(copies) => {
+                for _ in 0..copies {
+                    self.out.0.send(frame)?;
+                }
+                Ok(())
+            }
+            Verdict::Later(copies, due) => {
+                let line =
+                    self.delay
+                        .get_or_init(|| match DelayLine::start(Arc::downgrade(&self.out)) {
+                            Ok(l) => Some(l),
+                            Err(e) => {
+                                log::error!("cannot start the delay thread: {e}");
+                                None
+                            }
+                        });
+                for _ in 0..copies {
+                    if !line.as_ref().is_some_and(|l| l.hold(due, (), frame)) {
+                        self.dropped.fetch_add(1, Relaxed);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.out.0.recv(buf)
+    }
+
+    fn recv_batch(&self, slots: &mut Slots<'_>) -> io::Result<usize> {
+        self.out.0.recv_batch(slots)
+    }
+
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.out.0.fd()
+    }
+
+    fn is_up(&self) -> bool {
+        self.out.0.is_up()
+    }
+
+    fn generation(&self) -> u64 {
+        self.out.0.generation()
+    }
+
+    fn max_frame(&self) -> usize {
+        self.out.0.max_frame()
+    }
+
+    fn dropped(&self) -> u64 {
+        self.out.0.dropped() + self.dropped.load(Relaxed)
+    }
 }
 
 #[cfg(test)]

@@ -17,8 +17,23 @@
 //! of file descriptors pauses accepting for 100 ms instead of spinning; each kind of
 //! repeated log line appears at most once a second, with a count of the suppressed ones.
 //!
-//! A path left behind by a server that died (its `PATH/ctl` refuses connections) is taken
-//! over; a path with a live server is `AlreadyExists` naming `PATH/ctl`.
+//! The directory: setting a server up (mkdir, checks, bind and listen of `PATH/ctl`) and
+//! shutting it down (removing its files) happen under an exclusive `flock` of `PATH`, which
+//! this crate's hubs in every process take, so that of two processes starting at once one
+//! serves and the other finds `PATH/ctl` live, and neither removes the other's files. A
+//! path left behind by a server that died (its `PATH/ctl` refuses connections: ECONNREFUSED,
+//! as vde_switch judges a dead control socket) is taken over: its stale sockets (`ctl`,
+//! data sockets `NNN.FD`, clients' `.PID-SEQ` handshake sockets) are removed, and only
+//! those; a directory holding anything else is refused, naming it, and left untouched. A
+//! live server there is [`Started::Live`]. An empty directory is served in: under the lock
+//! nothing tells one another process made an instant ago (and lost the race to lock)
+//! from one made by anyone earlier. At the end the server removes its data sockets, its
+//! `ctl` (only if it is still the socket it bound) and the directory, if nothing else is
+//! in it (`rmdir`, never a recursive removal). A process killed (SIGKILL, or a signal it
+//! has no handler for) removes nothing: the next server takes the path over. A process
+//! that exits (a return from `main`, `std::process::exit`) while a hub is still served,
+//! held by a static or by a thread still running, has its files removed by an exit hook
+//! (`atexit`; no signal handler is installed).
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
@@ -27,7 +42,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Once, TryLockError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -78,6 +94,8 @@ struct Logs {
 struct State {
     core: Arc<HubCore>,
     dir: PathBuf,
+    /// Device and inode of our `ctl`: only that file is removed at the end.
+    ctl_id: (u64, u64),
     cfg: ServeConfig,
     epoll: Epoll,
     listener: OwnedFd,
@@ -114,50 +132,153 @@ pub(crate) fn fd_budget(nofile: u64) -> usize {
     usize::try_from(nofile.saturating_sub(reserve)).unwrap_or(usize::MAX)
 }
 
-/// Is a switch listening at `ctl`? `Ok(false)` when connecting is refused (a dead one).
-fn live_switch(ctl: &Path) -> io::Result<bool> {
-    let fd = sys::unix_socket(libc::SOCK_STREAM | libc::SOCK_NONBLOCK)?;
+/// What a connection attempt to a hub's `PATH/ctl` found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Probe {
+    /// Something accepts connections there (or its backlog is full): a live switch.
+    Live,
+    /// A socket file nobody listens on (ECONNREFUSED): its server is gone.
+    Stale,
+    /// No socket there (ENOENT, or a path component is not a directory).
+    Absent,
+}
+
+/// Tries to connect to `ctl` without waiting. Errors (EACCES...) name `ctl`.
+pub(crate) fn probe(ctl: &Path) -> io::Result<Probe> {
+    let fd =
+        sys::unix_socket(libc::SOCK_STREAM | libc::SOCK_NONBLOCK).map_err(|e| sys::at(ctl, e))?;
     match sys::connect_un_nonblocking(&fd, ctl) {
-        Ok(_) => Ok(true),
-        Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => Ok(true),
-        Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => Ok(false),
-        Err(e) => Err(e),
+        Ok(_) => Ok(Probe::Live),
+        Err(e) => match e.raw_os_error() {
+            Some(libc::EAGAIN) => Ok(Probe::Live),
+            Some(libc::ECONNREFUSED) => Ok(Probe::Stale),
+            Some(libc::ENOENT | libc::ENOTDIR) => Ok(Probe::Absent),
+            _ => Err(sys::at(ctl, e)),
+        },
     }
 }
 
-/// Makes `dir` ready to serve: created, or taken over from a dead server (its stale `ctl`
-/// and data sockets removed), or an existing empty directory. True if it was created.
-fn prepare_dir(dir: &Path) -> io::Result<bool> {
-    match std::fs::create_dir(dir) {
-        Ok(()) => return Ok(true),
-        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(sys::at(dir, e)),
-        Err(_) => {}
+/// How long setting up or shutting down a hub waits for another process that holds the
+/// lock of the same directory (it does either in milliseconds).
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+/// How many times the directory may vanish under us (a server shutting down there) before
+/// serving gives up.
+const CLAIM_ATTEMPTS: usize = 20;
+
+/// An exclusive `flock` on a hub's directory, released when dropped. Hubs of this crate
+/// set up and shut down under it, so two processes never both serve one path and neither
+/// removes files of a server the other has just started.
+struct DirLock {
+    _dir: std::fs::File,
+}
+
+/// Waits (at most [`LOCK_WAIT`]) for the lock of the open directory `f`.
+fn lock(f: &std::fs::File, dir: &Path) -> io::Result<()> {
+    let end = Instant::now() + LOCK_WAIT;
+    let mut pause = Duration::from_millis(1);
+    while !sys::flock_exclusive_nb(f.as_raw_fd()).map_err(|e| sys::at(dir, e))? {
+        let now = Instant::now();
+        if now >= end {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "{}: another process held the hub directory's lock for {} s",
+                    dir.display(),
+                    LOCK_WAIT.as_secs()
+                ),
+            ));
+        }
+        std::thread::sleep(pause.min(end - now));
+        pause = (pause * 2).min(Duration::from_millis(20));
     }
-    if !std::fs::metadata(dir)
-        .map_err(|e| sys::at(dir, e))?
-        .is_dir()
-    {
-        return Err(exists(format!(
-            "{}: exists and is not a directory",
-            dir.display()
-        )));
-    }
-    let ctl = dir.join("ctl");
-    match std::fs::symlink_metadata(&ctl) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let empty = std::fs::read_dir(dir)
-                .map_err(|e| sys::at(dir, e))?
-                .next()
-                .is_none();
-            if empty {
-                log::info!("{}: serving in the existing empty directory", dir.display());
-                return Ok(false);
+    Ok(())
+}
+
+/// Locks `dir`, creating it first when `create`. `Ok(None)`: it does not exist (only
+/// without `create`). The lock is on the directory found at `dir` once locked, also when
+/// another process removed or replaced it meanwhile. Whoever made the directory, another
+/// process may have locked it first: what is in it is to be checked under the lock.
+fn lock_dir(dir: &Path, create: bool) -> io::Result<Option<DirLock>> {
+    for _ in 0..CLAIM_ATTEMPTS {
+        if create {
+            match std::fs::create_dir(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(sys::at(dir, e)),
             }
+        }
+        let f = match std::fs::File::open(dir) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && create => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(sys::at(dir, e)),
+        };
+        let held = f.metadata().map_err(|e| sys::at(dir, e))?;
+        if !held.is_dir() {
             return Err(exists(format!(
-                "{}: exists and is not a switch directory (no ctl socket in it)",
+                "{}: exists and is not a directory",
                 dir.display()
             )));
         }
+        lock(&f, dir)?;
+        match std::fs::metadata(dir) {
+            Ok(m) if (m.dev(), m.ino()) == (held.dev(), held.ino()) => {
+                return Ok(Some(DirLock { _dir: f }));
+            }
+            // Removed (or replaced) by a server that shut down while we waited: again.
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if !create {
+                    return Ok(None);
+                }
+            }
+            Err(e) => return Err(sys::at(dir, e)),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::ResourceBusy,
+        format!(
+            "{}: the directory was removed under us {CLAIM_ATTEMPTS} times in a row",
+            dir.display()
+        ),
+    ))
+}
+
+/// Is `name` one of the sockets a hub's directory holds: `ctl`, a server's data socket
+/// `NNN.FD` (ours and vde_switch's), a client's `.PID-SEQ` while it joins (vdeplug4's and
+/// ours)?
+fn hub_socket_name(name: &OsStr) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    name.to_str().is_some_and(|n| {
+        n == "ctl"
+            || n.split_once('.')
+                .is_some_and(|(a, b)| digits(a) && digits(b))
+            || n.strip_prefix('.')
+                .and_then(|r| r.split_once('-'))
+                .is_some_and(|(a, b)| digits(a) && digits(b))
+    })
+}
+
+/// What preparing a directory found.
+enum Prepared {
+    /// Ready to bind `ctl` in, locked.
+    Ready(DirLock),
+    /// A live switch serves there.
+    Live,
+}
+
+/// Makes `dir` ready to serve, under its lock: created, or an empty directory (made by
+/// another process an instant ago, or by anyone before), or taken over from a dead server
+/// (`ctl` refuses connections): its stale sockets, and only those, removed. A directory
+/// holding anything else, or a `ctl` that is not a socket, is refused naming it; a live
+/// switch there is [`Prepared::Live`].
+fn prepare_dir(dir: &Path) -> io::Result<Prepared> {
+    let lock = lock_dir(dir, true)?
+        .ok_or_else(|| sys::at(dir, io::Error::from_raw_os_error(libc::ENOENT)))?;
+    let ctl = dir.join("ctl");
+    let mut had_ctl = false;
+    match std::fs::symlink_metadata(&ctl) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(sys::at(&ctl, e)),
         Ok(m) if !m.file_type().is_socket() => {
             return Err(exists(format!(
@@ -165,53 +286,167 @@ fn prepare_dir(dir: &Path) -> io::Result<bool> {
                 ctl.display()
             )));
         }
-        Ok(_) => {}
-    }
-    if live_switch(&ctl).map_err(|e| sys::at(&ctl, e))? {
-        return Err(exists(format!(
-            "{}: a switch is already serving here",
-            ctl.display()
-        )));
-    }
-    std::fs::remove_file(&ctl).map_err(|e| sys::at(&ctl, e))?;
-    // The dead server's data sockets (`NNN.FD`); its clients' own sockets are theirs.
-    let mut removed = 0;
-    for entry in std::fs::read_dir(dir)
-        .map_err(|e| sys::at(dir, e))?
-        .flatten()
-    {
-        let name = entry.file_name();
-        let is_data_name = name.to_str().is_some_and(|n| {
-            n.split_once('.').is_some_and(|(a, b)| {
-                !a.is_empty()
-                    && !b.is_empty()
-                    && a.bytes().all(|c| c.is_ascii_digit())
-                    && b.bytes().all(|c| c.is_ascii_digit())
-            })
-        });
-        if is_data_name
-            && entry.file_type().is_ok_and(|t| t.is_socket())
-            && std::fs::remove_file(entry.path()).is_ok()
-        {
-            removed += 1;
+        Ok(_) => {
+            if probe(&ctl)? == Probe::Live {
+                return Ok(Prepared::Live);
+            }
+            had_ctl = true;
         }
     }
-    log::warn!(
-        "{}: the switch that served here is gone (connection refused); removed its stale \
-         socket and {removed} data sockets, serving here",
-        ctl.display()
-    );
-    Ok(false)
+    let mut stale = Vec::new();
+    let mut foreign = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| sys::at(dir, e))? {
+        let entry = entry.map_err(|e| sys::at(dir, e))?;
+        let name = entry.file_name();
+        if hub_socket_name(&name) && entry.file_type().is_ok_and(|t| t.is_socket()) {
+            stale.push(entry.path());
+        } else {
+            foreign.push(name.to_string_lossy().into_owned());
+        }
+    }
+    if !foreign.is_empty() {
+        foreign.sort();
+        let more = foreign.len().saturating_sub(5);
+        foreign.truncate(5);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        return Err(exists(format!(
+            "{}: not serving a hub there: it holds {}{more}, which no hub made (a hub's \
+             directory holds only ctl and its sockets)",
+            dir.display(),
+            foreign.join(", ")
+        )));
+    }
+    if stale.is_empty() {
+        return Ok(Prepared::Ready(lock));
+    }
+    for p in &stale {
+        match std::fs::remove_file(p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(sys::at(p, e)),
+        }
+    }
+    if had_ctl {
+        log::warn!(
+            "{}: the switch that served here is gone (connection refused); removed {} stale \
+             sockets, serving here",
+            ctl.display(),
+            stale.len()
+        );
+    } else {
+        log::warn!(
+            "{}: removed {} stale sockets a hub left, serving here",
+            dir.display(),
+            stale.len()
+        );
+    }
+    Ok(Prepared::Ready(lock))
+}
+
+/// The directories hubs of this process serve, with their `ctl`'s device and inode, for
+/// [`remove_at_exit`].
+static SERVED: Mutex<Vec<(PathBuf, (u64, u64))>> = Mutex::new(Vec::new());
+/// Set when the process exits: no new port is granted (its data socket would outlive the
+/// exit hook's cleanup).
+static EXITING: AtomicBool = AtomicBool::new(false);
+static EXIT_HOOK: Once = Once::new();
+
+/// Run by `exit(3)` (a return from `main`, `std::process::exit`): removes the files of the
+/// hubs still served, which no destructor will (a stack held by a static or by a thread
+/// still running when the process exits). It only removes files; it stops no thread.
+extern "C" fn remove_at_exit() {
+    // Unwinding out of an `extern "C"` function aborts: nothing may escape.
+    let _ = std::panic::catch_unwind(|| {
+        EXITING.store(true, Ordering::SeqCst);
+        let served = match SERVED.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            // A thread is registering or removing a hub at this very moment: skip.
+            Err(TryLockError::WouldBlock) => return,
+        };
+        for (dir, ctl_id) in served.iter() {
+            remove_served(dir, *ctl_id);
+        }
+    });
+}
+
+/// Removes what the hub serving `dir` made there: `ctl` if it is still the socket with
+/// identity `ctl_id` (else another server has the directory now, and nothing is touched),
+/// the data sockets, the `.PID-SEQ` sockets of clients that will get no answer, and the
+/// directory if nothing else is left in it.
+fn remove_served(dir: &Path, ctl_id: (u64, u64)) {
+    let ctl = dir.join("ctl");
+    match std::fs::symlink_metadata(&ctl) {
+        Ok(m) if (m.dev(), m.ino()) == ctl_id => {
+            let _ = std::fs::remove_file(&ctl);
+        }
+        Ok(_) => return,
+        Err(_) => {}
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if name != "ctl"
+                && hub_socket_name(&name)
+                && entry.file_type().is_ok_and(|t| t.is_socket())
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// Enters a served directory for [`remove_at_exit`] (installed on first use).
+fn register_served(dir: &Path, ctl_id: (u64, u64)) {
+    SERVED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((dir.to_owned(), ctl_id));
+    EXIT_HOOK.call_once(|| {
+        // SAFETY: atexit only records the function; `remove_at_exit` takes no arguments,
+        // touches only statics and the file system, and never unwinds. glibc ties the
+        // registration to this object, so it also runs if a plugin holding it is unloaded.
+        if unsafe { libc::atexit(remove_at_exit) } != 0 {
+            log::warn!("cannot install the exit hook that removes served hubs' files");
+        }
+    });
+}
+
+/// Takes a served directory out of [`remove_at_exit`]'s list.
+fn unregister_served(dir: &Path, ctl_id: (u64, u64)) {
+    SERVED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|(d, id)| !(d == dir && *id == ctl_id));
+}
+
+/// What [`Server::start`] did.
+pub(crate) enum Started {
+    /// Serving.
+    Serving(Server),
+    /// A live switch already serves the path; nothing was changed.
+    Live,
 }
 
 impl Server {
-    /// Creates `dir` (or takes over one a dead server left) with its `ctl` socket and
-    /// starts the thread. Errors name the path they are about.
-    pub(crate) fn start(core: Arc<HubCore>, dir: &Path, cfg: &ServeConfig) -> io::Result<Server> {
-        let created = prepare_dir(dir)?;
+    /// Creates `dir` (or takes over one a dead server left, see [`prepare_dir`]) with its
+    /// `ctl` socket listening, and starts the thread; [`Started::Live`] if a live switch
+    /// serves `dir` already. All of it happens under the directory's lock, so that of two
+    /// processes starting at once exactly one serves and the other finds it live. Errors
+    /// name the path they are about.
+    pub(crate) fn start(core: Arc<HubCore>, dir: &Path, cfg: &ServeConfig) -> io::Result<Started> {
+        let lock = match prepare_dir(dir)? {
+            Prepared::Live => return Ok(Started::Live),
+            Prepared::Ready(c) => c,
+        };
         let ctl_path = dir.join("ctl");
         let mut bound = false;
-        let made = (|| -> io::Result<(OwnedFd, Epoll, OwnedFd)> {
+        let made = (|| -> io::Result<(OwnedFd, Epoll, OwnedFd, (u64, u64))> {
             let dirmode = cfg.dirmode.unwrap_or(if cfg.mode == 0o600 {
                 0o2700
             } else {
@@ -224,6 +459,7 @@ impl Server {
             let listener = sys::unix_socket(libc::SOCK_STREAM | libc::SOCK_NONBLOCK)?;
             sys::bind_un(&listener, &ctl_path).map_err(|e| sys::at(&ctl_path, e))?;
             bound = true;
+            let md = std::fs::symlink_metadata(&ctl_path).map_err(|e| sys::at(&ctl_path, e))?;
             if let Some(g) = cfg.group {
                 chgrp(&ctl_path, g)?;
             }
@@ -233,17 +469,15 @@ impl Server {
             let stop = sys::eventfd()?;
             epoll.add(stop.as_raw_fd(), TOKEN_STOP)?;
             epoll.add(listener.as_raw_fd(), TOKEN_LISTEN)?;
-            Ok((listener, epoll, stop))
+            Ok((listener, epoll, stop, (md.dev(), md.ino())))
         })();
         let undo = |bound: bool| {
             if bound {
                 let _ = std::fs::remove_file(dir.join("ctl"));
             }
-            if created {
-                let _ = std::fs::remove_dir(dir);
-            }
+            let _ = std::fs::remove_dir(dir);
         };
-        let (listener, epoll, stop) = match made {
+        let (listener, epoll, stop, ctl_id) = match made {
             Ok(v) => v,
             Err(e) => {
                 undo(bound);
@@ -253,6 +487,7 @@ impl Server {
         let mut st = State {
             core,
             dir: dir.to_owned(),
+            ctl_id,
             cfg: cfg.clone(),
             epoll,
             listener,
@@ -281,11 +516,13 @@ impl Server {
                 undo(true);
                 sys::at(dir, e)
             })?;
+        register_served(dir, ctl_id);
+        drop(lock);
         log::info!("serving a hub at {}", dir.display());
-        Ok(Server {
+        Ok(Started::Serving(Server {
             stop,
             thread: Some(thread),
-        })
+        }))
     }
 }
 
@@ -614,6 +851,9 @@ impl State {
         ctl: &OwnedFd,
         req: &CtlRequest,
     ) -> io::Result<(Arc<Port>, PathBuf)> {
+        if EXITING.load(Ordering::SeqCst) {
+            return Err(io::Error::other("the process is exiting"));
+        }
         let client = Path::new(OsStr::from_bytes(&req.data_path));
         sys::access_rw(client).map_err(|e| sys::at(client, e))?;
         let user = std::fs::metadata(client)
@@ -729,15 +969,73 @@ impl State {
         }
     }
 
+    /// Removes the hub's directory. A client that was joining as the server ended may have
+    /// left its `.PID-SEQ` socket there: nobody will answer it any more, so it goes too
+    /// (the client ignores its name being gone).
+    fn remove_dir(&self) {
+        for _ in 0..3 {
+            match std::fs::remove_dir(&self.dir) {
+                Ok(()) => return,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+                Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => {
+                    let Ok(entries) = std::fs::read_dir(&self.dir) else {
+                        break;
+                    };
+                    for entry in entries.flatten() {
+                        let name = entry.file_name();
+                        if name.as_bytes().first() == Some(&b'.')
+                            && hub_socket_name(&name)
+                            && entry.file_type().is_ok_and(|t| t.is_socket())
+                        {
+                            let _ = std::fs::remove_file(entry.path());
+                        }
+                    }
+                }
+                Err(e) => {
+                    log::warn!("hub: cannot remove {}: {e}", self.dir.display());
+                    return;
+                }
+            }
+        }
+        log::warn!(
+            "hub: cannot remove {}: it holds files another process put there",
+            self.dir.display()
+        );
+    }
+
+    /// Closes every connection and removes what this server made: its data sockets, its
+    /// `ctl`, and the directory (if nothing else is in it), under the directory's lock so
+    /// that a process about to serve there waits for the end.
     fn shutdown(&mut self) {
+        unregister_served(&self.dir, self.ctl_id);
+        let lock = match lock_dir(&self.dir, false) {
+            Ok(l) => l,
+            Err(e) => {
+                log::warn!("hub: removing its files without the lock: {e}");
+                None
+            }
+        };
         let ids: Vec<u64> = self.conns.keys().copied().collect();
         for id in ids {
             self.close(id);
         }
-        let _ = std::fs::remove_file(self.dir.join("ctl"));
-        if let Err(e) = std::fs::remove_dir(&self.dir) {
-            log::warn!("hub: cannot remove {}: {e}", self.dir.display());
+        let ctl = self.dir.join("ctl");
+        match std::fs::symlink_metadata(&ctl) {
+            Ok(m) if (m.dev(), m.ino()) == self.ctl_id => {
+                if let Err(e) = std::fs::remove_file(&ctl) {
+                    log::warn!("hub: cannot remove {}: {e}", ctl.display());
+                }
+            }
+            Ok(_) => log::warn!(
+                "hub {}: ctl is not ours any more (another server replaced it): left alone",
+                self.dir.display()
+            ),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => log::warn!("hub: {}: {e}", ctl.display()),
         }
+        self.remove_dir();
+        drop(lock);
+        log::info!("hub {}: no longer served", self.dir.display());
     }
 }
 

@@ -16,8 +16,10 @@ pub use cmdline::{CmdLine, Port, at_least_one};
 pub use failure::{Context, Failure, run};
 pub use node::{Destination, IPV6_BASE, Ipv4Cidr, Node};
 
-/// The README's Rust blocks, compiled and (unless marked `no_run`) run as doctests, so that
-/// what a newcomer copies from it works as written.
+/// The README's Rust blocks, compiled as doctests, so that what a newcomer copies from it
+/// builds as written. They are `no_run`: a doctest run by `cargo test --workspace` may link
+/// two builds of `ioth` (the suite's plugin builds share the target directory), so the blocks
+/// that can run are run by `tests/newcomer.rs`, in a crate of their own.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;

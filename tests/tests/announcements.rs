@@ -1,7 +1,8 @@
 //! A smoltcp stack announces its addresses as Linux with `arp_notify`/`ndisc_notify` does: a
 //! gratuitous ARP for an IPv4 address and an unsolicited neighbour advertisement for an IPv6
-//! one, when the address is added, the link comes up or the MAC changes; so a kernel peer
-//! that cached a restarted node's old MAC reaches the new one at once. `announce=0` is quiet.
+//! one, when the address is added, the link comes up or the MAC changes (with `announce=1`);
+//! so a kernel peer that cached a restarted node's old MAC reaches the new one at once. By
+//! default (as Linux's defaults) and with `announce=0` it is quiet.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
@@ -54,7 +55,7 @@ fn addresses_are_announced_when_added_and_when_the_mac_changes() {
     let hub = unique_hub();
     let peer = vde::open(&hub).expect("a raw member of the hub");
     let (stack, report) = Stack::from_config(&format!(
-        "stack=smoltcp vnl={hub} eth ip=10.88.0.5/24 ip=fd00:88::5/64"
+        "stack='smoltcp,announce=1' vnl={hub} eth ip=10.88.0.5/24 ip=fd00:88::5/64"
     ))
     .expect("stack");
     let mac = report.mac.unwrap_or_else(|| {
@@ -84,16 +85,19 @@ fn addresses_are_announced_when_added_and_when_the_mac_changes() {
 }
 
 #[test]
-fn announce_0_sends_none() {
+fn by_default_and_with_announce_0_none_is_sent() {
     let _ = ioth_smoltcp::NAME;
     let hub = unique_hub();
     let peer = vde::open(&hub).expect("a raw member of the hub");
-    let _stack = Stack::from_config(&format!(
-        "stack='smoltcp,announce=0' vnl={hub} eth ip=10.88.1.5/24 ip=fd00:88:1::5/64"
-    ))
-    .expect("stack");
-    let seen = announcements(&peer, Duration::from_millis(300));
-    assert!(seen.is_empty(), "nothing announced: {seen:?}");
+    for (i, options) in ["smoltcp", "smoltcp,announce=0"].into_iter().enumerate() {
+        let _stack = Stack::from_config(&format!(
+            "stack='{options}' vnl={hub} eth ip=10.88.1.{n}/24 ip=fd00:88:1::{n}/64",
+            n = i + 5
+        ))
+        .expect("stack");
+        let seen = announcements(&peer, Duration::from_millis(300));
+        assert!(seen.is_empty(), "{options}: nothing announced: {seen:?}");
+    }
 }
 
 /// The kernel reaches a node that came back on the same address with a new MAC at once: its
@@ -108,7 +112,7 @@ fn a_kernel_peer_reaches_a_restarted_node_at_once() {
     };
     let node = |what: &str| {
         Stack::from_config(&format!(
-            "stack=smoltcp vnl={} eth ip=10.89.0.2/24",
+            "stack='smoltcp,announce=1' vnl={} eth ip=10.89.0.2/24",
             sw.vnl()
         ))
         .unwrap_or_else(|e| panic!("{what}: {e}"))

@@ -5,8 +5,9 @@
 //! another MAC (a node restarted with a new random MAC) updates its cache at once instead of
 //! sending to the old MAC until its entry goes stale.
 //!
-//! The stack option `announce=0` turns them off (each is a broadcast every member of a hub
-//! receives: thousands of stacks made at once on one hub pay for it).
+//! The stack option `announce=1` turns them on; they are off by default, as Linux's are
+//! (each is a broadcast every member of a hub receives, and with them on, stacks made at
+//! once on one hub lose a first UDP datagram now and then: see the `threads` example).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

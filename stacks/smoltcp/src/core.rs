@@ -295,7 +295,7 @@ impl Core {
             tcp: tcp.map(|c| Box::new(crate::tcp_ioth::TcpIoth::new(c))),
             others: Vec::new(),
             connect_timeout: crate::stack_options::syn_timeout(6),
-            announce: true,
+            announce: false,
         })
     }
 

@@ -5,7 +5,8 @@
 //! Comma-separated `key=value` items (empty items are ignored):
 //! - `tcp=ioth` (the default) or `tcp=smoltcp`: whose TCP the stack runs, our own engine
 //!   (`ioth_tcp`, see `tcp_ioth`) or smoltcp's sockets;
-//! - `announce=1` (the default) or `announce=0`: whether the stack sends a gratuitous ARP or
+//! - `announce=0` (the default, as Linux's `arp_notify`/`ndisc_notify`) or `announce=1`:
+//!   whether the stack sends a gratuitous ARP or
 //!   unsolicited neighbour advertisement for an address added, an interface brought up or a
 //!   MAC changed (Linux's `arp_notify`/`ndisc_notify`; see `announce`);
 //! - `tcp_syn_retries=N` (1..=127, Linux's range, default 6), with either engine: SYNs
@@ -38,7 +39,7 @@ pub(crate) struct StackOptions {
     pub tcp: TcpImpl,
     /// The engine's settings (`Config.secret` is filled when the stack is made).
     pub engine: ioth_tcp::Config,
-    /// `announce=`: announcements on (true, the default) or off.
+    /// `announce=`: announcements on (true) or off (false, the default).
     pub announce: bool,
 }
 
@@ -47,7 +48,7 @@ impl Default for StackOptions {
         StackOptions {
             tcp: TcpImpl::default(),
             engine: ioth_tcp::Config::default(),
-            announce: true,
+            announce: false,
         }
     }
 }
@@ -211,8 +212,8 @@ mod tests {
         assert!(refused("tcp=smoltcp,tcp_cc=reno").contains("tcp=ioth only"));
         assert!(refused("tcp=smoltcp,tcp_min_rto=10").contains("tcp=ioth only"));
         assert!(refused("announce=yes").contains("announce"));
-        assert!(!StackOptions::parse("announce=0").expect("off").announce);
-        assert!(StackOptions::parse("").expect("default").announce);
+        assert!(StackOptions::parse("announce=1").expect("on").announce);
+        assert!(!StackOptions::parse("").expect("default").announce);
         let p = StackOptions::parse("tcp=smoltcp,tcp_syn_retries=2").expect("either engine's");
         assert_eq!(p.engine.syn_retries, 2);
         assert!(

@@ -33,7 +33,7 @@ pub(crate) enum TcpImpl {
 }
 
 /// A stack's options, parsed.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct StackOptions {
     /// `tcp=`.
     pub tcp: TcpImpl,
@@ -41,16 +41,6 @@ pub(crate) struct StackOptions {
     pub engine: ioth_tcp::Config,
     /// `announce=`: announcements on (true) or off (false, the default).
     pub announce: bool,
-}
-
-impl Default for StackOptions {
-    fn default() -> StackOptions {
-        StackOptions {
-            tcp: TcpImpl::default(),
-            engine: ioth_tcp::Config::default(),
-            announce: false,
-        }
-    }
 }
 
 /// How long Linux's connect waits for an answer to its SYN and `retries` retransmissions:

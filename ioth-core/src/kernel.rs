@@ -66,10 +66,14 @@ impl Backend for KernelBackend {
                     })?;
                     netns = Some(Arc::new(OwnedFd::from(file)));
                 }
+                // The stack's name: `Stack` takes it; nothing of the kernel's depends on it.
+                Some(("name", n)) if !n.is_empty() => {}
                 _ => {
                     return Err(errno_with(
                         libc::EINVAL,
-                        format!("kernel stack: unknown option {opt:?} (known: netns=NAME)"),
+                        format!(
+                            "kernel stack: unknown option {opt:?} (known: netns=NAME, name=NAME)"
+                        ),
                     ));
                 }
             }

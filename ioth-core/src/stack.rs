@@ -65,6 +65,15 @@ pub fn split_ifname(vnl: &str) -> (Option<&str>, &str) {
     }
 }
 
+/// The value of a non-empty `name=` item among a stack's `options`, if any.
+fn name_option(options: &str) -> Option<&str> {
+    options
+        .split(',')
+        .filter_map(|o| o.trim().split_once('='))
+        .find(|(k, v)| k.trim() == "name" && !v.trim().is_empty())
+        .map(|(_, v)| v.trim())
+}
+
 impl Stack {
     /// Creates a stack of the implementation `implementation` (libioth's `"name,options"`),
     /// with one interface per VNL.
@@ -73,6 +82,10 @@ impl Stack {
     /// as a plugin (see [`crate::plugin`]). An empty name means the kernel. A plugin that cannot
     /// be found gives `ENOTSUP` with the paths tried; one whose licence forbids loading gives
     /// `EPERM`.
+    ///
+    /// An option `name=NAME` names the stack ([`Stack::name`]); the backends of this project
+    /// accept it, and the smoltcp stack derives its interfaces' default MACs from it, so a
+    /// named node keeps its MACs from run to run.
     pub fn new(implementation: &str, vnls: &[&str]) -> io::Result<Stack> {
         let (name, options) = split_implementation(implementation);
         let name = if name.is_empty() { "kernel" } else { name };
@@ -92,7 +105,7 @@ impl Stack {
         Ok(Stack {
             inner: Arc::new(StackInner {
                 id,
-                name: Mutex::new(None),
+                name: Mutex::new(name_option(options).map(str::to_owned)),
                 implementation: backend.name().to_owned(),
                 options: options.to_owned(),
                 ops,
@@ -262,6 +275,19 @@ mod tests {
         assert_eq!(split_implementation("smoltcp"), ("smoltcp", ""));
         assert_eq!(split_implementation("smoltcp,a,b=1"), ("smoltcp", "a,b=1"));
         assert_eq!(split_implementation(",x"), ("", "x"));
+    }
+
+    #[test]
+    fn a_name_option_names_the_stack() {
+        assert_eq!(
+            name_option("tcp=ioth, name = n1.example ,x=1"),
+            Some("n1.example")
+        );
+        assert_eq!(name_option("name="), None);
+        assert_eq!(name_option("hostname=x"), None);
+        let stack = Stack::new("kernel,name=host-a", &[]).expect("kernel stack");
+        assert_eq!(stack.name(), "host-a");
+        assert!(format!("{stack:?}").contains("host-a"));
     }
 
     #[test]

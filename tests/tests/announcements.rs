@@ -162,3 +162,37 @@ fn a_kernel_peer_reaches_a_restarted_node_at_once() {
         "the restarted node answers at once: {out}"
     );
 }
+
+/// A node named with `name=` has the same MACs on every run (so a peer's cached neighbour
+/// entry stays right without any announcement): `hashmac(NAME)` on its first interface, as
+/// iothconf's `fqdn=NAME` gives, and a different stable one on the others. Unnamed stacks
+/// draw random MACs.
+#[test]
+fn a_named_stack_keeps_its_macs_from_run_to_run() {
+    let _ = ioth_smoltcp::NAME;
+    let (hub_a, hub_b) = (unique_hub(), unique_hub());
+    let macs = |implementation: &str| {
+        let stack = Stack::new(implementation, &[&hub_a, &hub_b]).expect("stack");
+        let mac = |ifname: &str| {
+            stack
+                .link_mac(stack.if_nametoindex(ifname).expect(ifname))
+                .expect("MAC")
+        };
+        let out = (mac("vde0"), mac("vde1"), stack.name());
+        stack.delete().expect("delete");
+        out
+    };
+    let first = macs("smoltcp,name=node7.example.org");
+    let again = macs("smoltcp,name=node7.example.org");
+    assert_eq!(first, again, "the same name gives the same MACs");
+    assert_eq!(
+        first.0,
+        nlconf::hashaddr::hashmac("node7.example.org", None)
+    );
+    assert_ne!(first.0, first.1, "each interface has its own MAC");
+    assert_eq!(first.2, "node7.example.org", "the option names the stack");
+    let other = macs("smoltcp,name=node8.example.org");
+    assert_ne!(other.0, first.0);
+    let (a, b) = (macs("smoltcp"), macs("smoltcp"));
+    assert_ne!(a.0, b.0, "unnamed stacks draw their MACs");
+}

@@ -89,6 +89,16 @@ impl Backend for SmoltcpBackend {
         let options = stack_options::StackOptions::parse(options)?;
         let connect_timeout = stack_options::syn_timeout(options.engine.syn_retries);
         let announce = options.announce;
+        let macs: Vec<Option<[u8; 6]>> = vnls
+            .iter()
+            .enumerate()
+            .map(|(i, vnl)| {
+                let name = ioth::split_ifname(vnl)
+                    .0
+                    .map_or_else(|| format!("vde{i}"), str::to_owned);
+                options.default_mac(i, &name)
+            })
+            .collect();
         let tcp = match options.tcp {
             stack_options::TcpImpl::Smoltcp => None,
             stack_options::TcpImpl::Ioth => {
@@ -129,7 +139,7 @@ impl Backend for SmoltcpBackend {
                 }
             })?;
             let fd = link.as_raw_fd();
-            let slot = core.add_link_iface(&name, link, None, None)?;
+            let slot = core.add_link_iface(&name, link, None, macs[i])?;
             watched.push((slot, fd));
         }
         let shared = stack::Shared::new(core, key, driver.clone());

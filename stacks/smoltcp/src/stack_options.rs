@@ -9,6 +9,10 @@
 //!   whether the stack sends a gratuitous ARP or
 //!   unsolicited neighbour advertisement for an address added, an interface brought up or a
 //!   MAC changed (Linux's `arp_notify`/`ndisc_notify`; see `announce`);
+//! - `name=NAME`: the stack's name (`ioth::Stack::name`), and its interfaces' default MACs:
+//!   the first interface's is `hashmac(NAME)` (the MAC iothconf's `fqdn=NAME` gives), the
+//!   others' `hashmac(NAME, IFNAME)`, so a named node keeps its MACs from run to run and a
+//!   peer's neighbour cache stays right (without `name=` each run draws random MACs);
 //! - `tcp_syn_retries=N` (1..=127, Linux's range, default 6), with either engine: SYNs
 //!   retransmitted before a connect gives up with `ETIMEDOUT` (with smoltcp's TCP, after
 //!   the time Linux's backoff takes for them: [`syn_timeout`], 127 s for 6);
@@ -41,6 +45,21 @@ pub(crate) struct StackOptions {
     pub engine: ioth_tcp::Config,
     /// `announce=`: announcements on (true) or off (false, the default).
     pub announce: bool,
+    /// `name=`: the stack's name, the seed of its default MACs.
+    pub name: Option<String>,
+}
+
+impl StackOptions {
+    /// The default MAC of interface number `i` (0 for the first VNL) named `ifname`: derived
+    /// from `name=` when given (see the module documentation), else `None` (random).
+    pub(crate) fn default_mac(&self, i: usize, ifname: &str) -> Option<[u8; 6]> {
+        let name = self.name.as_deref()?;
+        Some(if i == 0 {
+            nlconf::hashaddr::hashmac(name, None)
+        } else {
+            nlconf::hashaddr::hashmac(name, Some(ifname))
+        })
+    }
 }
 
 /// How long Linux's connect waits for an answer to its SYN and `retries` retransmissions:
@@ -105,6 +124,12 @@ impl StackOptions {
                         _ => return Err(bad(format!("option announce={value:?}: not 0 or 1"))),
                     }
                 }
+                "name" => {
+                    if value.is_empty() {
+                        return Err(bad("option name= is empty".to_owned()));
+                    }
+                    out.name = Some(value.to_owned());
+                }
                 "tcp_min_rto" => {
                     c.min_rto = Duration::from_millis(number(key, value, 1, 60_000)?);
                     engine_keys.push(key);
@@ -156,6 +181,26 @@ mod tests {
         let e = StackOptions::parse(options).expect_err(options);
         assert_eq!(ioth::errno_of(&e), libc::EINVAL, "{options}: {e}");
         e.to_string()
+    }
+
+    #[test]
+    fn a_name_gives_stable_distinct_macs() {
+        let p = StackOptions::parse("name=node1.example").expect("name");
+        assert_eq!(p.name.as_deref(), Some("node1.example"));
+        let first = p.default_mac(0, "vde0").expect("mac");
+        assert_eq!(first, nlconf::hashaddr::hashmac("node1.example", None));
+        assert_eq!(p.default_mac(0, "vde0"), Some(first));
+        let second = p.default_mac(1, "vde1").expect("mac");
+        assert_ne!(first, second);
+        let other = StackOptions::parse("name=node2.example").expect("name");
+        assert_ne!(other.default_mac(0, "vde0"), Some(first));
+        assert_eq!(
+            StackOptions::parse("")
+                .expect("empty")
+                .default_mac(0, "vde0"),
+            None
+        );
+        assert!(refused("name=").contains("empty"));
     }
 
     #[test]

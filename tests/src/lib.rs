@@ -52,3 +52,54 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 pub fn init_logging() {
     let _ = env_logger::builder().is_test(true).try_init();
 }
+
+/// Prints a progress line of a long test on the test process's standard error, past the test
+/// harness's output capture (which takes only `print!`/`eprint!`), so a run shows what a test
+/// that waits on a real peer's timer is waiting for: `[test] waited 20 s of 60: renewal`.
+pub fn progress(test: &str, what: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "[{test}] {what}");
+}
+
+/// Calls `check` every 500 ms until it returns true, printing [`progress`] every 15 s with
+/// how long it waited of `expected` (what a real peer's timer takes); false after `limit`.
+pub fn wait_with_progress(
+    test: &str,
+    what: &str,
+    expected: Duration,
+    limit: Duration,
+    mut check: impl FnMut() -> bool,
+) -> bool {
+    let start = std::time::Instant::now();
+    let mut shown = Duration::ZERO;
+    progress(
+        test,
+        format_args!("waiting for {what} (about {} s)", expected.as_secs()),
+    );
+    loop {
+        if check() {
+            progress(
+                test,
+                format_args!("{what} after {} s", start.elapsed().as_secs()),
+            );
+            return true;
+        }
+        let waited = start.elapsed();
+        if waited >= limit {
+            return false;
+        }
+        if waited >= shown + Duration::from_secs(15) {
+            shown = waited;
+            progress(
+                test,
+                format_args!(
+                    "still waiting for {what}: {} s of about {}",
+                    waited.as_secs(),
+                    expected.as_secs()
+                ),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

@@ -225,15 +225,18 @@ fn a_smoltcp_stack_leases_an_address_from_dnsmasq_over_dhcpv6_and_releases_it() 
 
     // dnsmasq's shortest lease is 2 minutes: the client renews at T1, one minute in, and
     // keeps its address.
-    let start = Instant::now();
-    while !log().contains("DHCPRENEW") {
-        assert!(
-            start.elapsed() < Duration::from_secs(100),
-            "the lease was not renewed within 100 s; dnsmasq said:\n{}",
-            log()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let renewed = ioth_tests::wait_with_progress(
+        "ipv6_autoconf",
+        "the DHCPv6 renewal at T1",
+        Duration::from_secs(60),
+        Duration::from_secs(100),
+        || log().contains("DHCPRENEW"),
+    );
+    assert!(
+        renewed,
+        "the lease was not renewed within 100 s; dnsmasq said:\n{}",
+        log()
+    );
     std::thread::sleep(Duration::from_millis(500));
     assert!(v6_addrs(&stack).contains(&leased), "{}", log());
 

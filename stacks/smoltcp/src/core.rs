@@ -131,6 +131,8 @@ pub(crate) struct Core {
     /// handshake, UDP datagrams waiting for the neighbour to answer (sent once it does, as
     /// Linux does, or dropped at the deadline).
     pub closing: Vec<Closing>,
+    /// Next hops that UDP datagrams queued in smoltcp may be waiting for (see `waiting`).
+    pub waiting: Vec<crate::waiting::Waiting>,
     /// Scratch transmit buffer for link devices.
     pub tx: Box<[u8; ETH_FRAME]>,
     /// Ids of listeners, visited after every ingress packet.
@@ -284,6 +286,7 @@ impl Core {
             routes: Vec::new(),
             binds: Vec::new(),
             closing: Vec::new(),
+            waiting: Vec::new(),
             tx: Box::new([0u8; ETH_FRAME]),
             listeners: Vec::new(),
             next_nl_pid: 1,
@@ -926,6 +929,7 @@ impl Core {
             }
         }
         next = next.min(self.autoconf_deadline());
+        next = next.min(crate::waiting::deadline(&self.waiting));
         if self.tcp.is_some() {
             // No smoltcp TCP sockets, hence no `Liveness` timers: the engine has its own.
             next = next.min(crate::tcp_ioth::deadline(self.tcp.as_deref()));
@@ -968,6 +972,9 @@ impl Core {
     /// socket's descriptor.
     fn after_poll(&mut self, changed: bool, now: u64) {
         let changed = changed | self.run_autoconf();
+        if !self.waiting.is_empty() {
+            crate::waiting::probe_due(&mut self.waiting, &self.ifaces, &self.socks, now);
+        }
         let Core {
             ifaces, closing, ..
         } = self;

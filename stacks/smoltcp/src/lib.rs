@@ -43,6 +43,7 @@ mod stack;
 mod stack_options;
 mod steer;
 mod tcp_ioth;
+mod waiting;
 
 use std::io;
 use std::os::fd::AsRawFd;

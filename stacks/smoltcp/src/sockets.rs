@@ -1604,6 +1604,13 @@ impl Core {
                     buf[off..off + b.len()].copy_from_slice(b);
                     off += b.len();
                 }
+                if s != 0
+                    && let Ok((_, hop)) =
+                        crate::core::next_hop(&self.ifaces, &self.routes, dst.ip())
+                {
+                    let now = crate::driver::now_micros();
+                    crate::waiting::note(&mut self.waiting, id, s, hop, now);
+                }
                 Ok(len)
             }
             Kind::Tcp(t) => {

@@ -33,7 +33,7 @@
 
 pub(crate) mod calls;
 pub(crate) mod fast;
-mod probe;
+pub(crate) mod probe;
 pub(crate) mod sock;
 pub(crate) mod wire;
 

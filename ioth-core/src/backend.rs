@@ -57,6 +57,13 @@ pub trait StackOps: Send + Sync {
         Err(io::Error::from_raw_os_error(libc::ENOSYS))
     }
 
+    /// Takes the stack's identity ([`crate::Stack::name`]: its name, or `stack#N`), given
+    /// when the stack is made and whenever it is renamed, for the backend's log lines and
+    /// errors about this stack. The default ignores it.
+    fn set_identity(&self, ident: &str) {
+        let _ = ident;
+    }
+
     /// Stops a protocol started by [`StackOps::autoconf_start`] and removes what it set.
     fn autoconf_stop(&self, protocol: AutoConfProtocol, ifindex: u32) -> io::Result<()> {
         let _ = (protocol, ifindex);

@@ -102,7 +102,7 @@ impl Stack {
             "stack#{id}: new {} stack, options {options:?}, vnls {vnls:?}",
             backend.name()
         );
-        Ok(Stack {
+        let stack = Stack {
             inner: Arc::new(StackInner {
                 id,
                 name: Mutex::new(name_option(options).map(str::to_owned)),
@@ -113,7 +113,9 @@ impl Stack {
                 conf: Mutex::new(nlconf::iothconf::ConfState::new()),
                 extension: std::sync::OnceLock::new(),
             }),
-        })
+        };
+        stack.inner.ops.set_identity(&stack.name());
+        Ok(stack)
     }
 
     /// The kernel stack of this process, created once and shared.
@@ -148,6 +150,7 @@ impl Stack {
         let name = (!name.is_empty()).then(|| name.to_owned());
         log::debug!("stack#{}: named {name:?}", self.inner.id);
         *self.inner.name.lock().unwrap_or_else(|e| e.into_inner()) = name;
+        self.inner.ops.set_identity(&self.name());
     }
 
     /// The implementation's name (`"kernel"`, `"smoltcp"`).

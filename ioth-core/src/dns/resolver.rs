@@ -585,7 +585,8 @@ impl Resolver {
                     let mut outcome = reply.as_ref().ok().map(|m| interpret(m, q));
                     if outcome == Some(Outcome::Truncated) {
                         log::debug!(
-                            "dns: {server} truncated {} {}; asking over TCP",
+                            "{}: dns: {server} truncated {} {}; asking over TCP",
+                            self.stack.name(),
                             q.name,
                             q.rtype
                         );
@@ -608,7 +609,12 @@ impl Resolver {
                         (Ok(_), None) => continue,
                         (Err(f), _) => f,
                     };
-                    log::debug!("dns: {server} for {} {}: {failure}", q.name, q.rtype);
+                    log::debug!(
+                        "{}: dns: {server} for {} {}: {failure}",
+                        self.stack.name(),
+                        q.name,
+                        q.rtype
+                    );
                     let list = &mut failures[i];
                     list.retain(|(s, _)| *s != server);
                     list.push((server, failure));

@@ -82,9 +82,9 @@ pub(crate) fn announce(f: &Iface, addrs: &[IpAddr]) {
         return;
     }
     for &addr in addrs {
-        log::debug!("{}: announcing {addr} at {:02x?}", f.name, f.mac);
+        crate::ident::debug!("{}: announcing {addr} at {:02x?}", f.name, f.mac);
         if let Err(e) = link.send(&frame(f.mac, addr)) {
-            log::debug!("{}: announcement of {addr} not sent: {e}", f.name);
+            crate::ident::debug!("{}: announcement of {addr} not sent: {e}", f.name);
         }
     }
 }

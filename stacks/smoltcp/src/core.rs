@@ -489,7 +489,10 @@ impl Core {
             f.addrs.retain(|&(a, p)| {
                 let ok = check_iface_addr(a, p, lo).is_ok();
                 if !ok {
-                    log::error!("{}: address {a}/{p} dropped: not a unicast address", f.name);
+                    crate::ident::error!(
+                        "{}: address {a}/{p} dropped: not a unicast address",
+                        f.name
+                    );
                 }
                 ok
             });
@@ -792,9 +795,9 @@ impl Core {
             // it as IFF_RUNNING/operstate, UDP sends give ENETDOWN while it is down.
             f.link_gen = generation;
             if link.is_up() {
-                log::info!("{}: link {} is up again", f.name, link.vnl());
+                crate::ident::info!("{}: link {} is up again", f.name, link.vnl());
             } else {
-                log::warn!("{}: link {} is down (no carrier)", f.name, link.vnl());
+                crate::ident::warn!("{}: link {} is down (no carrier)", f.name, link.vnl());
             }
         }
         if !f.up {

@@ -52,7 +52,7 @@ impl phy::TxToken for FrameTx<'_> {
         let len = len.min(ETH_FRAME);
         let r = f(&mut self.buf[..len]);
         if let Err(e) = self.link.send(&self.buf[..len]) {
-            log::trace!("frame of {len} bytes not sent on {}: {e}", self.link.vnl());
+            crate::ident::trace!("frame of {len} bytes not sent on {}: {e}", self.link.vnl());
         }
         if let Some(learn) = self.learn
             && learn.len() < LEARN_MAX

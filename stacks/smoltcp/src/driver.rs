@@ -105,7 +105,7 @@ fn pool() -> io::Result<&'static Pool> {
             .spawn(move || run.run())?;
         threads.push(t);
     }
-    log::debug!("smoltcp driver pool: {n} threads");
+    crate::ident::debug!("smoltcp driver pool: {n} threads");
     Ok(POOL.get_or_init(|| Pool {
         threads,
         next: AtomicUsize::new(0),

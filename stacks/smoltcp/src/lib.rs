@@ -31,6 +31,7 @@ mod core;
 mod device;
 mod driver;
 mod icmp;
+mod ident;
 mod in_call;
 mod inbox;
 mod netlink;

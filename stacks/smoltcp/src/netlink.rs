@@ -244,7 +244,7 @@ impl Tables for Core {
             }
             if !EthernetAddress(mac).is_unicast() || mac == [0; 6] {
                 // Linux: a multicast or all-zero MAC is not a valid station address.
-                log::info!("{}: MAC {mac:02x?} refused: not a unicast address", f.name);
+                crate::ident::info!("{}: MAC {mac:02x?} refused: not a unicast address", f.name);
                 return Err(err(libc::EADDRNOTAVAIL));
             }
             let old_ll = IpAddr::V6(link_local(f.mac));
@@ -281,7 +281,7 @@ impl Tables for Core {
         crate::core::check_iface_addr(addr.addr, addr.prefix_len, f.index == LO_INDEX).map_err(
             |e| {
                 // Netlink carries only the errno: say which address was refused here.
-                log::info!(
+                crate::ident::info!(
                     "{}: address {}/{} refused: not a unicast address",
                     f.name,
                     addr.addr,

@@ -432,7 +432,7 @@ fn give_way(
             && t.remote_endpoint().map(std_endpoint) == Some(remote)
         {
             if replaceable(t.state()) {
-                log::debug!(
+                crate::ident::debug!(
                     "TCP {local} <- {remote}: a new SYN replaces the {} connection",
                     t.state()
                 );
@@ -555,7 +555,7 @@ fn run_timers(t: &mut Tcp, sock: &mut tcp::Socket<'static>, opts: &Opts) {
     if let Some(at) = t.live.deadline(opts)
         && now >= at
     {
-        log::debug!(
+        crate::ident::debug!(
             "TCP connection: no acknowledgement for {:?}: timed out",
             opts.data_timeout()
         );
@@ -641,7 +641,7 @@ impl SockRec {
                                 {
                                     // Neighbour resolution gave up (three probes a second
                                     // apart): Linux reports the host unreachable.
-                                    log::debug!(
+                                    crate::ident::debug!(
                                         "TCP connect to {:?}: no neighbour answered in {} ms",
                                         t.unresolved,
                                         waited / 1000

@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     failed: AtomicBool,
     /// Its doorbell side (see `inbox`), the same as the core's.
     inbox: Arc<crate::inbox::Inbox>,
+    /// Its identity in log lines and errors (`StackOps::set_identity`; see `ident`).
+    ident: Mutex<Arc<str>>,
 }
 
 /// Most drives a call makes after unlocking for frames that arrived while it held the
@@ -63,9 +65,20 @@ impl Shared {
             scheduled: AtomicU64::new(NEVER),
             failed: AtomicBool::new(false),
             inbox,
+            ident: Mutex::new(Arc::from(format!("smoltcp#{key}"))),
         });
         shared.inbox.bind(&shared);
         shared
+    }
+
+    /// The stack's identity (its name, or `stack#N`).
+    pub(crate) fn ident(&self) -> Arc<str> {
+        self.ident.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Renames the stack in log lines and errors.
+    pub(crate) fn set_ident(&self, ident: &str) {
+        *self.ident.lock().unwrap_or_else(|e| e.into_inner()) = Arc::from(ident);
     }
 
     /// The stack's doorbell side.
@@ -83,8 +96,8 @@ impl Shared {
         ioth::errno_with(
             libc::EIO,
             format!(
-                "smoltcp stack #{} stopped after an internal failure (logged when it happened)",
-                self.key
+                "smoltcp stack {} stopped after an internal failure (logged when it happened)",
+                self.ident()
             ),
         )
     }
@@ -131,6 +144,7 @@ impl Shared {
     /// [`Shared::with`] without taking in the frames that arrived meanwhile: the result,
     /// and whether such frames wait.
     fn locked<R>(&self, f: impl FnOnce(&mut Core) -> R) -> (io::Result<R>, bool) {
+        let _ident = crate::ident::Enter::new(self.ident());
         let mut core = self.lock();
         if self.is_failed() {
             return (Err(self.failed_error()), self.inbox.clear_busy());
@@ -140,15 +154,14 @@ impl Shared {
             Ok(r) => Ok(r),
             Err(payload) => {
                 self.failed.store(true, Ordering::Release);
-                log::error!(
-                    "smoltcp stack #{}: internal failure ({}): this stack is stopped, the \
+                crate::ident::error!(
+                    "internal failure of the smoltcp stack ({}): this stack is stopped, the \
                      process and its other stacks go on",
-                    self.key,
                     panic_text(payload.as_ref())
                 );
                 if std::panic::catch_unwind(AssertUnwindSafe(|| core.stop_after_failure())).is_err()
                 {
-                    log::error!("smoltcp stack #{}: stopping it failed too", self.key);
+                    crate::ident::error!("stopping the failed stack failed too");
                 }
                 Err(self.failed_error())
             }
@@ -278,6 +291,10 @@ impl Drop for SmolStack {
 }
 
 impl StackOps for SmolStack {
+    fn set_identity(&self, ident: &str) {
+        self.shared.set_ident(ident);
+    }
+
     fn autoconf_start(
         &self,
         protocol: ioth::backend::AutoConfProtocol,
@@ -911,7 +928,11 @@ pub(crate) mod tests {
         let got = reader.join().expect("reader thread");
         let e = got.expect_err("the blocked reader wakes with an error");
         assert_eq!(ioth::errno_of(&e), libc::EIO, "{e}");
-        assert!(e.to_string().contains("smoltcp stack #"), "{e}");
+        assert!(
+            e.to_string()
+                .contains(&format!("smoltcp stack {} stopped", bad.name())),
+            "{e}"
+        );
         let e = bad
             .udp_bind("10.91.0.1:10")
             .expect_err("calls on a failed stack fail");

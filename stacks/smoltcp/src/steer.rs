@@ -165,7 +165,7 @@ pub(crate) fn steer(core: &mut Core, id: usize) {
 /// Queues `strays` (taken from socket `from_id`, bound to its port) on the sockets of their
 /// family, and refreshes those sockets' descriptors.
 pub(crate) fn deliver(core: &mut Core, from_id: usize, strays: Vec<Steered>) {
-    log::trace!("steering {} datagrams from socket {from_id}", strays.len());
+    crate::ident::trace!("steering {} datagrams from socket {from_id}", strays.len());
     let Some(port) = core
         .socks
         .get(from_id)

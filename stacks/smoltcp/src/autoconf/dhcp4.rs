@@ -151,7 +151,7 @@ fn lease_domains<'a>(options: impl Iterator<Item = (u8, &'a [u8])>) -> Vec<Strin
     if !domain.is_empty() {
         match domain_name(&domain) {
             Some(d) => names.push(d),
-            None => log::debug!(
+            None => crate::ident::debug!(
                 "DHCP domain name {:?} ignored",
                 String::from_utf8_lossy(&domain)
             ),
@@ -177,14 +177,14 @@ fn search_list(data: &[u8]) -> Vec<String> {
         let name = match Name::read(&mut decoder) {
             Ok(name) => name,
             Err(e) => {
-                log::debug!("DHCP domain search list ignored: {e}");
+                crate::ident::debug!("DHCP domain search list ignored: {e}");
                 return Vec::new();
             }
         };
         match host_domain(&name) {
             Some(text) => names.push(text),
             None => {
-                log::debug!("DHCP domain search list ignored: bad name {name}");
+                crate::ident::debug!("DHCP domain search list ignored: bad name {name}");
                 return Vec::new();
             }
         }
@@ -301,7 +301,7 @@ impl Core {
                 match (&d.lease, &new) {
                     // Same address and route: nothing to reinstall.
                     (Some(old), Some(new_lease)) if old.installs_as(new_lease) => {
-                        log::info!("DHCP lease on interface {}: {new_lease:?}", f.index);
+                        crate::ident::info!("DHCP lease on interface {}: {new_lease:?}", f.index);
                     }
                     _ => changes.push((f.index, d.lease.take(), new.clone())),
                 }
@@ -315,7 +315,7 @@ impl Core {
                 && ack.domains != lease.domains
             {
                 lease.domains.clone_from(&ack.domains);
-                log::info!("DHCP lease on interface {}: {lease:?}", f.index);
+                crate::ident::info!("DHCP lease on interface {}: {lease:?}", f.index);
                 changed = true;
             }
         }
@@ -323,12 +323,12 @@ impl Core {
             if let Some(old) = old
                 && let Err(e) = self.uninstall(index, &old)
             {
-                log::warn!("removing DHCP lease {old:?}: {e}");
+                crate::ident::warn!("removing DHCP lease {old:?}: {e}");
             }
             if let Some(new) = new {
-                log::info!("DHCP lease on interface {index}: {new:?}");
+                crate::ident::info!("DHCP lease on interface {index}: {new:?}");
                 if let Err(e) = self.install(index, &new) {
-                    log::warn!("installing DHCP lease {new:?}: {e}");
+                    crate::ident::warn!("installing DHCP lease {new:?}: {e}");
                 }
             }
         }

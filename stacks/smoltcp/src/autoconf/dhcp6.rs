@@ -104,9 +104,9 @@ impl Core {
             return;
         }
         let fqdn = d.fqdn.clone();
-        log::info!("interface {index}: the router advertises DHCPv6 mode {want:?}");
+        crate::ident::info!("interface {index}: the router advertises DHCPv6 mode {want:?}");
         if let Err(e) = self.dhcp6_start_mode(index, fqdn.as_deref(), want) {
-            log::warn!("interface {index}: restarting DHCPv6: {e}");
+            crate::ident::warn!("interface {index}: restarting DHCPv6: {e}");
         }
     }
 
@@ -203,13 +203,13 @@ impl Core {
             match action {
                 Action::Send { dst, payload } => self.dhcp6_send(index, dst, &payload),
                 Action::Bound(lease) => {
-                    log::info!("interface {index}: DHCPv6 lease {lease:?}");
+                    crate::ident::info!("interface {index}: DHCPv6 lease {lease:?}");
                     changed |= self.dhcp6_install(index, &lease);
                     self.dhcp6_keep(index, Some(lease));
                 }
                 Action::Renewed(lease) => self.dhcp6_keep(index, Some(lease)),
                 Action::Unbound(lease) => {
-                    log::info!("interface {index}: DHCPv6 lease ended: {lease:?}");
+                    crate::ident::info!("interface {index}: DHCPv6 lease ended: {lease:?}");
                     changed |= self.dhcp6_uninstall(index, &lease);
                     self.dhcp6_keep(index, None);
                 }
@@ -239,7 +239,7 @@ impl Core {
             changed |= self.engine_add_addr(index, IpAddr::V6(a.addr), len);
         }
         if changed && let Err(e) = self.sync_addrs() {
-            log::warn!("interface {index}: installing DHCPv6 addresses: {e}");
+            crate::ident::warn!("interface {index}: installing DHCPv6 addresses: {e}");
         }
         changed
     }
@@ -253,7 +253,7 @@ impl Core {
             .retain(|(a, _)| !lease.addrs.iter().any(|l| *a == IpAddr::V6(l.addr)));
         let changed = f.addrs.len() != before;
         if changed && let Err(e) = self.sync_addrs() {
-            log::warn!("interface {index}: removing DHCPv6 addresses: {e}");
+            crate::ident::warn!("interface {index}: removing DHCPv6 addresses: {e}");
         }
         changed
     }
@@ -292,7 +292,7 @@ impl Core {
         };
         let sock = f.sockets.get_mut::<udp::Socket>(d.handle);
         if let Err(e) = sock.send_slice(payload, (dst, SERVER_PORT)) {
-            log::debug!("interface {index}: DHCPv6 message not queued: {e}");
+            crate::ident::debug!("interface {index}: DHCPv6 message not queued: {e}");
         }
     }
 }

@@ -86,7 +86,7 @@ impl Core {
         dns.retain(|&a| {
             let ok = crate::core::check_unicast_peer(a).is_ok();
             if !ok {
-                log::warn!("interface {index}: learned DNS server {a} ignored");
+                crate::ident::warn!("interface {index}: learned DNS server {a} ignored");
             }
             ok
         });
@@ -129,7 +129,7 @@ impl Core {
         if let Err(e) = crate::core::check_iface_addr(addr, prefix, false) {
             // A rogue server or router must not be able to configure what smoltcp cannot
             // hold (and Linux refuses): the lease or prefix is ignored, the stack goes on.
-            log::warn!(
+            crate::ident::warn!(
                 "{}: learned address {addr}/{prefix} ignored: {}",
                 f.name,
                 io::Error::from_raw_os_error(e)
@@ -160,7 +160,7 @@ impl Core {
         metric: u32,
     ) -> bool {
         if crate::core::check_unicast_peer(gateway).is_err() {
-            log::warn!("interface {index}: learned default router {gateway} ignored");
+            crate::ident::warn!("interface {index}: learned default router {gateway} ignored");
             return false;
         }
         let dst = match gateway {

@@ -64,7 +64,7 @@ fn advertisement(packet: &[u8]) -> Option<(Ipv6Addr, u8, &[u8])> {
         return None;
     }
     if nlconf::ndisc::message::icmpv6_checksum(src, dst, msg) != 0 {
-        log::debug!("router advertisement from {src}: bad checksum");
+        crate::ident::debug!("router advertisement from {src}: bad checksum");
         return None;
     }
     Some((src, hop_limit, msg))
@@ -179,7 +179,7 @@ impl Core {
             match action {
                 Action::Solicit => self.rd_solicit(index),
                 Action::AddRouter(r) => {
-                    log::info!("interface {index}: default router {r}");
+                    crate::ident::info!("interface {index}: default router {r}");
                     routes |= self.engine_add_default_route(
                         index,
                         IpAddr::V6(r),
@@ -188,7 +188,7 @@ impl Core {
                     );
                 }
                 Action::RemoveRouter(r) => {
-                    log::info!("interface {index}: default router {r} removed");
+                    crate::ident::info!("interface {index}: default router {r} removed");
                     routes |= self.engine_remove_default_route(
                         index,
                         IpAddr::V6(r),
@@ -196,15 +196,19 @@ impl Core {
                     );
                 }
                 Action::AddAddress { addr, prefix_len } => {
-                    log::info!("interface {index}: SLAAC address {addr}/{prefix_len}");
+                    crate::ident::info!("interface {index}: SLAAC address {addr}/{prefix_len}");
                     addrs |= self.engine_add_addr(index, IpAddr::V6(addr), prefix_len);
                 }
                 Action::RemoveAddress { addr, prefix_len } => {
-                    log::info!("interface {index}: SLAAC address {addr}/{prefix_len} removed");
+                    crate::ident::info!(
+                        "interface {index}: SLAAC address {addr}/{prefix_len} removed"
+                    );
                     addrs |= self.engine_remove_addr(index, IpAddr::V6(addr), prefix_len);
                 }
                 Action::OnLink { prefix, prefix_len } | Action::OffLink { prefix, prefix_len } => {
-                    log::debug!("interface {index}: on-link prefix {prefix}/{prefix_len} changed");
+                    crate::ident::debug!(
+                        "interface {index}: on-link prefix {prefix}/{prefix_len} changed"
+                    );
                     addrs |= self.dhcp6_fit_prefixes(index);
                 }
                 Action::SetMtu(mtu) => {
@@ -216,10 +220,10 @@ impl Core {
             }
         }
         if addrs && let Err(e) = self.sync_addrs() {
-            log::warn!("interface {index}: installing SLAAC addresses: {e}");
+            crate::ident::warn!("interface {index}: installing SLAAC addresses: {e}");
         }
         if routes && let Err(e) = self.sync_routes() {
-            log::warn!("interface {index}: installing routes from advertisements: {e}");
+            crate::ident::warn!("interface {index}: installing routes from advertisements: {e}");
         }
         addrs || routes
     }
@@ -244,7 +248,7 @@ impl Core {
         let packet = solicitation_packet(src, f.mac);
         let sock = f.sockets.get_mut::<raw::Socket>(rd.handle);
         if let Err(e) = sock.send_slice(&packet) {
-            log::debug!("interface {index}: router solicitation not queued: {e}");
+            crate::ident::debug!("interface {index}: router solicitation not queued: {e}");
         }
     }
 }

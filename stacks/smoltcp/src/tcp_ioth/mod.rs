@@ -193,11 +193,11 @@ impl TcpIoth {
             let sock = sockets.get_mut::<raw::Socket>(h);
             while let Ok(packet) = sock.recv() {
                 let Some(seg) = wire::parse(packet) else {
-                    log::trace!("TCP packet without a usable segment dropped");
+                    crate::ident::trace!("TCP packet without a usable segment dropped");
                     continue;
                 };
                 if !unicast(seg.src) || !local_to(&self.locals, slot, seg.dst) {
-                    log::trace!("TCP {} -> {}: not for this stack", seg.src, seg.dst);
+                    crate::ident::trace!("TCP {} -> {}: not for this stack", seg.src, seg.dst);
                     continue;
                 }
                 let mtu = engine_mtu(mtu, seg.dst.is_ipv4());
@@ -401,7 +401,7 @@ impl TcpIoth {
             if q.head_since
                 .is_some_and(|s| now.saturating_sub(s) >= NEIGHBOUR_TIMEOUT)
             {
-                log::debug!(
+                crate::ident::debug!(
                     "{}: neighbour {} unresolved for {} s: {} bytes to {:?} dropped",
                     f.name,
                     q.hop,
@@ -525,7 +525,7 @@ fn emit(
     let routes = cx.routes;
     let (src, dst) = (out.src.to_canonical(), out.dst.to_canonical());
     if src.is_ipv4() != dst.is_ipv4() || !unicast(dst) {
-        log::debug!("TCP segment {src} -> {dst} not sendable: dropped");
+        crate::ident::debug!("TCP segment {src} -> {dst} not sendable: dropped");
         return Emitted::Dropped;
     }
     let Ok((slot, hop)) = crate::core::next_hop(ifaces, routes, dst) else {
@@ -590,7 +590,7 @@ fn emit(
         fast::write_eth(frame, mac, f.mac, dst.is_ipv4());
         write_ip(&mut frame[fast::ETH_HEADER..], src, dst, out, ip_id);
         if let Err(e) = link.send(frame) {
-            log::trace!("TCP frame to {dst} not sent on {}: {e}", link.vnl());
+            crate::ident::trace!("TCP frame to {dst} not sent on {}: {e}", link.vnl());
         }
         q.last_used = now;
         #[cfg(test)]
@@ -598,7 +598,7 @@ fn emit(
         return Emitted::Sent;
     }
     if !fits_ip || len > sock.payload_send_capacity() {
-        log::debug!("TCP segment of {len} bytes to {dst} too long to send: dropped");
+        crate::ident::debug!("TCP segment of {len} bytes to {dst} too long to send: dropped");
         return Emitted::Dropped;
     }
     // Without room for it for sure (space twice its length is contiguous for half of it),

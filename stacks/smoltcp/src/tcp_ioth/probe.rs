@@ -33,12 +33,12 @@ pub(crate) fn probe(f: &Iface, hop: IpAddr) {
     };
     match frame {
         Some(frame) => {
-            log::trace!("{}: probing neighbour {hop}", f.name);
+            crate::ident::trace!("{}: probing neighbour {hop}", f.name);
             if let Err(e) = link.send(&frame) {
-                log::trace!("{}: probe for {hop} not sent: {e}", f.name);
+                crate::ident::trace!("{}: probe for {hop} not sent: {e}", f.name);
             }
         }
-        None => log::trace!("{}: no source address to probe {hop} from", f.name),
+        None => crate::ident::trace!("{}: no source address to probe {hop} from", f.name),
     }
 }
 

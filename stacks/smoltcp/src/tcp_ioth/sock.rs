@@ -102,7 +102,7 @@ pub(crate) fn refresh(engine: &mut Engine, rec: &mut SockRec) {
         State::Conn(c) => match engine.status(c.id) {
             Err(_) => {
                 // The engine no longer knows it (it should while we hold it): ended.
-                log::debug!("TCP {} -> {}: connection gone", c.local, c.remote);
+                crate::ident::debug!("TCP {} -> {}: connection gone", c.local, c.remote);
                 Ready {
                     readable: true,
                     writable: true,

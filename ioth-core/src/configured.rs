@@ -48,12 +48,18 @@ impl Stack {
     /// when it already has. Fails with `ETIMEDOUT` naming what is still missing, or with
     /// the error of the netlink request that could not be made.
     ///
-    /// The stack is looked at through its netlink socket every few milliseconds at first,
-    /// then every 100 ms.
+    /// The stack is looked at through its netlink socket whenever its [`crate::ConfigWatch`]
+    /// reports a change, and every few milliseconds at first, then every 100 ms (DNS servers
+    /// learned send no notification).
     pub fn wait_configured(&self, what: &[Configured], timeout: Duration) -> io::Result<()> {
         let start = Instant::now();
         let mut interval = FIRST_INTERVAL;
+        // Without a watch (a plugin whose netlink has no groups) the intervals alone pace it.
+        let watch = self.config_watch().ok();
         loop {
+            if let Some(w) = &watch {
+                w.drain()?;
+            }
             let missing = self.missing(what)?;
             if missing.is_empty() {
                 return Ok(());
@@ -65,13 +71,19 @@ impl Stack {
                     libc::ETIMEDOUT,
                     format!(
                         "stack {}: not configured after {} ms: no {}",
-                        self.implementation(),
+                        self.name(),
                         waited.as_millis(),
                         names.join(", no ")
                     ),
                 ));
             }
-            std::thread::sleep(interval.min(timeout - waited));
+            let nap = interval.min(timeout - waited);
+            match &watch {
+                Some(w) => {
+                    w.wait(Some(nap))?;
+                }
+                None => std::thread::sleep(nap),
+            }
             interval = (interval * 2).min(MAX_INTERVAL);
         }
     }

@@ -30,6 +30,7 @@ pub mod backend;
 pub mod bsd;
 pub mod cmsg;
 pub mod config;
+mod config_watch;
 mod configured;
 mod defaults;
 pub mod dns;
@@ -45,6 +46,7 @@ mod stack;
 pub mod sys;
 
 pub use backend::{Backend, Ioctl, RecvMeta, SockAddr, SocketOps, StackOps};
+pub use config_watch::ConfigWatch;
 pub use configured::Configured;
 pub use defaults::{
     ThreadStackGuard, current_stack, default_stack, set_default_stack, set_thread_stack,

@@ -13,7 +13,13 @@ use super::tables::Tables;
 pub struct NlEndpoint {
     pid: u32,
     queue: VecDeque<Vec<u8>>,
+    /// Joined multicast groups (bit `g - 1` for group `g`, groups 1..=32 as `nl_groups`).
+    groups: u32,
 }
+
+/// Most notification datagrams queued unread before more are dropped (the socket's receive
+/// buffer is full: Linux then reports ENOBUFS once, which a listener answers by dumping).
+pub const NOTIFY_QUEUE_MAX: usize = 1024;
 
 /// What one [`NlEndpoint::recv`] delivered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,7 +36,44 @@ impl NlEndpoint {
         NlEndpoint {
             pid,
             queue: VecDeque::new(),
+            groups: 0,
         }
+    }
+
+    /// Sets the joined groups as `bind(2)` with `nl_groups` does (a bit mask of groups 1..=32).
+    pub fn set_groups(&mut self, mask: u32) {
+        self.groups = mask;
+    }
+
+    /// Joins or leaves group `group` (`NETLINK_ADD_MEMBERSHIP`/`NETLINK_DROP_MEMBERSHIP`);
+    /// EINVAL for a group outside 1..=32.
+    pub fn set_membership(&mut self, group: u32, member: bool) -> io::Result<()> {
+        let bit = super::notify::group_bit(group);
+        if bit == 0 {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        if member {
+            self.groups |= bit;
+        } else {
+            self.groups &= !bit;
+        }
+        Ok(())
+    }
+
+    /// The joined groups, as `getsockname(2)`'s `nl_groups` shows them.
+    pub fn groups(&self) -> u32 {
+        self.groups
+    }
+
+    /// Queues notification `datagram` of group `group` if this endpoint joined it; true
+    /// when it did (and there was room).
+    pub fn notify(&mut self, group: u32, datagram: &[u8]) -> bool {
+        let bit = super::notify::group_bit(group);
+        if self.groups & bit == 0 || self.queue.len() >= NOTIFY_QUEUE_MAX {
+            return false;
+        }
+        self.queue.push_back(datagram.to_vec());
+        true
     }
 
     /// The port id replies carry.

@@ -6,6 +6,7 @@
 
 mod endpoint;
 mod memory;
+pub mod notify;
 mod processor;
 mod tables;
 

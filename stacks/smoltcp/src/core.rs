@@ -133,6 +133,13 @@ pub(crate) struct Core {
     pub closing: Vec<Closing>,
     /// Next hops that UDP datagrams queued in smoltcp may be waiting for (see `waiting`).
     pub waiting: Vec<crate::waiting::Waiting>,
+    /// What netlink listeners were last told (see `netlink::notify_changes`); None while
+    /// no netlink socket joined a group.
+    pub nl_snapshot: Option<nlconf::server::notify::Snapshot>,
+    /// Bumped by every change of links, addresses or routes.
+    pub config_gen: u64,
+    /// `config_gen` when listeners were last told.
+    pub notified_gen: u64,
     /// Scratch transmit buffer for link devices.
     pub tx: Box<[u8; ETH_FRAME]>,
     /// Ids of listeners, visited after every ingress packet.
@@ -287,6 +294,9 @@ impl Core {
             binds: Vec::new(),
             closing: Vec::new(),
             waiting: Vec::new(),
+            nl_snapshot: None,
+            config_gen: 0,
+            notified_gen: 0,
             tx: Box::new([0u8; ETH_FRAME]),
             listeners: Vec::new(),
             next_nl_pid: 1,
@@ -481,6 +491,7 @@ impl Core {
 
     /// Rewrites smoltcp's address list of `slot` and of `lo` from the configured addresses.
     pub(crate) fn sync_addrs(&mut self) -> io::Result<()> {
+        self.config_gen += 1;
         let mut mirror: Vec<IpCidr> = Vec::new();
         for s in self.slots().collect::<Vec<_>>() {
             let f = self.ifaces[s].as_mut().expect("slot exists");
@@ -537,6 +548,7 @@ impl Core {
 
     /// Rebuilds every interface's smoltcp gateway routes from the stack's routes.
     pub(crate) fn sync_routes(&mut self) -> io::Result<()> {
+        self.config_gen += 1;
         let routes = self.routes.clone();
         let mut full = false;
         for s in self.slots().collect::<Vec<_>>() {
@@ -778,6 +790,7 @@ impl Core {
             listeners,
             socks,
             tcp,
+            config_gen,
             ..
         } = self;
         let Some(f) = ifaces.get_mut(s).and_then(Option::as_mut) else {
@@ -794,6 +807,7 @@ impl Core {
             // descriptor stays the same and wakes the driver for each retry): netlink shows
             // it as IFF_RUNNING/operstate, UDP sends give ENETDOWN while it is down.
             f.link_gen = generation;
+            *config_gen += 1;
             if link.is_up() {
                 crate::ident::info!("{}: link {} is up again", f.name, link.vnl());
             } else {
@@ -977,6 +991,9 @@ impl Core {
         let changed = changed | self.run_autoconf();
         if !self.waiting.is_empty() {
             crate::waiting::probe_due(&mut self.waiting, &self.ifaces, &self.socks, now);
+        }
+        if self.nl_snapshot.is_some() && self.config_gen != self.notified_gen {
+            self.notify_changes();
         }
         let Core {
             ifaces, closing, ..

@@ -35,11 +35,97 @@ impl Core {
         if let Kind::Netlink(nl) = &mut self.sock(id)?.kind {
             nl.ep = ep;
         }
+        // A request may change links in place (flags, MTU, MAC, name) without touching
+        // addresses or routes.
+        self.config_gen += 1;
+        if self.nl_snapshot.is_some() {
+            self.notify_changes();
+        }
         // Configuration may change what every socket can do.
         for sid in self.sock_ids() {
             self.refresh(sid);
         }
         Ok(n)
+    }
+
+    /// Sets the groups netlink socket `id` joined: `nl_groups` of a `bind(2)` (`Some(mask)`,
+    /// replacing them) or one `NETLINK_ADD/DROP_MEMBERSHIP` (`group`, `member`).
+    pub(crate) fn netlink_groups(
+        &mut self,
+        id: usize,
+        mask: Option<u32>,
+        membership: Option<(u32, bool)>,
+    ) -> io::Result<()> {
+        let Kind::Netlink(n) = &mut self.sock(id)?.kind else {
+            return Err(err(libc::ENOPROTOOPT));
+        };
+        if let Some(mask) = mask {
+            n.ep.set_groups(mask);
+        }
+        if let Some((group, member)) = membership {
+            n.ep.set_membership(group, member)?;
+        }
+        let listening = self.netlink_listeners() > 0;
+        if listening && self.nl_snapshot.is_none() {
+            // Listeners hear about what changes from now on.
+            self.nl_snapshot = Some(nlconf::server::notify::Snapshot::of(&*self));
+            self.notified_gen = self.config_gen;
+        } else if !listening {
+            self.nl_snapshot = None;
+        }
+        Ok(())
+    }
+
+    /// The groups netlink socket `id` joined (`nl_groups` of `getsockname(2)`).
+    pub(crate) fn netlink_joined(&mut self, id: usize) -> io::Result<u32> {
+        match &self.sock(id)?.kind {
+            Kind::Netlink(n) => Ok(n.ep.groups()),
+            _ => Err(err(libc::EINVAL)),
+        }
+    }
+
+    fn netlink_listeners(&self) -> usize {
+        self.socks
+            .iter()
+            .flatten()
+            .filter(|r| matches!(&r.kind, Kind::Netlink(n) if n.ep.groups() != 0))
+            .count()
+    }
+
+    /// Tells the netlink sockets that joined groups what changed since they were last told
+    /// (`nlconf::server::notify`), and wakes them.
+    pub(crate) fn notify_changes(&mut self) {
+        self.notified_gen = self.config_gen;
+        let Some(old) = self.nl_snapshot.take() else {
+            return;
+        };
+        if self.netlink_listeners() == 0 {
+            return;
+        }
+        let new = nlconf::server::notify::Snapshot::of(&*self);
+        let changes = nlconf::server::notify::changes(&old, &new);
+        self.nl_snapshot = Some(new);
+        if changes.is_empty() {
+            return;
+        }
+        let mut told = Vec::new();
+        for (sid, rec) in self.socks.iter_mut().enumerate() {
+            if let Some(rec) = rec
+                && let Kind::Netlink(n) = &mut rec.kind
+                && n.ep.groups() != 0
+            {
+                let mut any = false;
+                for (group, datagram) in &changes {
+                    any |= n.ep.notify(*group, datagram);
+                }
+                if any {
+                    told.push(sid);
+                }
+            }
+        }
+        for sid in told {
+            self.refresh(sid);
+        }
     }
 
     fn link_of(&self, index: u32) -> io::Result<&crate::core::Iface> {

@@ -417,8 +417,25 @@ fn ip_addr(addr: &SockAddr) -> io::Result<SocketAddr> {
     addr.as_socket().ok_or_else(|| err(libc::EAFNOSUPPORT))
 }
 
-/// A netlink socket address (`struct sockaddr_nl`) for port id `pid`.
+/// The `nl_groups` of a `struct sockaddr_nl`; EINVAL for another family.
+fn netlink_groups_of(addr: &SockAddr) -> io::Result<u32> {
+    if addr.family() != libc::AF_NETLINK as libc::sa_family_t
+        || (addr.len() as usize) < std::mem::size_of::<libc::sockaddr_nl>()
+    {
+        return Err(err(libc::EINVAL));
+    }
+    // SAFETY: the address is an AF_NETLINK one at least as long as sockaddr_nl; the storage
+    // is aligned for any socket address, and nl_groups is read by value.
+    Ok(unsafe { (*addr.as_ptr().cast::<libc::sockaddr_nl>()).nl_groups })
+}
+
+/// A netlink socket address (`struct sockaddr_nl`) for port id `pid`, groups 0.
 fn netlink_addr(pid: u32) -> io::Result<SockAddr> {
+    netlink_addr_groups(pid, 0)
+}
+
+/// A netlink socket address (`struct sockaddr_nl`) for port id `pid` in groups `groups`.
+fn netlink_addr_groups(pid: u32, groups: u32) -> io::Result<SockAddr> {
     // SAFETY: sockaddr_nl fits in the zeroed sockaddr_storage try_init hands us; its public
     // fields are written (the padding stays zero) before the length that covers them is reported.
     let ((), addr) = unsafe {
@@ -426,7 +443,7 @@ fn netlink_addr(pid: u32) -> io::Result<SockAddr> {
             let nl = st.cast::<libc::sockaddr_nl>();
             (*nl).nl_family = libc::AF_NETLINK as libc::sa_family_t;
             (*nl).nl_pid = pid;
-            (*nl).nl_groups = 0;
+            (*nl).nl_groups = groups;
             *len = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
             Ok(())
         })
@@ -583,7 +600,11 @@ impl SocketOps for SmolSocket {
 
     fn bind(&self, addr: &SockAddr) -> io::Result<()> {
         if self.netlink {
-            return Ok(());
+            // The port id is the stack's choice; `nl_groups` joins multicast groups.
+            let groups = netlink_groups_of(addr)?;
+            return self
+                .shared
+                .call(|c| c.netlink_groups(self.id, Some(groups), None))?;
         }
         let a = ip_addr(addr)?;
         self.shared.call(|c| c.bind(self.id, a))?
@@ -664,7 +685,13 @@ impl SocketOps for SmolSocket {
     fn local_addr(&self) -> io::Result<SockAddr> {
         match self.shared.call(|c| c.local_addr(self.id))?? {
             Some(a) => Ok(a.into()),
-            None => netlink_addr(self.shared.call(|c| c.netlink_pid(self.id))??),
+            None => {
+                let (pid, groups) = self.shared.call(|c| {
+                    c.netlink_pid(self.id)
+                        .and_then(|p| c.netlink_joined(self.id).map(|g| (p, g)))
+                })??;
+                netlink_addr_groups(pid, groups)
+            }
         }
     }
 
@@ -676,6 +703,23 @@ impl SocketOps for SmolSocket {
     }
 
     fn setsockopt(&self, level: c_int, name: c_int, value: &[u8]) -> io::Result<()> {
+        if self.netlink
+            && level == libc::SOL_NETLINK
+            && matches!(
+                name,
+                libc::NETLINK_ADD_MEMBERSHIP | libc::NETLINK_DROP_MEMBERSHIP
+            )
+        {
+            let group: [u8; 4] = value
+                .get(..4)
+                .and_then(|v| v.try_into().ok())
+                .ok_or_else(|| err(libc::EINVAL))?;
+            let group = u32::from_ne_bytes(group);
+            let member = name == libc::NETLINK_ADD_MEMBERSHIP;
+            return self
+                .shared
+                .call(|c| c.netlink_groups(self.id, None, Some((group, member))))?;
+        }
         self.shared
             .call(|c| crate::options::set(c, self.id, level, name, value))?
     }

@@ -5,10 +5,9 @@
 //!
 //! The other process is this test binary run again (`--exact peer_process`).
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -57,80 +56,31 @@ fn peer_process() {
     drop(stack);
 }
 
-/// A peer process, killed and reaped when dropped.
-struct Peer {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
-}
+/// A peer process running [`peer_process`] (see `ioth_test_child`).
+struct Peer(ioth_test_child::ChildTest);
 
 impl Peer {
     fn spawn(vnl: &str) -> Peer {
-        let mut child = Command::new(std::env::current_exe().expect("the test binary"))
-            .args(["--exact", "peer_process", "--nocapture", "--test-threads=1"])
-            .env(PEER_ENV, vnl)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn the peer");
-        let stdin = child.stdin.take();
-        let out = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                // The harness's "test peer_process ... " may start the line.
-                if let Some(at) = line.find("PEER ")
-                    && tx.send(line[at + 5..].to_owned()).is_err()
-                {
-                    break;
-                }
-            }
-        });
-        Peer {
-            child,
-            stdin,
-            lines,
-        }
+        Peer(ioth_test_child::ChildTest::spawn(
+            "peer_process",
+            "PEER ",
+            &[(PEER_ENV, vnl)],
+        ))
     }
 
     /// How the peer attached: "served" or "joined".
     fn report(&self) -> String {
-        self.lines
-            .recv_timeout(GUARD)
-            .unwrap_or_else(|e| panic!("no report from the peer: {e}"))
+        self.0.report(GUARD)
     }
 
     /// Closes its stdin (its cue to drop its stack and exit) and waits for it.
-    fn finish(mut self) {
-        drop(self.stdin.take());
-        let end = Instant::now() + GUARD;
-        loop {
-            match self.child.try_wait().expect("wait for the peer") {
-                Some(st) => {
-                    assert!(st.success(), "the peer failed: {st}");
-                    return;
-                }
-                None => {
-                    assert!(Instant::now() < end, "the peer did not exit");
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            }
-        }
+    fn finish(self) {
+        self.0.finish(GUARD);
     }
 
     /// SIGKILL and reap: the peer runs no destructor.
-    fn kill9(mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reap");
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn kill9(self) {
+        self.0.kill9();
     }
 }
 

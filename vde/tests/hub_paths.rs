@@ -9,12 +9,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -31,88 +29,32 @@ fn mac(i: u8) -> [u8; 6] {
     [2, 0, 0, 0, 1, i]
 }
 
-/// A child process running [`child_process`], killed and reaped when dropped.
-struct Peer {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
-}
+/// A child process running [`child_process`] (see `ioth_test_child`).
+struct Peer(ioth_test_child::ChildTest);
 
 impl Peer {
     /// Starts `role` on `vnl`.
     fn spawn(role: &str, vnl: &str) -> Peer {
-        let exe = std::env::current_exe().expect("the test binary");
-        let mut child = Command::new(exe)
-            .args([
-                "--exact",
-                "child_process",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, role)
-            .env(VNL_ENV, vnl)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn a child");
-        let stdin = child.stdin.take();
-        let out = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                // The harness's "test child_process ... " may start the first line.
-                if let Some(at) = line.find("CHILD ")
-                    && tx.send(line[at + 6..].to_owned()).is_err()
-                {
-                    break;
-                }
-            }
-        });
-        Peer {
-            child,
-            stdin,
-            lines,
-        }
+        Peer(ioth_test_child::ChildTest::spawn(
+            "child_process",
+            "CHILD ",
+            &[(CHILD_ENV, role), (VNL_ENV, vnl)],
+        ))
     }
 
     /// The next report of the child (panics after [`GUARD`] or if it exits first).
     fn report(&self) -> String {
-        self.lines
-            .recv_timeout(GUARD)
-            .unwrap_or_else(|e| panic!("no report from the child: {e}"))
+        self.0.report(GUARD)
     }
 
     /// Closes its stdin (the child's cue to drop its link and exit) and waits for it.
-    fn finish(mut self) {
-        drop(self.stdin.take());
-        let end = Instant::now() + GUARD;
-        loop {
-            match self.child.try_wait().expect("wait for the child") {
-                Some(st) => {
-                    assert!(st.success(), "the child failed: {st}");
-                    return;
-                }
-                None => {
-                    assert!(Instant::now() < end, "the child did not exit");
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            }
-        }
+    fn finish(self) {
+        self.0.finish(GUARD);
     }
 
     /// SIGKILL and reap: the child runs no destructor.
-    fn kill9(mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reap");
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn kill9(self) {
+        self.0.kill9();
     }
 }
 
@@ -401,7 +343,7 @@ fn exiting_without_dropping_the_hub_removes_its_files() {
         let vnl = format!("hub://{}", path.display());
         let mut p = Peer::spawn(role, &vnl);
         assert_eq!(p.report(), "served");
-        let st = p.child.wait().expect("wait");
+        let st = p.0.wait(GUARD);
         assert!(st.success(), "{role}: {st}");
         assert!(!path.exists(), "{role}: {} was left behind", path.display());
     }

@@ -86,3 +86,38 @@ fn datagrams_to_several_new_neighbours_do_not_wait_on_each_other() {
         );
     }
 }
+
+#[test]
+fn pings_to_several_new_neighbours_do_not_wait_on_each_other() {
+    let _ = ioth_smoltcp::NAME;
+    let hub = unique_hub();
+    let a = node(&hub, "10.62.0.1", "fd00:62::1");
+    let _peers: Vec<Stack> = (2..=5)
+        .map(|i| node(&hub, &format!("10.62.0.{i}"), &format!("fd00:62::{i}")))
+        .collect();
+    let ping = a
+        .socket(libc::AF_INET, libc::SOCK_DGRAM, libc::IPPROTO_ICMP)
+        .expect("a ping socket");
+    ping.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let start = Instant::now();
+    for i in 2..=5u8 {
+        let echo = [8u8, 0, 0, 0, 0, 0, 0, i];
+        let to: std::net::SocketAddr = format!("10.62.0.{i}:0").parse().expect("addr");
+        ping.send_to(&echo, &to.into(), 0).expect("send");
+    }
+    let mut seqs = Vec::new();
+    let mut buf = [0u8; 64];
+    while seqs.len() < 4 {
+        let (n, _) = ping.recv_from(&mut buf, 0).expect("an echo reply within 5 s");
+        assert!(n >= 8 && buf[0] == 0, "an echo reply");
+        seqs.push(buf[7]);
+    }
+    let took = start.elapsed();
+    seqs.sort_unstable();
+    assert_eq!(seqs, vec![2, 3, 4, 5]);
+    assert!(
+        took < Duration::from_millis(700),
+        "4 pings to 4 new neighbours answered after {took:?}"
+    );
+}

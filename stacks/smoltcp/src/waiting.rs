@@ -7,7 +7,7 @@
 //! does at start, where every node resolves someone at once): a DNS query's first try, or
 //! the `threads` example's echoes, timed out. Linux asks for each neighbour on its own.
 //!
-//! Each UDP send to a next hop notes (socket, interface, hop) here. While that socket still
+//! Each UDP (and ICMP echo socket) send to a next hop notes (socket, interface, hop) here. While that socket still
 //! has datagrams queued on that interface, the hop is probed by us after [`PROBE_AFTER`] and
 //! then once every [`PROBE_EVERY`], as our TCP engine's queues are; the answer fills
 //! smoltcp's cache and the queue goes. A note goes when the queue is empty, when the socket
@@ -15,7 +15,7 @@
 
 use std::net::IpAddr;
 
-use smoltcp::socket::udp;
+use smoltcp::socket::{icmp, udp};
 
 use crate::core::{Iface, NEIGHBOUR_TIMEOUT};
 use crate::sockets::Kind;
@@ -71,12 +71,18 @@ fn queued(
     slot: usize,
 ) -> Option<usize> {
     let rec = socks.get(id)?.as_ref()?;
-    let Kind::Udp(u) = &rec.kind else {
-        return None;
-    };
-    let &(_, h) = u.subs.iter().find(|(s, _)| *s == slot)?;
     let f = ifaces.get(slot)?.as_ref()?;
-    Some(f.sockets.get::<udp::Socket>(h).send_queue())
+    match &rec.kind {
+        Kind::Udp(u) => {
+            let &(_, h) = u.subs.iter().find(|(s, _)| *s == slot)?;
+            Some(f.sockets.get::<udp::Socket>(h).send_queue())
+        }
+        Kind::Icmp(i) => {
+            let &(_, h) = i.subs.iter().find(|(s, _)| *s == slot)?;
+            Some(f.sockets.get::<icmp::Socket>(h).send_queue())
+        }
+        _ => None,
+    }
 }
 
 /// Forgets what is no longer waiting and probes the hops whose turn it is (`now` in µs).

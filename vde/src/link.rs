@@ -82,6 +82,15 @@ impl Link {
         }
     }
 
+    /// This link with every frame it sends and receives also written to the pcap file
+    /// `path` (created or truncated; an error names it).
+    pub(crate) fn captured(self, path: &std::path::Path) -> io::Result<Link> {
+        Ok(Link {
+            inner: Box::new(crate::capture::Captured::new(self.inner, path)?),
+            vnl: self.vnl,
+        })
+    }
+
     /// Sends one frame without blocking (see the type's guarantees).
     pub fn send(&self, frame: &[u8]) -> io::Result<()> {
         self.inner.send(frame)

@@ -103,6 +103,14 @@ impl Endpoint for Captured {
         self.inner.dropped()
     }
 
+    fn tx_dropped(&self) -> u64 {
+        self.inner.tx_dropped()
+    }
+
+    fn rx_dropped(&self) -> u64 {
+        self.inner.rx_dropped()
+    }
+
     fn set_doorbell(&self, bell: crate::hub::Doorbell) -> bool {
         self.inner.set_doorbell(bell)
     }

@@ -35,7 +35,7 @@ pub(crate) const LO_INDEX: u32 = 1;
 /// What an interface is attached to.
 pub(crate) enum Attachment {
     Loopback(Loopback),
-    Link(vde::Link),
+    Link(crate::counters::CountedLink),
 }
 
 /// One interface.
@@ -327,9 +327,11 @@ impl Core {
             return Err(io::Error::from_raw_os_error(libc::EADDRNOTAVAIL));
         }
         let mtu = 1500u32;
+        let link = crate::counters::CountedLink::new(link);
         let iface = {
             let mut port = LinkPort {
                 link: &link,
+                mac,
                 rx: None,
                 tx: &mut self.tx,
                 mtu: mtu as usize,
@@ -797,12 +799,13 @@ impl Core {
         if !f.up {
             // A down interface drops what arrives and sends nothing.
             if let Some(b) = batch {
-                while link.recv_batch(b).is_ok_and(|n| n > 0) {}
+                link.discard(b);
             }
             return false;
         }
         let mut port = LinkPort {
             link,
+            mac: f.mac,
             rx: None,
             tx,
             mtu: f.mtu as usize,

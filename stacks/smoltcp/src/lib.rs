@@ -28,6 +28,7 @@
 mod announce;
 mod autoconf;
 mod core;
+mod counters;
 mod device;
 mod driver;
 mod icmp;

@@ -31,6 +31,7 @@ pub mod bsd;
 pub mod cmsg;
 pub mod config;
 mod configured;
+pub mod counters;
 mod defaults;
 pub mod dns;
 mod error;

@@ -36,6 +36,8 @@ pub(crate) struct IfCounters {
     rx_length_errors: Cell<u64>,
     rx_nohandler: Cell<u64>,
     tx_carrier_errors: Cell<u64>,
+    /// The protocol counters of what this interface carries (see `snmp`).
+    pub(crate) snmp: crate::snmp::Snmp,
 }
 
 fn add(c: &Cell<u64>, n: u64) {
@@ -58,6 +60,12 @@ impl IfCounters {
     /// One frame dropped on sending (a full queue).
     pub(crate) fn tx_dropped(&self) {
         add(&self.tx_dropped, 1);
+    }
+
+    /// Whether an interface whose MAC is `mac` takes `frame` in (its own, broadcast,
+    /// multicast), as a NIC's filter decides.
+    pub(crate) fn accepts(frame: &[u8], mac: [u8; 6]) -> bool {
+        frame.len() >= vde::ETH_HEADER_LEN && (frame[0] & 1 != 0 || frame[..6] == mac)
     }
 
     /// Counts one received Ethernet frame for an interface whose MAC is `mac`.
@@ -122,7 +130,12 @@ impl CountedLink {
         let before = self.link.tx_dropped();
         let r = self.link.send(frame);
         match &r {
-            Ok(()) if self.link.tx_dropped() == before => self.counters.sent(frame.len()),
+            Ok(()) if self.link.tx_dropped() == before => {
+                self.counters.sent(frame.len());
+                if let Some(ip) = crate::snmp::ip_of_frame(frame) {
+                    self.counters.snmp.outbound(ip);
+                }
+            }
             Ok(()) => self.counters.tx_dropped(),
             Err(_) => add(&self.counters.tx_carrier_errors, 1),
         }

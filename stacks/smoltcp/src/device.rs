@@ -166,6 +166,19 @@ impl Loopback {
     pub(crate) fn pending(&self) -> bool {
         !self.queue.is_empty()
     }
+
+    /// The packet the next receive returns.
+    pub(crate) fn front(&self) -> Option<&[u8]> {
+        self.queue.front().map(Vec::as_slice)
+    }
+
+    /// Drops the packet the next receive would return (counted as received).
+    pub(crate) fn skip(&mut self) {
+        if let Some(buf) = self.queue.pop_front() {
+            self.counters.received(buf.len());
+            recycle(&self.free, buf);
+        }
+    }
 }
 
 fn recycle(free: &Mutex<Vec<Vec<u8>>>, buf: Vec<u8>) {
@@ -204,6 +217,7 @@ impl phy::TxToken for LoopTx<'_> {
         let r = f(&mut buf);
         if self.queue.len() < LOOPBACK_QUEUE {
             self.counters.sent(len);
+            self.counters.snmp.outbound(&buf);
             self.queue.push_back(buf);
         } else {
             self.counters.tx_dropped();

@@ -39,6 +39,7 @@ mod options;
 mod pktinfo;
 mod raw6;
 mod readiness;
+mod snmp;
 mod sockets;
 mod stack;
 mod stack_options;

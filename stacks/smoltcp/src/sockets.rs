@@ -1267,7 +1267,15 @@ impl Core {
         flags: libc::c_int,
     ) -> io::Result<Received> {
         crate::steer::steer(self, id);
-        self.recv_udp_once(id, bufs, flags)
+        let r = self.recv_udp_once(id, bufs, flags)?;
+        if flags & libc::MSG_PEEK == 0 {
+            // Linux counts InDatagrams when the application reads one (`udp_recvmsg`).
+            let slot = r.dst.map_or(0, |(_, s)| s);
+            if let Some(f) = get_iface(&mut self.ifaces, slot) {
+                crate::snmp::of(f).read_datagram();
+            }
+        }
+        Ok(r)
     }
 
     /// [`Core::recv_udp`] once steered.

@@ -34,6 +34,7 @@ mod configured;
 pub mod counters;
 mod defaults;
 pub mod dns;
+pub mod dump;
 mod error;
 mod fdtable;
 pub mod kernel;

@@ -5,7 +5,8 @@ use std::fs::File;
 use std::io::{self, BufWriter};
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::collections::HashSet;
+use std::sync::{LazyLock, Mutex};
 use std::time::SystemTime;
 
 use crate::eth::ETH_HEADER_LEN;
@@ -17,24 +18,59 @@ use crate::sys;
 /// The file a capture writes; `None` once a write failed (capture stops, the link goes on).
 type Writer = Option<PcapWriter<BufWriter<File>>>;
 
+/// The files this process's captures write (canonical paths): a second link given one of
+/// them would truncate it under the first.
+static OPEN: LazyLock<Mutex<HashSet<PathBuf>>> = LazyLock::new(|| Mutex::new(HashSet::new()));
+
+/// The canonical name of `path`, which may not exist yet (its directory must).
+fn canonical(path: &Path) -> io::Result<PathBuf> {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return Ok(p);
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Ok(std::fs::canonicalize(dir)?.join(name))
+}
+
 /// An endpoint whose frames are written to a pcap file as they pass, in the order they
 /// pass, stamped when they pass. The file is flushed after every call that wrote to it, so
 /// it is readable while the link runs and complete when the link is dropped.
 pub(crate) struct Captured {
     inner: Box<dyn Endpoint>,
     path: PathBuf,
+    /// `path`'s canonical name, in [`OPEN`] while this capture lives.
+    key: PathBuf,
     out: Mutex<Writer>,
 }
 
 impl Captured {
-    /// Creates (or truncates) `path` and writes the pcap header; errors name the path.
+    /// Creates (or truncates) `path` and writes the pcap header; errors name the path. A
+    /// file another capture of this process writes is refused (`EBUSY`).
     pub(crate) fn new(inner: Box<dyn Endpoint>, path: &Path) -> io::Result<Captured> {
+        let key = canonical(path).map_err(|e| sys::at(path, e))?;
+        let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+        if open.contains(&key) {
+            return Err(sys::at(
+                path,
+                io::Error::new(
+                    io::ErrorKind::ResourceBusy,
+                    "another link of this process captures to this file (give each its own)",
+                ),
+            ));
+        }
         let file = File::create(path).map_err(|e| sys::at(path, e))?;
         let mut w = PcapWriter::new(BufWriter::new(file)).map_err(|e| sys::at(path, e))?;
         w.flush().map_err(|e| sys::at(path, e))?;
+        open.insert(key.clone());
         Ok(Captured {
             inner,
             path: path.to_owned(),
+            key,
             out: Mutex::new(Some(w)),
         })
     }
@@ -58,6 +94,19 @@ impl Captured {
             log::warn!("{}: {e}; capture stopped", self.path.display());
             *guard = None;
         }
+    }
+}
+
+impl Drop for Captured {
+    fn drop(&mut self) {
+        if let Some(mut w) = self.out.lock().unwrap_or_else(|e| e.into_inner()).take()
+            && let Err(e) = w.flush()
+        {
+            log::warn!("{}: {e}", self.path.display());
+        }
+        OPEN.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
     }
 }
 

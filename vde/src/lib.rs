@@ -27,8 +27,9 @@
 //! passes, in the order it passes; the file is flushed after every send and receive, so
 //! `tcpdump -r` reads it while the link runs, and it is complete when the link is dropped.
 //! A frame the link drops as runt (under 14 bytes) is not written. Failing to create FILE
-//! fails the open with an error naming it; a later write error is logged once and stops the
-//! capture, not the link.
+//! fails the open with an error naming it, and so does a FILE another open link of this
+//! process captures to (`ResourceBusy`: it would be truncated under that link; give each
+//! link its own); a later write error is logged once and stops the capture, not the link.
 //!
 //! Opening the same `hub://@NAME` or `hub://PATH` twice in one process joins the same hub;
 //! [`Hub`] is the Rust API for the same hubs (`Hub::new()`, `hub.connect()`).

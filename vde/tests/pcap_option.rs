@@ -177,3 +177,23 @@ fn a_file_that_cannot_be_created_fails_the_open_naming_it() {
     assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
     assert!(e.to_string().contains("pcap="), "{e}");
 }
+
+#[test]
+fn one_file_captures_one_link_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("one.pcap");
+    let vnl = format!("hub://@pcap_one[pcap={}]", p.display());
+    let first = vde::open(&vnl).unwrap();
+    first.send(&frame(1, 1, 60)).unwrap();
+    // The same file by another name is the same file.
+    let other = format!("hub://@pcap_one[pcap={}/./one.pcap]", dir.path().display());
+    let e = vde::open(&other).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::ResourceBusy);
+    assert!(e.to_string().contains("one.pcap"), "{e}");
+    // The first capture was not truncated; once it is closed the file is free again.
+    assert_eq!(datas(&records(&p)), vec![frame(1, 1, 60)]);
+    drop(first);
+    let again = vde::open(&vnl).unwrap();
+    assert_eq!(records(&p), vec![]);
+    drop(again);
+}

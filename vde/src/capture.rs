@@ -1,11 +1,11 @@
 //! `pcap=FILE` on any VNL: a link whose every frame, sent and received, is also written to
 //! a classic pcap file.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
-use std::collections::HashSet;
 use std::sync::{LazyLock, Mutex};
 use std::time::SystemTime;
 

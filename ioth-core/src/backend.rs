@@ -70,6 +70,13 @@ pub trait StackOps: Send + Sync {
         Err(io::Error::from_raw_os_error(libc::ENOSYS))
     }
 
+    /// The stack's protocol counters (IP, ICMP, TCP, UDP; see
+    /// [`crate::counters::ProtocolCounters`]). `ENOSYS` (the default) for stacks that keep
+    /// none. Interface counters are not here: they travel in netlink's RTM_NEWLINK
+    /// (`IFLA_STATS64`), as on Linux.
+    fn protocol_counters(&self) -> io::Result<crate::counters::ProtocolCounters> {
+        Err(io::Error::from_raw_os_error(libc::ENOSYS))
+    }
     /// The DNS servers and search domains a running protocol learned on `ifindex`.
     fn autoconf_learned(
         &self,

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 pub use nlconf::client::{IfaAddress, InterfaceAddress, NetlinkTransport, NlClient};
 use nlconf::iothconf::{AutoConf, Protocol};
 pub use nlconf::iothconf::{Config, Mode, Report};
+pub use nlconf::model::LinkStats;
 
 use crate::backend::StackOps;
 use crate::error::{errno_with, with_context};
@@ -250,6 +251,17 @@ impl Stack {
     /// Removes an interface, by name or index (libioth's `ioth_iplink_del`).
     pub fn iplink_del(&self, name: Option<&str>, index: Option<u32>) -> io::Result<()> {
         self.netlink()?.iplink_del(name, index)
+    }
+
+    /// The counters of interface `name` (packets, bytes, errors, drops each way), as
+    /// `ip -s link show NAME` prints them: read from the `IFLA_STATS64` of the stack's
+    /// RTM_NEWLINK reply, so the kernel (its namespace's interface) and a user-space stack
+    /// answer alike. `ENODEV` if there is no such interface, `ENODATA` if the stack reports
+    /// no counters; the error names the stack and the interface.
+    pub fn link_stats(&self, name: &str) -> io::Result<LinkStats> {
+        self.netlink()?
+            .link_stats_by_name(name)
+            .map_err(|e| self.about(&e, format_args!("interface {name:?}: reading its counters")))
     }
 
     /// Every address of every interface, as `getifaddrs(3)` lists them.

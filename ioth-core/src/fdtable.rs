@@ -38,6 +38,17 @@ impl<T> FdTable<T> {
         slots[idx].replace(entry)
     }
 
+    /// Every entry with its descriptor, in descriptor order (a snapshot: entries added or
+    /// removed meanwhile may be missing or present).
+    pub(crate) fn entries(&self) -> Vec<(RawFd, Arc<T>)> {
+        let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
+        slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((RawFd::try_from(i).ok()?, s.clone()?)))
+            .collect()
+    }
+
     /// Removes the entry at `fd`, only if it is `entry` (or any entry when `entry` is None).
     pub(crate) fn remove(&self, fd: RawFd, entry: Option<&Arc<T>>) -> Option<Arc<T>> {
         let idx = usize::try_from(fd).ok()?;

@@ -106,27 +106,39 @@ fn raw_socket(domain: c_int, ty: c_int, protocol: c_int) -> io::Result<OwnedFd> 
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-impl StackOps for KernelStack {
-    fn socket(&self, domain: c_int, ty: c_int, protocol: c_int) -> io::Result<Box<dyn SocketOps>> {
-        let fd = match &self.netns {
-            None => raw_socket(domain, ty, protocol)?,
+impl KernelStack {
+    /// Runs `f` in this stack's namespace: here, or on a short-lived thread that enters it,
+    /// leaving ours untouched.
+    fn in_netns<T: Send>(&self, f: impl FnOnce() -> io::Result<T> + Send) -> io::Result<T> {
+        match &self.netns {
+            None => f(),
             Some(ns) => {
-                // A socket belongs to the namespace of the thread that creates it: create it on
-                // a short-lived thread that enters the namespace, leaving ours untouched.
                 let ns = ns.clone();
                 std::thread::scope(|s| {
                     s.spawn(move || {
                         // SAFETY: setns(2) on a namespace descriptor we own, affecting only
                         // this helper thread.
                         cvt(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) })?;
-                        raw_socket(domain, ty, protocol)
+                        f()
                     })
                     .join()
                     .unwrap_or_else(|_| Err(errno(libc::EIO)))
-                })?
+                })
             }
-        };
+        }
+    }
+}
+
+impl StackOps for KernelStack {
+    fn socket(&self, domain: c_int, ty: c_int, protocol: c_int) -> io::Result<Box<dyn SocketOps>> {
+        // A socket belongs to the namespace of the thread that creates it.
+        let fd = self.in_netns(|| raw_socket(domain, ty, protocol))?;
         Ok(Box::new(KernelSocket { fd }))
+    }
+
+    fn protocol_counters(&self) -> io::Result<crate::counters::ProtocolCounters> {
+        // /proc/thread-self/net shows the namespace of the thread reading it.
+        self.in_netns(crate::counters::ProtocolCounters::of_this_thread)
     }
 }
 

@@ -82,6 +82,43 @@ impl Link {
     }
 }
 
+/// An interface's counters, as Linux reports them in `IFLA_STATS64` (`struct
+/// rtnl_link_stats64`; the fields here are the ones `ip -s link` prints, the others are
+/// reported as zero). Counters only grow while the interface exists.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    /// Frames received (for this interface: its own, broadcast and multicast ones).
+    pub rx_packets: u64,
+    /// Frames sent.
+    pub tx_packets: u64,
+    /// Bytes received (Ethernet header included, no FCS).
+    pub rx_bytes: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Bad frames received (the sum of the detailed `rx_*_errors`).
+    pub rx_errors: u64,
+    /// Frames that could not be sent (the sum of the detailed `tx_*_errors`).
+    pub tx_errors: u64,
+    /// Good frames received and dropped for want of room.
+    pub rx_dropped: u64,
+    /// Frames dropped on sending for want of room (a full queue on the way).
+    pub tx_dropped: u64,
+    /// Multicast frames received (broadcast not included).
+    pub multicast: u64,
+    /// Frames received too short or too long.
+    pub rx_length_errors: u64,
+    /// Frames received and overrun (a full receive ring).
+    pub rx_over_errors: u64,
+    /// Frames received with a bad checksum.
+    pub rx_crc_errors: u64,
+    /// Frames lost by the receiver.
+    pub rx_missed_errors: u64,
+    /// Frames not sent because the link had no carrier.
+    pub tx_carrier_errors: u64,
+    /// Frames received for a protocol nothing handles.
+    pub rx_nohandler: u64,
+}
+
 /// Longest interface name Linux accepts (IFNAMSIZ - 1).
 pub const IFNAME_MAX: usize = 15;
 

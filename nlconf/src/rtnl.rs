@@ -10,13 +10,13 @@ use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
 };
 use netlink_packet_route::link::{
-    InfoData, InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State,
+    InfoData, InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State, Stats, Stats64,
 };
 use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
-use crate::model::{ARPHRD_LOOPBACK, IfAddr, Link, Neighbour, Route, iff};
+use crate::model::{ARPHRD_LOOPBACK, IfAddr, Link, LinkStats, Neighbour, Route, iff};
 
 /// Size of `struct nlmsghdr`.
 pub const NLMSG_HDRLEN: usize = 16;
@@ -289,6 +289,94 @@ pub fn link_from_message(msg: &LinkMessage) -> Link {
     link
 }
 
+/// Appends `stats` to an RTM_NEWLINK body as Linux reports them: `IFLA_STATS64` (`struct
+/// rtnl_link_stats64`, 200 bytes) and `IFLA_STATS` (`struct rtnl_link_stats`, each counter
+/// cut to 32 bits as the kernel's `copy_rtnl_link_stats` does).
+pub fn push_link_stats(msg: &mut LinkMessage, stats: &LinkStats) {
+    let mut s64 = Stats64::default();
+    s64.rx_packets = stats.rx_packets;
+    s64.tx_packets = stats.tx_packets;
+    s64.rx_bytes = stats.rx_bytes;
+    s64.tx_bytes = stats.tx_bytes;
+    s64.rx_errors = stats.rx_errors;
+    s64.tx_errors = stats.tx_errors;
+    s64.rx_dropped = stats.rx_dropped;
+    s64.tx_dropped = stats.tx_dropped;
+    s64.multicast = stats.multicast;
+    s64.rx_length_errors = stats.rx_length_errors;
+    s64.rx_over_errors = stats.rx_over_errors;
+    s64.rx_crc_errors = stats.rx_crc_errors;
+    s64.rx_missed_errors = stats.rx_missed_errors;
+    s64.tx_carrier_errors = stats.tx_carrier_errors;
+    s64.rx_nohandler = stats.rx_nohandler;
+    let cut = |v: u64| v as u32;
+    let mut s32 = Stats::default();
+    s32.rx_packets = cut(stats.rx_packets);
+    s32.tx_packets = cut(stats.tx_packets);
+    s32.rx_bytes = cut(stats.rx_bytes);
+    s32.tx_bytes = cut(stats.tx_bytes);
+    s32.rx_errors = cut(stats.rx_errors);
+    s32.tx_errors = cut(stats.tx_errors);
+    s32.rx_dropped = cut(stats.rx_dropped);
+    s32.tx_dropped = cut(stats.tx_dropped);
+    s32.multicast = cut(stats.multicast);
+    s32.rx_length_errors = cut(stats.rx_length_errors);
+    s32.rx_over_errors = cut(stats.rx_over_errors);
+    s32.rx_crc_errors = cut(stats.rx_crc_errors);
+    s32.rx_missed_errors = cut(stats.rx_missed_errors);
+    s32.tx_carrier_errors = cut(stats.tx_carrier_errors);
+    s32.rx_nohandler = cut(stats.rx_nohandler);
+    msg.attributes.push(LinkAttribute::Stats64(s64));
+    msg.attributes.push(LinkAttribute::Stats(s32));
+}
+
+/// The counters of an RTM_NEWLINK body: `IFLA_STATS64`, else `IFLA_STATS` (32-bit, from
+/// peers that send only those); None when it carries neither.
+pub fn link_stats_from_message(msg: &LinkMessage) -> Option<LinkStats> {
+    let s64 = msg.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Stats64(s) => Some(LinkStats {
+            rx_packets: s.rx_packets,
+            tx_packets: s.tx_packets,
+            rx_bytes: s.rx_bytes,
+            tx_bytes: s.tx_bytes,
+            rx_errors: s.rx_errors,
+            tx_errors: s.tx_errors,
+            rx_dropped: s.rx_dropped,
+            tx_dropped: s.tx_dropped,
+            multicast: s.multicast,
+            rx_length_errors: s.rx_length_errors,
+            rx_over_errors: s.rx_over_errors,
+            rx_crc_errors: s.rx_crc_errors,
+            rx_missed_errors: s.rx_missed_errors,
+            tx_carrier_errors: s.tx_carrier_errors,
+            rx_nohandler: s.rx_nohandler,
+        }),
+        _ => None,
+    });
+    s64.or_else(|| {
+        msg.attributes.iter().find_map(|a| match a {
+            LinkAttribute::Stats(s) => Some(LinkStats {
+                rx_packets: s.rx_packets.into(),
+                tx_packets: s.tx_packets.into(),
+                rx_bytes: s.rx_bytes.into(),
+                tx_bytes: s.tx_bytes.into(),
+                rx_errors: s.rx_errors.into(),
+                tx_errors: s.tx_errors.into(),
+                rx_dropped: s.rx_dropped.into(),
+                tx_dropped: s.tx_dropped.into(),
+                multicast: s.multicast.into(),
+                rx_length_errors: s.rx_length_errors.into(),
+                rx_over_errors: s.rx_over_errors.into(),
+                rx_crc_errors: s.rx_crc_errors.into(),
+                rx_missed_errors: s.rx_missed_errors.into(),
+                tx_carrier_errors: s.tx_carrier_errors.into(),
+                rx_nohandler: s.rx_nohandler.into(),
+            }),
+            _ => None,
+        })
+    })
+}
+
 /// The `IFLA_INFO_KIND` of a link info attribute list, as text.
 pub fn link_kind(infos: &[LinkInfo]) -> Option<String> {
     infos.iter().find_map(|i| match i {
@@ -523,6 +611,59 @@ mod tests {
             kind: Some("vde".into()),
         };
         assert_eq!(link_from_message(&link_message(&link)), link);
+        assert_eq!(link_stats_from_message(&link_message(&link)), None);
+        let stats = LinkStats {
+            rx_packets: 1,
+            tx_packets: 2,
+            rx_bytes: (1 << 32) + 3,
+            tx_bytes: 4,
+            rx_errors: 5,
+            tx_errors: 6,
+            rx_dropped: 7,
+            tx_dropped: 8,
+            multicast: 9,
+            rx_length_errors: 10,
+            rx_over_errors: 11,
+            rx_crc_errors: 12,
+            rx_missed_errors: 13,
+            tx_carrier_errors: 14,
+            rx_nohandler: 15,
+        };
+        let mut msg = link_message(&link);
+        push_link_stats(&mut msg, &stats);
+        let bytes = encode(RouteNetlinkMessage::NewLink(msg.clone()), 0, 1, 2);
+        let parsed = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes).unwrap();
+        let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(back)) = parsed.payload
+        else {
+            panic!("not a link");
+        };
+        assert_eq!(link_from_message(&back), link);
+        assert_eq!(link_stats_from_message(&back), Some(stats));
+        // The layouts Linux uses: IFLA_STATS64 (23) 4 + 200 bytes, IFLA_STATS (7) 4 + 96,
+        // rx_bytes at offset 16 of the 64-bit one, cut to 32 bits at offset 8 of the other.
+        let find = |ty: u16| {
+            let mut at = NLMSG_HDRLEN + 16;
+            while at + 4 <= bytes.len() {
+                let len = u16::from_ne_bytes([bytes[at], bytes[at + 1]]) as usize;
+                if u16::from_ne_bytes([bytes[at + 2], bytes[at + 3]]) == ty {
+                    return &bytes[at..at + len];
+                }
+                at += align4(len.max(4));
+            }
+            panic!("no attribute {ty}");
+        };
+        let s64 = find(23);
+        assert_eq!(s64.len(), 204);
+        assert_eq!(&s64[4 + 16..4 + 24], &((1u64 << 32) + 3).to_ne_bytes());
+        let s32 = find(7);
+        assert_eq!(s32.len(), 100);
+        assert_eq!(&s32[4 + 8..4 + 12], &3u32.to_ne_bytes());
+        // A peer that sends only IFLA_STATS is read from it.
+        msg.attributes
+            .retain(|a| !matches!(a, LinkAttribute::Stats64(_)));
+        let mut cut = stats;
+        cut.rx_bytes = 3;
+        assert_eq!(link_stats_from_message(&msg), Some(cut));
         for a in ["10.0.0.1", "2001:db8::5"] {
             let addr = IfAddr {
                 index: 3,

@@ -439,3 +439,65 @@ fn interface_ioctls_answer_like_the_kernel() {
     assert!(kernel.link(kd0).unwrap().is_up());
     assert!(memory.link(md0).unwrap().is_up());
 }
+
+/// The kernel's own loopback counters through the client (this process's namespace, no root
+/// needed), and the attribute layout ours copies: IFLA_STATS64 as long as the kernel's.
+#[test]
+fn kernel_loopback_counters_read_back() {
+    use netlink_packet_route::RouteNetlinkMessage;
+    use netlink_packet_route::link::LinkMessage;
+    let c = NlClient::new(KernelNetlink::open().unwrap());
+    let before = c.link_stats_by_name("lo").unwrap();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..5 {
+        sock.send_to(b"counters", sock.local_addr().unwrap())
+            .unwrap();
+    }
+    let after = c.link_stats_by_name("lo").unwrap();
+    assert!(
+        after.tx_packets >= before.tx_packets + 5,
+        "{before:?} {after:?}"
+    );
+    assert!(
+        after.rx_bytes >= before.rx_bytes + 5 * (28 + 8),
+        "{before:?} {after:?}"
+    );
+    // The kernel's reply, raw: find IFLA_STATS64 (23) and compare its length with ours.
+    let mut msg = LinkMessage::default();
+    msg.header.index = 1;
+    let req = nlconf::rtnl::encode(
+        RouteNetlinkMessage::GetLink(msg),
+        nlconf::rtnl::flags::NLM_F_REQUEST,
+        77,
+        0,
+    );
+    let t = KernelNetlink::open().unwrap();
+    t.send(&req).unwrap();
+    let mut buf = vec![0u8; 65536];
+    let n = t.recv(&mut buf).unwrap();
+    let (_, reply) = nlconf::rtnl::messages(&buf[..n]).next().unwrap();
+    let mut at = nlconf::rtnl::NLMSG_HDRLEN + 16;
+    let mut kernel_len = None;
+    while at + 4 <= reply.len() {
+        let len = u16::from_ne_bytes([reply[at], reply[at + 1]]) as usize;
+        if u16::from_ne_bytes([reply[at + 2], reply[at + 3]]) == 23 {
+            kernel_len = Some(len);
+        }
+        at += nlconf::rtnl::align4(len.max(4));
+    }
+    let mut ours = nlconf::rtnl::link_message(&c.link(1).unwrap());
+    nlconf::rtnl::push_link_stats(&mut ours, &after);
+    let bytes = nlconf::rtnl::encode(RouteNetlinkMessage::NewLink(ours), 0, 1, 1);
+    let parsed =
+        netlink_packet_core::NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes).unwrap();
+    assert!(matches!(
+        parsed.payload,
+        netlink_packet_core::NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(_))
+    ));
+    let kernel_len = kernel_len.expect("the kernel reports IFLA_STATS64");
+    // Kernels before 6.9 lack rx_otherhost_dropped (192 bytes); ours is the 6.9 layout.
+    assert!(
+        kernel_len == 4 + 200 || kernel_len == 4 + 192,
+        "{kernel_len}"
+    );
+}

@@ -901,3 +901,69 @@ fn endpoint_has_datagram_semantics() {
     assert_eq!(got.len, peeked.len);
     assert!(!ep.readable());
 }
+
+/// Tables that report counters for every link: `MemTables` plus `link_stats`.
+struct Counted(MemTables);
+
+impl Tables for Counted {
+    fn links(&self) -> Vec<Link> {
+        self.0.links()
+    }
+    fn addrs(&self) -> Vec<IfAddr> {
+        self.0.addrs()
+    }
+    fn routes(&self) -> Vec<Route> {
+        self.0.routes()
+    }
+    fn link_stats(&self, index: u32) -> Option<nlconf::model::LinkStats> {
+        Some(nlconf::model::LinkStats {
+            rx_packets: u64::from(index) * 10,
+            tx_bytes: (1 << 33) + u64::from(index),
+            rx_dropped: 3,
+            ..Default::default()
+        })
+    }
+    fn set_link(&mut self, index: u32, change: &nlconf::server::LinkChange) -> std::io::Result<()> {
+        self.0.set_link(index, change)
+    }
+    fn add_addr(&mut self, addr: &IfAddr) -> std::io::Result<()> {
+        self.0.add_addr(addr)
+    }
+    fn del_addr(&mut self, addr: &IfAddr) -> std::io::Result<()> {
+        self.0.del_addr(addr)
+    }
+    fn add_route(&mut self, route: &Route) -> std::io::Result<()> {
+        self.0.add_route(route)
+    }
+    fn del_route(&mut self, route: &Route) -> std::io::Result<()> {
+        self.0.del_route(route)
+    }
+}
+
+#[test]
+fn link_counters_reach_the_client_in_gets_and_dumps() {
+    let c = NlClient::new(LocalTransport::new(Counted(tables()), PID));
+    let s = c.link_stats(2).unwrap();
+    assert_eq!(
+        (s.rx_packets, s.tx_bytes, s.rx_dropped),
+        (20, (1 << 33) + 2, 3)
+    );
+    assert_eq!(c.link_stats_by_name("lo").unwrap().rx_packets, 10);
+    assert_eq!(
+        c.link_stats(9).unwrap_err().raw_os_error(),
+        Some(libc::ENODEV)
+    );
+    let all = c.links_with_stats().unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[1].0.name, "eth0");
+    assert_eq!(all[1].1.map(|s| s.rx_packets), Some(20));
+    // Links read back are the same with or without counters in the reply.
+    assert_eq!(c.links().unwrap(), client().links().unwrap());
+    // Tables without counters report none: ENODATA, as a peer that sends no IFLA_STATS*.
+    let plain = client();
+    assert_eq!(
+        plain.link_stats(2).unwrap_err().raw_os_error(),
+        Some(libc::ENODATA)
+    );
+    assert_eq!(plain.links_with_stats().unwrap()[1].1, None);
+}

@@ -20,6 +20,17 @@
 //! reorder=PCT/rate=MBIT`, see [`impair`]) applied to the frames the opened member sends,
 //! and `queue=N` (receive queue length of in-process members, default 256).
 //!
+//! Every VNL takes `pcap=FILE` (`vde:///tmp/sw[pcap=/tmp/x.pcap]`, `hub://@lan[pcap=/tmp/x.pcap]`,
+//! `vxvde://239.0.0.1/pcap=/tmp/x.pcap`, `null:///pcap=/tmp/x.pcap`): FILE is created (or
+//! truncated) as a classic pcap file (Ethernet, microsecond timestamps, see [`pcap`]) and
+//! every frame the link sends and every frame it receives is appended, stamped when it
+//! passes, in the order it passes; the file is flushed after every send and receive, so
+//! `tcpdump -r` reads it while the link runs, and it is complete when the link is dropped.
+//! A frame the link drops as runt (under 14 bytes) is not written. Failing to create FILE
+//! fails the open with an error naming it, and so does a FILE another open link of this
+//! process captures to (`ResourceBusy`: it would be truncated under that link; give each
+//! link its own); a later write error is logged once and stops the capture, not the link.
+//!
 //! Opening the same `hub://@NAME` or `hub://PATH` twice in one process joins the same hub;
 //! [`Hub`] is the Rust API for the same hubs (`Hub::new()`, `hub.connect()`).
 //!
@@ -41,6 +52,7 @@
 //! (opening, serving) have the errno's kind and a text naming the path, with the errno's
 //! text once (bad VNLs: `InvalidInput` with a text naming the bad part).
 
+mod capture;
 pub mod ctl;
 pub mod eth;
 pub mod hub;
@@ -73,6 +85,15 @@ pub fn open(vnl: &str) -> io::Result<Link> {
     let home = std::env::var_os("HOME");
     let text = resolve(vnl, home.as_deref().map(Path::new))?;
     let parsed = Vnl::parse(&text)?;
+    let pcap = match parsed.option(vnl::PCAP) {
+        Some("") => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("VNL {text}: pcap= names no file"),
+            ));
+        }
+        other => other.map(str::to_owned),
+    };
     let link: Link = match parsed.scheme.as_str() {
         "vde" => vde_client::open(&parsed, &text)?,
         "hub" | "switch" => hub::open_vnl(&parsed, &text)?,
@@ -86,7 +107,10 @@ pub fn open(vnl: &str) -> io::Result<Link> {
             ));
         }
     };
-    Ok(link)
+    match pcap {
+        None => Ok(link),
+        Some(path) => link.captured(Path::new(&path)),
+    }
 }
 
 /// vdeplug4's indirections for VNLs without `://`: the empty VNL means the user's default

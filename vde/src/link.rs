@@ -45,6 +45,16 @@ pub(crate) trait Endpoint: Send + Sync {
     fn dropped(&self) -> u64 {
         0
     }
+    /// Frames this end's own sends dropped: runts, a full peer queue or socket it saw
+    /// (not what an impairment loses on the way). Default: [`Endpoint::dropped`], for
+    /// endpoints that drop only on sending.
+    fn tx_dropped(&self) -> u64 {
+        self.dropped()
+    }
+    /// Frames for this end that its full receive queue refused (in-process members).
+    fn rx_dropped(&self) -> u64 {
+        0
+    }
     /// Installs a doorbell (in-process hub members only; false elsewhere or when one is
     /// already installed).
     fn set_doorbell(&self, _bell: crate::hub::Doorbell) -> bool {
@@ -80,6 +90,15 @@ impl Link {
             inner,
             vnl: vnl.into(),
         }
+    }
+
+    /// This link with every frame it sends and receives also written to the pcap file
+    /// `path` (created or truncated; an error names it).
+    pub(crate) fn captured(self, path: &std::path::Path) -> io::Result<Link> {
+        Ok(Link {
+            inner: Box::new(crate::capture::Captured::new(self.inner, path)?),
+            vnl: self.vnl,
+        })
     }
 
     /// Sends one frame without blocking (see the type's guarantees).
@@ -132,6 +151,23 @@ impl Link {
     /// Frames this end dropped because the peer queue was full or the frame was runt.
     pub fn dropped(&self) -> u64 {
         self.inner.dropped()
+    }
+
+    /// Frames this link's own [`Link::send`]s dropped without sending: runts, and frames a
+    /// full queue or socket right behind this end refused (a `vde://` or joined hub's data
+    /// socket, a TAP). Frames an impairment loses on the way and frames an in-process
+    /// hub's other members had no room for are not in it (the frame did leave). It changes
+    /// only while a send of this link runs, so comparing it before and after a send tells
+    /// whether that frame left.
+    pub fn tx_dropped(&self) -> u64 {
+        self.inner.tx_dropped()
+    }
+
+    /// Frames sent to this end that were dropped because its receive queue was full: for
+    /// in-process hub members (the queue is `queue=N` frames); 0 for other links, whose
+    /// receive queues are the kernel's.
+    pub fn rx_dropped(&self) -> u64 {
+        self.inner.rx_dropped()
     }
 
     /// Installs `bell`, rung on the sending thread each time a frame arrives while the fd

@@ -1,5 +1,6 @@
 //! Writing frames as a classic libpcap file (magic 0xa1b2c3d4, version 2.4, microsecond
-//! timestamps, link type 1 = Ethernet) that tcpdump and wireshark read.
+//! timestamps, link type 1 = Ethernet) that tcpdump and wireshark read, and reading such
+//! files back ([`parse`]). `pcap=FILE` on any VNL ([`crate::open`]) writes one per link.
 
 use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -58,6 +59,68 @@ impl<W: Write> PcapWriter<W> {
     }
 }
 
+/// One frame read back from a pcap file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PcapRecord {
+    /// When the frame was captured.
+    pub time: SystemTime,
+    /// The frame's length on the wire (`data` may be shorter if it was cut at the snapshot
+    /// length).
+    pub orig_len: u32,
+    /// The bytes stored.
+    pub data: Vec<u8>,
+}
+
+/// Reads a classic pcap file's records (either byte order, microsecond or nanosecond
+/// timestamps). A bad header or a record cut short is `InvalidData` saying where; a file
+/// still being written may end in the middle of a record, which is reported the same way.
+pub fn parse(bytes: &[u8]) -> io::Result<Vec<PcapRecord>> {
+    let bad = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
+    let header = bytes
+        .get(..24)
+        .ok_or_else(|| bad(format!("pcap: {} bytes, no 24-byte header", bytes.len())))?;
+    let magic = [header[0], header[1], header[2], header[3]];
+    let (swap, nanos) = match u32::from_ne_bytes(magic) {
+        0xa1b2_c3d4 => (false, false),
+        0xa1b2_3c4d => (false, true),
+        0xd4c3_b2a1 => (true, false),
+        0x4d3c_b2a1 => (true, true),
+        m => return Err(bad(format!("pcap: bad magic {m:#010x}"))),
+    };
+    let word = |b: &[u8]| {
+        let w = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+        if swap { w.swap_bytes() } else { w }
+    };
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at < bytes.len() {
+        let rec = bytes
+            .get(at..at + 16)
+            .ok_or_else(|| bad(format!("pcap: record header cut short at byte {at}")))?;
+        let (secs, frac, incl, orig) = (
+            word(&rec[0..4]),
+            word(&rec[4..8]),
+            word(&rec[8..12]) as usize,
+            word(&rec[12..16]),
+        );
+        let data = bytes
+            .get(at + 16..at + 16 + incl)
+            .ok_or_else(|| bad(format!("pcap: record at byte {at} cut short")))?;
+        let sub = if nanos {
+            std::time::Duration::from_nanos(u64::from(frac))
+        } else {
+            std::time::Duration::from_micros(u64::from(frac))
+        };
+        out.push(PcapRecord {
+            time: UNIX_EPOCH + std::time::Duration::from_secs(u64::from(secs)) + sub,
+            orig_len: orig,
+            data: data.to_vec(),
+        });
+        at += 16 + incl;
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +138,13 @@ mod tests {
         assert_eq!(&b[24..28], &5u32.to_ne_bytes());
         assert_eq!(&b[28..32], &7u32.to_ne_bytes());
         assert_eq!(&b[32..36], &60u32.to_ne_bytes());
+        let recs = parse(&b).unwrap();
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].data, vec![0xab; 60]);
+        assert_eq!(recs[0].orig_len, 60);
+        assert_eq!(recs[0].time, UNIX_EPOCH + Duration::from_micros(5_000_007));
+        assert!(parse(&b[..50]).is_err());
+        assert!(parse(&b[..10]).is_err());
+        assert_eq!(parse(&b[..24]).unwrap(), vec![]);
     }
 }

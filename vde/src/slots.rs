@@ -31,6 +31,12 @@ impl<'a> Slots<'a> {
         &mut self.buf[i * self.slot..(i + 1) * self.slot]
     }
 
+    /// The frame received into slot `i` (`i < len()`): its first `lens[i]` bytes.
+    pub(crate) fn frame(&self, i: usize) -> &[u8] {
+        let start = i * self.slot;
+        &self.buf[start..start + self.lens[i].min(self.slot)]
+    }
+
     /// Slot `i` and its length entry.
     pub(crate) fn slot_and_len(&mut self, i: usize) -> (&mut [u8], &mut usize) {
         (

@@ -13,11 +13,19 @@
 //! the first key of the scheme's list that starts with it is meant (as vdeplug4 does). A VNL
 //! without `://` is `vde://`; the empty VNL is the default switch (resolved by [`crate::open`]).
 //!
+//! Every scheme also takes `pcap=FILE` ([`PCAP`]): [`crate::open`] writes every frame the
+//! link sends and receives to FILE. Its value is a path, so it runs over the `/`s after it
+//! up to the next element written `KEY=...` with a key of the scheme:
+//! `vde:///tmp/sw[pcap=/tmp/x.pcap/port=3]`, `hub://@lan[pcap=/tmp/x.pcap]`,
+//! `vxvde://239.0.0.1/pcap=/tmp/x.pcap/vni=2`, `null:///pcap=/tmp/x.pcap`. Quote a path
+//! whose components look like the scheme's options (`pcap='/tmp/port=3/x.pcap'`).
+//!
 //! Errors are [`std::io::ErrorKind::InvalidInput`] (EINVAL) and their text names the
 //! offending part.
 
 use std::fmt;
 use std::io;
+use std::ops::Range;
 
 /// How a scheme writes its options.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,11 +48,16 @@ struct SchemeSpec {
 
 const IMPAIR_KEYS: [&str; 6] = ["loss", "dup", "delay", "reorder", "rate", "queue"];
 
+/// The key every scheme accepts: capture the link's frames to this pcap file
+/// ([`crate::open`]). Its value is a path, so it takes the `/`s that follow it (see
+/// [`Vnl::parse`]).
+pub const PCAP: &str = "pcap";
+
 const SCHEMES: &[SchemeSpec] = &[
     SchemeSpec {
         name: "vde",
         style: Style::Path,
-        keys: &["port", "portgroup", "group", "mode", "timeout"],
+        keys: &["port", "portgroup", "group", "mode", "timeout", PCAP],
         positional: Some("port"),
     },
     SchemeSpec {
@@ -63,6 +76,7 @@ const SCHEMES: &[SchemeSpec] = &[
             IMPAIR_KEYS[3],
             IMPAIR_KEYS[4],
             IMPAIR_KEYS[5],
+            PCAP,
         ],
         positional: None,
     },
@@ -82,13 +96,14 @@ const SCHEMES: &[SchemeSpec] = &[
             IMPAIR_KEYS[3],
             IMPAIR_KEYS[4],
             IMPAIR_KEYS[5],
+            PCAP,
         ],
         positional: None,
     },
     SchemeSpec {
         name: "tap",
         style: Style::Path,
-        keys: &[],
+        keys: &[PCAP],
         positional: None,
     },
     SchemeSpec {
@@ -106,13 +121,14 @@ const SCHEMES: &[SchemeSpec] = &[
             "expiretime",
             "if",
             "bind",
+            PCAP,
         ],
         positional: None,
     },
     SchemeSpec {
         name: "null",
         style: Style::Slash,
-        keys: &[],
+        keys: &[PCAP],
         positional: None,
     },
 ];
@@ -281,17 +297,64 @@ fn unescape(vnl: &str, s: &[u8], part: &str) -> Result<String, VnlError> {
     String::from_utf8(out).map_err(|_| err(vnl, format!("the {part} is not UTF-8 once unescaped")))
 }
 
-/// Splits `s` at every unquoted `delim`.
-fn split_unquoted<'a>(vnl: &str, s: &'a [u8], delim: u8) -> Result<Vec<&'a [u8]>, VnlError> {
+/// The ranges of `s` between its unquoted `delim`s.
+fn split_ranges(vnl: &str, s: &[u8], delim: u8) -> Result<Vec<Range<usize>>, VnlError> {
     let pos = unquoted_positions(vnl, s, delim)?;
     let mut out = Vec::with_capacity(pos.len() + 1);
     let mut start = 0;
     for p in pos {
-        out.push(&s[start..p]);
+        out.push(start..p);
         start = p + 1;
     }
-    out.push(&s[start..]);
+    out.push(start..s.len());
     Ok(out)
+}
+
+/// The canonical key `key` stands for in `spec`: itself, else the first key it abbreviates.
+fn resolve_key(spec: &SchemeSpec, key: &str) -> Option<&'static str> {
+    spec.keys
+        .iter()
+        .find(|k| **k == key)
+        .or_else(|| spec.keys.iter().find(|k| k.starts_with(key)))
+        .copied()
+}
+
+/// The canonical key of option element `elem` if it is written `KEY=VALUE` with a key of
+/// `spec`.
+fn element_key(
+    vnl: &str,
+    spec: &SchemeSpec,
+    elem: &[u8],
+) -> Result<Option<&'static str>, VnlError> {
+    match unquoted_positions(vnl, elem, b'=')?.first() {
+        Some(&eq) => {
+            let key = unescape(vnl, &elem[..eq], "option key")?;
+            Ok(if key.is_empty() {
+                None
+            } else {
+                resolve_key(spec, &key)
+            })
+        }
+        None => Ok(None),
+    }
+}
+
+/// Splits the option text `s` at its unquoted `/`s, except that a `pcap=PATH` element
+/// takes the elements after it up to the next `KEY=...` of the scheme: a path has slashes.
+fn split_options<'a>(vnl: &str, spec: &SchemeSpec, s: &'a [u8]) -> Result<Vec<&'a [u8]>, VnlError> {
+    let mut out: Vec<Range<usize>> = Vec::new();
+    let mut in_path = false;
+    for r in split_ranges(vnl, s, b'/')? {
+        let key = element_key(vnl, spec, &s[r.clone()])?;
+        match out.last_mut() {
+            Some(last) if in_path && key.is_none() => last.end = r.end,
+            _ => {
+                in_path = key == Some(PCAP);
+                out.push(r);
+            }
+        }
+    }
+    Ok(out.into_iter().map(|r| &s[r]).collect())
 }
 
 fn spec_of(scheme: &str) -> Option<&'static SchemeSpec> {
@@ -305,7 +368,9 @@ pub fn supported_schemes() -> impl Iterator<Item = &'static str> {
 
 impl Vnl {
     /// Parses a VNL. Unknown schemes, unknown option keys, unterminated quotes, a missing
-    /// `]` or text after it are errors naming that part; nothing panics on any input.
+    /// `]` or text after it are errors naming that part; nothing panics on any input. A
+    /// `pcap=` value takes the elements after it up to the next `KEY=...` of the scheme
+    /// (see the module docs).
     pub fn parse(vnl: &str) -> Result<Vnl, VnlError> {
         let (scheme, rest) = match vnl.find("://") {
             Some(i) => (&vnl[..i], &vnl[i + 3..]),
@@ -359,7 +424,7 @@ impl Vnl {
                                 ),
                             ));
                         }
-                        for elem in split_unquoted(vnl, &inner[..close], b'/')? {
+                        for elem in split_options(vnl, spec, &inner[..close])? {
                             if let Some(opt) = parse_option(vnl, spec, elem, true)? {
                                 options.push(opt);
                             }
@@ -368,8 +433,14 @@ impl Vnl {
                 }
             }
             Style::Slash => {
-                let mut parts = split_unquoted(vnl, rest, b'/')?.into_iter();
-                address = unescape(vnl, parts.next().unwrap_or_default(), "address")?;
+                let (addr, parts) = match unquoted_positions(vnl, rest, b'/')?.first() {
+                    Some(&slash) => (
+                        &rest[..slash],
+                        split_options(vnl, spec, &rest[slash + 1..])?,
+                    ),
+                    None => (rest, Vec::new()),
+                };
+                address = unescape(vnl, addr, "address")?;
                 for elem in parts {
                     if let Some(opt) = parse_option(vnl, spec, elem, false)? {
                         options.push(opt);
@@ -449,13 +520,8 @@ fn parse_option(
             format!("option {:?} has no key", String::from_utf8_lossy(elem)),
         ));
     }
-    let canonical = spec
-        .keys
-        .iter()
-        .find(|k| **k == key)
-        .or_else(|| spec.keys.iter().find(|k| k.starts_with(key.as_str())));
-    match canonical {
-        Some(k) => Ok(Some(((*k).to_owned(), value.unwrap_or_default()))),
+    match resolve_key(spec, &key) {
+        Some(k) => Ok(Some((k.to_owned(), value.unwrap_or_default()))),
         None => match (value, spec.positional, bracket) {
             (None, Some(pos), true) => Ok(Some((pos.to_owned(), key))),
             _ => Err(err(
@@ -629,6 +695,40 @@ mod tests {
             .option_mode("mode")
             .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn pcap_paths_keep_their_slashes() {
+        let v = Vnl::parse("vde:///tmp/sw[pcap=/tmp/x.pcap]").unwrap();
+        assert_eq!(opts(&v), vec![("pcap", "/tmp/x.pcap")]);
+        let v = Vnl::parse("vde:///tmp/sw[port=3/pcap=/tmp/d/x.pcap/group=g]").unwrap();
+        assert_eq!(
+            opts(&v),
+            vec![("port", "3"), ("pcap", "/tmp/d/x.pcap"), ("group", "g")]
+        );
+        let v = Vnl::parse("hub://@lan[loss=1/pc=/a/b.pcap]").unwrap();
+        assert_eq!(opts(&v), vec![("loss", "1"), ("pcap", "/a/b.pcap")]);
+        let v = Vnl::parse("vxvde://239.0.0.1/pcap=/tmp/v.pcap/vni=2").unwrap();
+        assert_eq!(v.address, "239.0.0.1");
+        assert_eq!(opts(&v), vec![("pcap", "/tmp/v.pcap"), ("vni", "2")]);
+        let v = Vnl::parse("null:///pcap=/tmp/n.pcap").unwrap();
+        assert_eq!(
+            (v.address.as_str(), opts(&v)),
+            ("", vec![("pcap", "/tmp/n.pcap")])
+        );
+        let v = Vnl::parse("tap://tap0[pcap=rel/t.pcap]").unwrap();
+        assert_eq!(opts(&v), vec![("pcap", "rel/t.pcap")]);
+        // Quoted, a component may look like an option.
+        let v = Vnl::parse("switch://@s[pcap='/tmp/mode=1/x.pcap'/mode=0600]").unwrap();
+        assert_eq!(
+            opts(&v),
+            vec![("pcap", "/tmp/mode=1/x.pcap"), ("mode", "0600")]
+        );
+        // Before pcap, bare elements are still vde's positional port.
+        let v = Vnl::parse("vde:///sw[3/pcap=/x/y]").unwrap();
+        assert_eq!(opts(&v), vec![("port", "3"), ("pcap", "/x/y")]);
+        let v = Vnl::parse("vde:///sw[pcap=/x/y]").unwrap();
+        assert_eq!(Vnl::parse(&v.to_string()).unwrap(), v);
     }
 
     #[test]

@@ -27,7 +27,8 @@ pub use kernel::KernelNetlink;
 pub use transport::{LocalTransport, NetlinkTransport};
 
 use crate::model::{
-    IfAddr, Link, Neighbour, RT_TABLE_MAIN, Route, iff, max_prefix, netmask_v4, netmask_v6,
+    IfAddr, Link, LinkStats, Neighbour, RT_TABLE_MAIN, Route, iff, max_prefix, netmask_v4,
+    netmask_v6,
 };
 use crate::rtnl::{self, flags::*};
 
@@ -159,14 +160,56 @@ impl<T: NetlinkTransport> NlClient<T> {
         }
     }
 
-    fn get_link_message(&self, msg: LinkMessage) -> io::Result<Link> {
+    fn get_link_reply(&self, msg: LinkMessage) -> io::Result<LinkMessage> {
         self.request(RouteNetlinkMessage::GetLink(msg), 0)?
             .into_iter()
             .find_map(|r| match r {
-                RouteNetlinkMessage::NewLink(m) => Some(rtnl::link_from_message(&m)),
+                RouteNetlinkMessage::NewLink(m) => Some(m),
                 _ => None,
             })
             .ok_or_else(|| errno(libc::ENODEV))
+    }
+
+    fn get_link_message(&self, msg: LinkMessage) -> io::Result<Link> {
+        Ok(rtnl::link_from_message(&self.get_link_reply(msg)?))
+    }
+
+    /// The counters of interface `index` (`IFLA_STATS64`, else `IFLA_STATS`): ENODEV if
+    /// there is no such interface, ENODATA if the peer reports no counters for it.
+    pub fn link_stats(&self, index: u32) -> io::Result<LinkStats> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        rtnl::link_stats_from_message(&self.get_link_reply(msg)?)
+            .ok_or_else(|| errno(libc::ENODATA))
+    }
+
+    /// The counters of the interface named `name` (see [`NlClient::link_stats`]).
+    pub fn link_stats_by_name(&self, name: &str) -> io::Result<LinkStats> {
+        let mut msg = LinkMessage::default();
+        msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+        rtnl::link_stats_from_message(&self.get_link_reply(msg)?)
+            .ok_or_else(|| errno(libc::ENODATA))
+    }
+
+    /// All interfaces by index, each with its counters when the peer reports them (one
+    /// dump, so the counters of all interfaces are read together).
+    pub fn links_with_stats(&self) -> io::Result<Vec<(Link, Option<LinkStats>)>> {
+        let mut links: Vec<(Link, Option<LinkStats>)> = self
+            .request(
+                RouteNetlinkMessage::GetLink(LinkMessage::default()),
+                NLM_F_DUMP,
+            )?
+            .into_iter()
+            .filter_map(|r| match r {
+                RouteNetlinkMessage::NewLink(m) => Some((
+                    rtnl::link_from_message(&m),
+                    rtnl::link_stats_from_message(&m),
+                )),
+                _ => None,
+            })
+            .collect();
+        links.sort_by_key(|(l, _)| l.index);
+        Ok(links)
     }
 
     /// The link with index `index` (ENODEV if none).

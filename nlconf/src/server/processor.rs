@@ -251,13 +251,22 @@ fn get_link<T: Tables + ?Sized>(
         let entries = tables
             .links()
             .iter()
-            .map(|l| RouteNetlinkMessage::NewLink(rtnl::link_message(l)))
+            .map(|l| RouteNetlinkMessage::NewLink(link_reply(&*tables, l)))
             .collect::<Vec<_>>();
         return Ok(ctx.dump(entries));
     }
     let link = find_link(tables, m)?.ok_or_else(|| errno(libc::ENODEV))?;
-    ctx.reply(RouteNetlinkMessage::NewLink(rtnl::link_message(&link)));
+    ctx.reply(RouteNetlinkMessage::NewLink(link_reply(&*tables, &link)));
     Ok(Done::Ack)
+}
+
+/// The RTM_NEWLINK body of `link`, with its counters when the tables have them.
+fn link_reply<T: Tables + ?Sized>(tables: &T, link: &Link) -> LinkMessage {
+    let mut msg = rtnl::link_message(link);
+    if let Some(stats) = tables.link_stats(link.index) {
+        rtnl::push_link_stats(&mut msg, &stats);
+    }
+    msg
 }
 
 /// Builds the change a NEWLINK/SETLINK body asks of `link`, checking it as Linux does.
@@ -382,7 +391,7 @@ fn new_link<T: Tables + ?Sized>(
     if ctx.has(NLM_F_ECHO)
         && let Some(link) = tables.links().into_iter().find(|l| l.index == index)
     {
-        ctx.reply(RouteNetlinkMessage::NewLink(rtnl::link_message(&link)));
+        ctx.reply(RouteNetlinkMessage::NewLink(link_reply(&*tables, &link)));
     }
     Ok(Done::Ack)
 }

@@ -3,7 +3,7 @@
 
 use std::io;
 
-use crate::model::{IfAddr, Link, Neighbour, Route};
+use crate::model::{IfAddr, Link, LinkStats, Neighbour, Route};
 
 /// A request to create an interface (RTM_NEWLINK with NLM_F_CREATE).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +61,12 @@ pub trait Tables {
     fn addrs(&self) -> Vec<IfAddr>;
     /// All routes (including the prefix routes the stack derives from its addresses).
     fn routes(&self) -> Vec<Route>;
+    /// The counters of interface `index`, reported in RTM_NEWLINK as `IFLA_STATS64` and
+    /// `IFLA_STATS`; None (the default) reports no counters.
+    fn link_stats(&self, index: u32) -> Option<LinkStats> {
+        let _ = index;
+        None
+    }
     /// The neighbour cache; empty by default.
     fn neighbours(&self) -> Vec<Neighbour> {
         Vec::new()

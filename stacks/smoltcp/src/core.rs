@@ -35,7 +35,7 @@ pub(crate) const LO_INDEX: u32 = 1;
 /// What an interface is attached to.
 pub(crate) enum Attachment {
     Loopback(Loopback),
-    Link(vde::Link),
+    Link(crate::counters::CountedLink),
 }
 
 /// One interface.
@@ -340,9 +340,11 @@ impl Core {
             return Err(io::Error::from_raw_os_error(libc::EADDRNOTAVAIL));
         }
         let mtu = 1500u32;
+        let link = crate::counters::CountedLink::new(link);
         let iface = {
             let mut port = LinkPort {
                 link: &link,
+                mac,
                 rx: None,
                 tx: &mut self.tx,
                 mtu: mtu as usize,
@@ -817,12 +819,13 @@ impl Core {
         if !f.up {
             // A down interface drops what arrives and sends nothing.
             if let Some(b) = batch {
-                while link.recv_batch(b).is_ok_and(|n| n > 0) {}
+                link.discard(b);
             }
             return false;
         }
         let mut port = LinkPort {
             link,
+            mac: f.mac,
             rx: None,
             tx,
             mtu: f.mtu as usize,
@@ -843,14 +846,39 @@ impl Core {
             // after a budget (the link stays readable, so the driver comes back), but never
             // with received frames left in the batch.
             let mut processed = 0usize;
+            let link = port.link;
             loop {
                 crate::sockets::refill_listeners(listeners, socks, s, &mut f.sockets);
-                // Our engine's TCP skips smoltcp when it can (see `tcp_ioth::fast`).
-                let fast = match (tcp.as_deref_mut(), port.peek()) {
-                    (Some(t), Some(frame)) => t.take_fast(s, frame, f.mac, f.mtu, micros(now)),
-                    _ => false,
+                // Each packet is counted once, before anything takes it (see `snmp`); the
+                // frame looked at is the one taken next (nothing is read past an empty peek).
+                let Some(frame) = port.peek() else {
+                    break;
                 };
-                if fast {
+                let mut probe = None;
+                let mut bad = false;
+                if crate::counters::IfCounters::accepts(frame, f.mac)
+                    && let Some(ip) = crate::snmp::ip_of_frame(frame)
+                {
+                    match link.counters.snmp.inbound(
+                        ip,
+                        true,
+                        frame[0] & 1 != 0,
+                        &f.sockets,
+                        tcp.is_none(),
+                        f.autoconf.dhcp4.is_some(),
+                    ) {
+                        crate::snmp::Inbound::Pass => {}
+                        crate::snmp::Inbound::Udp(p) => probe = Some(p),
+                        crate::snmp::Inbound::Drop => bad = true,
+                    }
+                }
+                // Our engine's TCP skips smoltcp when it can (see `tcp_ioth::fast`).
+                let fast = !bad
+                    && match (tcp.as_deref_mut(), port.peek()) {
+                        (Some(t), Some(frame)) => t.take_fast(s, frame, f.mac, f.mtu, micros(now)),
+                        _ => false,
+                    };
+                if bad || fast {
                     port.skip();
                 } else {
                     if (!listeners.is_empty() || f.autoconf.dhcp4.is_some())
@@ -867,6 +895,9 @@ impl Core {
                         PollIngressSingleResult::None => break,
                         PollIngressSingleResult::PacketProcessed => {}
                         PollIngressSingleResult::SocketStateChanged => changed = true,
+                    }
+                    if let Some(p) = probe {
+                        link.counters.snmp.settle(p, &f.sockets);
                     }
                     if let Some(t) = tcp.as_deref_mut() {
                         t.drain(s, &mut f.sockets, f.mtu, micros(now));
@@ -923,10 +954,32 @@ impl Core {
             }
             loop {
                 crate::sockets::refill_listeners(listeners, socks, 0, &mut f.sockets);
+                // Counted once, before smoltcp takes it; `lo` checks no checksum.
+                let mut probe = None;
+                if let Some(p) = dev.front() {
+                    match dev.counters.snmp.inbound(
+                        p,
+                        false,
+                        false,
+                        &f.sockets,
+                        tcp.is_none(),
+                        false,
+                    ) {
+                        crate::snmp::Inbound::Pass => {}
+                        crate::snmp::Inbound::Udp(p) => probe = Some(p),
+                        crate::snmp::Inbound::Drop => {
+                            dev.skip();
+                            continue;
+                        }
+                    }
+                }
                 match f.iface.poll_ingress_single(now, dev, &mut f.sockets) {
                     PollIngressSingleResult::None => break,
                     PollIngressSingleResult::PacketProcessed => {}
                     PollIngressSingleResult::SocketStateChanged => changed = true,
+                }
+                if let Some(p) = probe {
+                    dev.counters.snmp.settle(p, &f.sockets);
                 }
                 if let Some(t) = tcp.as_deref_mut() {
                     t.drain(0, &mut f.sockets, f.mtu, micros(now));

@@ -12,12 +12,16 @@ use std::sync::Mutex;
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
+use crate::counters::{CountedLink, IfCounters};
+
 /// Largest Ethernet frame sent: 1500 bytes of payload and the 14-byte header.
 pub(crate) const ETH_FRAME: usize = 1514;
 
 /// A VDE link as a smoltcp device, for one poll.
 pub(crate) struct LinkPort<'a> {
-    pub link: &'a vde::Link,
+    pub link: &'a CountedLink,
+    /// The interface's MAC (received frames for other hosts are not counted).
+    pub mac: [u8; 6],
     /// The receive batch and how many of its frames were consumed; None: egress only.
     pub rx: Option<(&'a mut vde::FrameBatch, &'a mut usize)>,
     pub tx: &'a mut [u8; ETH_FRAME],
@@ -35,7 +39,7 @@ const LEARN_MAX: usize = 256;
 pub(crate) struct FrameRx<'a>(&'a [u8]);
 
 pub(crate) struct FrameTx<'a> {
-    link: &'a vde::Link,
+    link: &'a CountedLink,
     buf: &'a mut [u8; ETH_FRAME],
     learn: Option<&'a mut Vec<(IpAddr, [u8; 6])>>,
     learn_only: &'a [IpAddr],
@@ -72,7 +76,7 @@ impl LinkPort<'_> {
         let (batch, pos) = self.rx.as_mut()?;
         if **pos >= batch.len() {
             **pos = 0;
-            if self.link.recv_batch(batch).is_err() {
+            if self.link.recv_batch(batch, self.mac).is_err() {
                 return None;
             }
         }
@@ -141,6 +145,8 @@ pub(crate) struct Loopback {
     /// may hold at once (a reply built while a packet is being received).
     free: Mutex<Vec<Vec<u8>>>,
     mtu: usize,
+    /// `lo`'s counters (see `counters`).
+    pub(crate) counters: IfCounters,
 }
 
 /// Packets the loopback holds before it drops, as a full interface queue would.
@@ -152,12 +158,26 @@ impl Loopback {
             queue: VecDeque::new(),
             free: Mutex::new(Vec::new()),
             mtu,
+            counters: IfCounters::default(),
         }
     }
 
     /// Whether packets are waiting to be received.
     pub(crate) fn pending(&self) -> bool {
         !self.queue.is_empty()
+    }
+
+    /// The packet the next receive returns.
+    pub(crate) fn front(&self) -> Option<&[u8]> {
+        self.queue.front().map(Vec::as_slice)
+    }
+
+    /// Drops the packet the next receive would return (counted as received).
+    pub(crate) fn skip(&mut self) {
+        if let Some(buf) = self.queue.pop_front() {
+            self.counters.received(buf.len());
+            recycle(&self.free, buf);
+        }
     }
 }
 
@@ -173,6 +193,7 @@ pub(crate) struct LoopRx<'a> {
 pub(crate) struct LoopTx<'a> {
     queue: &'a mut VecDeque<Vec<u8>>,
     free: &'a Mutex<Vec<Vec<u8>>>,
+    counters: &'a IfCounters,
 }
 
 impl phy::RxToken for LoopRx<'_> {
@@ -195,8 +216,11 @@ impl phy::TxToken for LoopTx<'_> {
         buf.resize(len, 0);
         let r = f(&mut buf);
         if self.queue.len() < LOOPBACK_QUEUE {
+            self.counters.sent(len);
+            self.counters.snmp.outbound(&buf);
             self.queue.push_back(buf);
         } else {
+            self.counters.tx_dropped();
             recycle(self.free, buf);
         }
         r
@@ -215,6 +239,7 @@ impl phy::Device for Loopback {
 
     fn receive(&mut self, _: Instant) -> Option<(LoopRx<'_>, LoopTx<'_>)> {
         let buf = self.queue.pop_front()?;
+        self.counters.received(buf.len());
         Some((
             LoopRx {
                 buf,
@@ -223,6 +248,7 @@ impl phy::Device for Loopback {
             LoopTx {
                 queue: &mut self.queue,
                 free: &self.free,
+                counters: &self.counters,
             },
         ))
     }
@@ -231,6 +257,7 @@ impl phy::Device for Loopback {
         Some(LoopTx {
             queue: &mut self.queue,
             free: &self.free,
+            counters: &self.counters,
         })
     }
 

@@ -28,6 +28,7 @@
 mod announce;
 mod autoconf;
 mod core;
+mod counters;
 mod device;
 mod driver;
 mod icmp;
@@ -39,6 +40,7 @@ mod options;
 mod pktinfo;
 mod raw6;
 mod readiness;
+mod snmp;
 mod sockets;
 mod stack;
 mod stack_options;

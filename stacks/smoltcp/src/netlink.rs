@@ -212,6 +212,14 @@ impl Tables for Core {
             .collect()
     }
 
+    fn link_stats(&self, index: u32) -> Option<model::LinkStats> {
+        let f = self.iface(index)?;
+        Some(match &f.attach {
+            Attachment::Loopback(dev) => dev.counters.snapshot(),
+            Attachment::Link(l) => l.snapshot(),
+        })
+    }
+
     fn addrs(&self) -> Vec<IfAddr> {
         self.ifaces
             .iter()

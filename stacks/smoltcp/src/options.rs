@@ -205,6 +205,24 @@ pub(crate) fn set(
     core.apply_opts(id)
 }
 
+/// Linux's `struct tcp_info` with only `tcpi_state` set (`TCP_ESTABLISHED` 1 ... `TCP_LISTEN`
+/// 10, `TCP_CLOSING` 11).
+pub(crate) fn bare_tcp_info(state: u8) -> Vec<u8> {
+    let mut b = vec![0u8; ioth_tcp::TcpInfo::LEN];
+    b[0] = state;
+    b
+}
+
+/// A listener's `struct tcp_info` as Linux fills it: `TCP_LISTEN`, the accept queue's length
+/// in `tcpi_unacked` and the backlog in `tcpi_sacked`.
+pub(crate) fn listener_tcp_info(queued: usize, backlog: usize) -> Vec<u8> {
+    let mut b = bare_tcp_info(10);
+    let word = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_ne_bytes();
+    b[24..28].copy_from_slice(&word(queued));
+    b[28..32].copy_from_slice(&word(backlog));
+    b
+}
+
 /// `getsockopt(2)`: writes the value, returns its length.
 pub(crate) fn get(
     core: &mut Core,
@@ -216,6 +234,13 @@ pub(crate) fn get(
     if core.is_ioth(id)
         && let Some(n) = get_ioth(core, id, level, name, out)?
     {
+        return Ok(n);
+    }
+    if (level, name) == (libc::IPPROTO_TCP, libc::TCP_INFO) {
+        // smoltcp's TCP: the state (and a listener's queues), as `ss` reads them.
+        let info = core.smol_tcp_info(id)?;
+        let n = out.len().min(info.len());
+        out[..n].copy_from_slice(&info[..n]);
         return Ok(n);
     }
     let rec = core.sock(id)?;

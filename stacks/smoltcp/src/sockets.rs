@@ -1267,7 +1267,15 @@ impl Core {
         flags: libc::c_int,
     ) -> io::Result<Received> {
         crate::steer::steer(self, id);
-        self.recv_udp_once(id, bufs, flags)
+        let r = self.recv_udp_once(id, bufs, flags)?;
+        if flags & libc::MSG_PEEK == 0 {
+            // Linux counts InDatagrams when the application reads one (`udp_recvmsg`).
+            let slot = r.dst.map_or(0, |(_, s)| s);
+            if let Some(f) = get_iface(&mut self.ifaces, slot) {
+                crate::snmp::of(f).read_datagram();
+            }
+        }
+        Ok(r)
     }
 
     /// [`Core::recv_udp`] once steered.
@@ -1724,6 +1732,41 @@ impl Core {
                 None => 0,
             },
             _ => 0,
+        })
+    }
+
+    /// `TCP_INFO` of a socket of smoltcp's TCP: Linux's state numbers (and a listener's
+    /// queues), the other fields zero; `EOPNOTSUPP` for sockets that are not TCP, as Linux.
+    pub(crate) fn smol_tcp_info(&mut self, id: usize) -> io::Result<Vec<u8>> {
+        let Core { ifaces, socks, .. } = self;
+        let rec = socks
+            .get_mut(id)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| err(libc::EBADF))?;
+        Ok(match &rec.kind {
+            Kind::Listener(l) => crate::options::listener_tcp_info(l.ready.len(), l.backlog),
+            Kind::Tcp(t) => {
+                let state = t
+                    .conn
+                    .and_then(|(s, h)| {
+                        get_iface(ifaces, s).map(|f| f.sockets.get::<tcp::Socket>(h).state())
+                    })
+                    .unwrap_or(tcp::State::Closed);
+                crate::options::bare_tcp_info(match state {
+                    tcp::State::Established => 1,
+                    tcp::State::SynSent => 2,
+                    tcp::State::SynReceived => 3,
+                    tcp::State::FinWait1 => 4,
+                    tcp::State::FinWait2 => 5,
+                    tcp::State::TimeWait => 6,
+                    tcp::State::Closed => 7,
+                    tcp::State::CloseWait => 8,
+                    tcp::State::LastAck => 9,
+                    tcp::State::Listen => 10,
+                    tcp::State::Closing => 11,
+                })
+            }
+            _ => return Err(err(libc::EOPNOTSUPP)),
         })
     }
 

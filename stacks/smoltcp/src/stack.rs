@@ -325,6 +325,10 @@ impl StackOps for SmolStack {
             .flatten()
     }
 
+    fn protocol_counters(&self) -> io::Result<ioth::counters::ProtocolCounters> {
+        self.shared.with(|c| c.protocol_counters())
+    }
+
     fn socket(&self, domain: c_int, ty: c_int, protocol: c_int) -> io::Result<Box<dyn SocketOps>> {
         let (id, fd) = self.shared.call(|core| -> io::Result<(usize, RawFd)> {
             let id = core.open(domain, ty, protocol)?;

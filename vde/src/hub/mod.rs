@@ -190,6 +190,10 @@ struct Counters {
     frames_out: AtomicU64,
     bytes_out: AtomicU64,
     dropped: AtomicU64,
+    /// Runts the member sent (part of `dropped`).
+    runts: AtomicU64,
+    /// Frames for the member its full queue or socket refused (part of `dropped`).
+    refused: AtomicU64,
 }
 
 enum Sink {
@@ -218,6 +222,7 @@ impl Port {
             self.c.bytes_out.fetch_add(frame.len() as u64, Relaxed);
         } else {
             self.c.dropped.fetch_add(1, Relaxed);
+            self.c.refused.fetch_add(1, Relaxed);
         }
     }
 
@@ -354,6 +359,7 @@ impl HubCore {
     fn ingress(&self, src: &Arc<Port>, frame: &[u8]) {
         if frame.len() < ETH_HEADER_LEN {
             src.c.dropped.fetch_add(1, Relaxed);
+            src.c.runts.fetch_add(1, Relaxed);
             return;
         }
         let frame = &frame[..frame.len().min(MAX_FRAME_LEN)];
@@ -712,6 +718,14 @@ impl Endpoint for Member {
         self.port.c.dropped.load(Relaxed)
     }
 
+    fn tx_dropped(&self) -> u64 {
+        self.port.c.runts.load(Relaxed)
+    }
+
+    fn rx_dropped(&self) -> u64 {
+        self.port.c.refused.load(Relaxed)
+    }
+
     fn set_doorbell(&self, bell: Doorbell) -> bool {
         self.queue().is_some_and(|q| q.set_doorbell(bell))
     }
@@ -1056,6 +1070,14 @@ impl Endpoint for ImpairedEndpoint {
 
     fn dropped(&self) -> u64 {
         self.out.0.dropped() + self.dropped.load(Relaxed)
+    }
+
+    fn tx_dropped(&self) -> u64 {
+        self.out.0.tx_dropped()
+    }
+
+    fn rx_dropped(&self) -> u64 {
+        self.out.0.rx_dropped()
     }
 }
 

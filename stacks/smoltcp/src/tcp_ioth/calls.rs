@@ -629,15 +629,14 @@ impl Core {
                 .map(|i| i.to_bytes().to_vec()),
             _ => None,
         };
-        let bytes = bytes.unwrap_or_else(|| {
+        let bytes = bytes.unwrap_or_else(|| match &t.state {
+            // A listener: Linux's state, accept queue (tcpi_unacked) and backlog
+            // (tcpi_sacked), what `ss` shows as Recv-Q and Send-Q.
+            State::Listener(l) => {
+                crate::options::listener_tcp_info(tcp.engine.pending(l.id), l.backlog)
+            }
             // Not connected: Linux's all-zero info with the state alone.
-            let mut b = vec![0u8; ioth_tcp::TcpInfo::LEN];
-            b[0] = if matches!(t.state, State::Listener(_)) {
-                10 // TCP_LISTEN
-            } else {
-                7 // TCP_CLOSE
-            };
-            b
+            _ => crate::options::bare_tcp_info(7), // TCP_CLOSE
         });
         let n = out.len().min(bytes.len());
         out[..n].copy_from_slice(&bytes[..n]);

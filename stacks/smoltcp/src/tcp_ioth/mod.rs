@@ -488,6 +488,7 @@ fn egress_now(f: &mut Iface, frame: &mut [u8; ETH_FRAME], now: SmolInstant) {
         mtu,
         up,
         learned,
+        mac,
         ..
     } = f;
     match attach {
@@ -500,6 +501,7 @@ fn egress_now(f: &mut Iface, frame: &mut [u8; ETH_FRAME], now: SmolInstant) {
             }
             let mut port = LinkPort {
                 link,
+                mac: *mac,
                 rx: None,
                 tx: frame,
                 mtu: *mtu as usize,

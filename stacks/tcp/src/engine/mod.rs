@@ -201,6 +201,7 @@ impl Engine {
         }
         if verify_checksum && !wire::verify_checksum(src, dst, segment) {
             self.counters.bad_segs += 1;
+            self.counters.csum_errors += 1;
             return;
         }
         let seg = match Segment::parse(segment) {

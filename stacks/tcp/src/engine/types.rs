@@ -301,6 +301,9 @@ pub struct Counters {
     pub retrans_segs: u64,
     /// Segments dropped as malformed or with a bad checksum.
     pub bad_segs: u64,
+    /// Segments dropped for a bad checksum (also in `bad_segs`, as Linux's `InCsumErrors`
+    /// are in `InErrs`).
+    pub csum_errors: u64,
     /// Resets sent.
     pub rsts_out: u64,
     /// Active opens (connects).

@@ -3,12 +3,24 @@
 //! Every call looks the descriptor up in the process's table of ioth sockets and hands the call
 //! to the socket's stack. A descriptor that is not an ioth socket gives `EBADF`.
 //!
-//! ```no_run
+//! ```
+//! use std::net::SocketAddr;
+//! use ioth::bsd;
 //! # fn main() -> std::io::Result<()> {
-//! let fd = ioth::bsd::socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
-//! let to: std::net::SocketAddr = "127.0.0.1:5000".parse().unwrap();
-//! ioth::bsd::sendto(fd, b"ciao\n", 0, &to.into())?;
-//! ioth::bsd::close(fd)?;
+//! let fd = bsd::socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?; // on the current default stack
+//! let any: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+//! bsd::bind(fd, &any.into())?;
+//! let me = bsd::getsockname(fd)?;
+//! bsd::sendto(fd, b"ciao", 0, &me)?;
+//!
+//! let mut buf = [0u8; 16];
+//! let (n, from) = bsd::recvfrom(fd, &mut buf, 0)?;
+//! assert_eq!(&buf[..n], b"ciao");
+//! assert_eq!(from.and_then(|a| a.as_socket()), me.as_socket());
+//!
+//! bsd::close(fd)?;
+//! let err = bsd::close(fd).expect_err("closed already");
+//! assert_eq!(err.raw_os_error(), Some(libc::EBADF));
 //! # Ok(())
 //! # }
 //! ```

@@ -4,6 +4,30 @@
 //! rtnetlink through [`nlconf`]'s client, so one call configures the kernel (or a kernel
 //! namespace) and a user-space stack alike. [`Stack::netlink`] gives the client for several
 //! requests over one socket.
+//!
+//! On the kernel stack they read (and, with the privilege, change) the host's configuration:
+//!
+//! ```
+//! use ioth::config::IfaAddress;
+//! # fn main() -> std::io::Result<()> {
+//! let kernel = ioth::Stack::new("kernel", &[])?;
+//! let lo = kernel.if_nametoindex("lo")?;
+//! assert_eq!(kernel.if_indextoname(lo)?, "lo");
+//! assert_eq!(kernel.link_mac(lo)?, [0; 6]);
+//! let has_localhost = kernel.getifaddrs()?.iter().any(|i| {
+//!     i.index == lo && i.addr == IfaAddress::Ip("127.0.0.1".parse().expect("an address"))
+//! });
+//! assert!(has_localhost);
+//! // Several requests over one netlink socket.
+//! let netlink = kernel.netlink()?;
+//! assert!(netlink.routes()?.iter().any(|r| r.contains("127.0.0.1".parse().expect("an address"))));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A user-space stack (`ioth-smoltcp`) answers the same calls from its own tables, so
+//! `stack.ipaddr_add(..)`, `stack.link_set_up(..)` and `stack.iproute_add(..)` configure it
+//! without privilege; its crate documentation shows them.
 
 use std::io;
 use std::net::IpAddr;
@@ -61,6 +85,25 @@ impl Stack {
     /// stack lacks), the stack is dropped and the error names the first such item, with its
     /// errno (`configuration item "gw=10.9.9.9": Network is unreachable`). The report says
     /// what was configured. [`Stack::from_config_lenient`] keeps iothconf's way.
+    ///
+    /// On the kernel stack (no `vnl=`, and no change to the host without privilege) a string
+    /// can name the stack and give its resolver a server:
+    ///
+    /// ```
+    /// use ioth::{Stack, errno_of};
+    /// # fn main() -> std::io::Result<()> {
+    /// let (stack, report) =
+    ///     Stack::from_config("stack=kernel fqdn=node1.example iface=lo dns=127.0.0.53")?;
+    /// assert_eq!(stack.name(), "node1.example");
+    /// assert_eq!(report.resolv_conf, "nameserver 127.0.0.53\n");
+    /// assert_eq!(stack.resolver().servers(), ["127.0.0.53:53".parse().expect("an address")]);
+    ///
+    /// let err = Stack::from_config("stack=kernel eth ip=10.0.0.1/99").expect_err("bad length");
+    /// assert_eq!(errno_of(&err), libc::EINVAL);
+    /// assert!(err.to_string().contains("`ip=10.0.0.1/99`"), "{err}");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn from_config(config: &str) -> io::Result<(Stack, Report)> {
         let (stack, report) = Stack::from_config_lenient(config)?;
         strict(report).map(|report| (stack, report))
@@ -85,6 +128,25 @@ impl Stack {
     /// `stack=` and `vnl=` are refused. Strict: an item that failed to apply is an error
     /// naming the first one (what was applied before it stays applied);
     /// [`Stack::configure_lenient`] reports failures in [`Report::failed`] instead.
+    ///
+    /// ```
+    /// use ioth::{Stack, errno_of};
+    /// # fn main() -> std::io::Result<()> {
+    /// let stack = Stack::new("kernel", &[])?;
+    /// stack.configure("iface=lo dns=127.0.0.53 domain=lan")?;
+    /// let lo = stack.if_nametoindex("lo")?;
+    /// assert_eq!(stack.resolv_conf(lo), "search lan\nnameserver 127.0.0.53\n");
+    ///
+    /// // The kernel runs no DHCP client of its own: strict, that is an error naming the item.
+    /// let err = stack.configure("iface=lo dhcp").expect_err("no engine");
+    /// assert_eq!(errno_of(&err), libc::ENOSYS);
+    /// assert!(err.to_string().contains("configuration item \"dhcp\""), "{err}");
+    /// // Lenient, as iothconf's C call: the report lists it.
+    /// let report = stack.configure_lenient("iface=lo dhcp")?;
+    /// assert_eq!(report.failed[0].0, "dhcp");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn configure(&self, config: &str) -> io::Result<Report> {
         strict(self.configure_lenient(config)?)
     }

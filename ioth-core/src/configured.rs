@@ -11,6 +11,18 @@ use crate::error::errno_with;
 use crate::stack::Stack;
 
 /// Something a stack can have been configured with, for [`Stack::wait_configured`].
+///
+/// ```
+/// use std::time::Duration;
+/// use ioth::{Configured, Stack};
+/// # fn main() -> std::io::Result<()> {
+/// // Given statically, the DNS server is there at once; DHCP or router discovery
+/// // (`stack=smoltcp .. eth dhcp`) would bring it later, and the call waits for it.
+/// let (stack, _) = Stack::from_config("stack=kernel iface=lo dns=127.0.0.53")?;
+/// stack.wait_configured(&[Configured::Dns], Duration::from_secs(1))?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Configured {
     /// An IPv4 address that is not a loopback one.
@@ -30,11 +42,11 @@ pub enum Configured {
 impl Configured {
     fn describe(self) -> &'static str {
         match self {
-            Configured::Ipv4Address => "an IPv4 address",
-            Configured::Ipv6Address => "a global IPv6 address",
-            Configured::Ipv4DefaultRoute => "a default IPv4 route",
-            Configured::Ipv6DefaultRoute => "a default IPv6 route",
-            Configured::Dns => "a DNS server",
+            Configured::Ipv4Address => "IPv4 address",
+            Configured::Ipv6Address => "global IPv6 address",
+            Configured::Ipv4DefaultRoute => "default IPv4 route",
+            Configured::Ipv6DefaultRoute => "default IPv6 route",
+            Configured::Dns => "DNS server",
         }
     }
 }
@@ -51,6 +63,23 @@ impl Stack {
     /// The stack is looked at through its netlink socket whenever its [`crate::ConfigWatch`]
     /// reports a change, and every few milliseconds at first, then every 100 ms (DNS servers
     /// learned send no notification).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioth::{Configured, Stack, errno_of};
+    /// # fn main() -> std::io::Result<()> {
+    /// let (stack, _) = Stack::from_config("stack=kernel iface=lo dns=127.0.0.53")?;
+    /// stack.wait_configured(&[Configured::Dns], Duration::from_secs(1))?; // there: at once
+    ///
+    /// // A search domain and no server: this stack's resolver has none, and never gets one.
+    /// let (no_dns, _) = Stack::from_config("stack=kernel iface=lo domain=lan")?;
+    /// let err = no_dns.wait_configured(&[Configured::Dns], Duration::from_millis(20));
+    /// let err = err.expect_err("no DNS server");
+    /// assert_eq!(errno_of(&err), libc::ETIMEDOUT);
+    /// assert!(err.to_string().contains("ms: no DNS server"), "{err}");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn wait_configured(&self, what: &[Configured], timeout: Duration) -> io::Result<()> {
         let start = Instant::now();
         let mut interval = FIRST_INTERVAL;

@@ -2,6 +2,27 @@
 //!
 //! A socket opened without naming a stack ([`crate::bsd::socket`], [`crate::net`]'s
 //! constructors) uses the calling thread's default, else the process default, else the kernel.
+//!
+//! ```
+//! use ioth::{Stack, current_stack, set_default_stack, set_thread_stack};
+//! # fn main() -> std::io::Result<()> {
+//! let (a, b) = (Stack::new("kernel", &[])?, Stack::new("kernel", &[])?);
+//! assert!(current_stack()?.same_as(&Stack::kernel()?)); // nothing set: the kernel
+//!
+//! set_default_stack(Some(a.clone())); // the whole process
+//! assert!(current_stack()?.same_as(&a));
+//! let elsewhere = std::thread::spawn(|| ioth::current_stack().map(|s| s.name()));
+//! assert_eq!(elsewhere.join().expect("the thread")?, a.name());
+//!
+//! set_thread_stack(Some(b.clone())); // this thread only, over the process default
+//! assert!(current_stack()?.same_as(&b));
+//! let sock = ioth::net::UdpSocket::bind("127.0.0.1:0")?;
+//! assert!(sock.stack().same_as(&b));
+//! # set_thread_stack(None);
+//! # set_default_stack(None);
+//! # Ok(())
+//! # }
+//! ```
 
 use std::cell::RefCell;
 use std::io;
@@ -70,6 +91,20 @@ impl Drop for ThreadStackGuard {
 
 impl Stack {
     /// Makes this stack the calling thread's default until the returned guard drops.
+    ///
+    /// ```
+    /// use ioth::{Stack, net::TcpListener};
+    /// # fn main() -> std::io::Result<()> {
+    /// let node = Stack::new("kernel", &[])?;
+    /// {
+    ///     let _guard = node.enter();
+    ///     let listener = TcpListener::bind("127.0.0.1:0")?; // on `node`
+    ///     assert!(listener.stack().same_as(&node));
+    /// } // the previous default (none) is back
+    /// assert!(ioth::thread_stack().is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn enter(&self) -> ThreadStackGuard {
         ThreadStackGuard {
             previous: set_thread_stack(Some(self.clone())),

@@ -14,6 +14,17 @@ pub(crate) fn ebadf() -> io::Error {
 
 /// An error that carries both an errno and an explanation (which paths were tried, which
 /// token was wrong). [`errno_of`] finds its errno.
+///
+/// ```
+/// use ioth::{ErrnoError, errno_of, errno_with};
+/// let err = errno_with(libc::ECONNREFUSED, "10.0.0.1:80 (tried 3 times)");
+/// assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused); // the errno's kind
+/// assert_eq!(errno_of(&err), libc::ECONNREFUSED); // and the errno itself
+/// let inner = err.get_ref().and_then(|e| e.downcast_ref::<ErrnoError>()).expect("inside");
+/// assert_eq!(inner.errno(), libc::ECONNREFUSED);
+/// assert_eq!(inner.message(), "10.0.0.1:80 (tried 3 times)");
+/// assert_eq!(err.to_string(), "10.0.0.1:80 (tried 3 times) (Connection refused (os error 111))");
+/// ```
 #[derive(Debug)]
 pub struct ErrnoError {
     errno: i32,
@@ -66,6 +77,22 @@ pub fn errno_with(errno: i32, message: impl Into<String>) -> io::Error {
 
 /// The errno of an `io::Error`: its OS error, the errno of an [`ErrnoError`] inside it, else
 /// the errno its kind stands for (`EIO` when none does).
+///
+/// ```
+/// use std::io;
+/// use ioth::{errno, errno_of};
+/// # fn main() -> std::io::Result<()> {
+/// assert_eq!(errno_of(&errno(libc::ECONNREFUSED)), libc::ECONNREFUSED);
+/// assert_eq!(errno_of(&io::Error::from(io::ErrorKind::WouldBlock)), libc::EAGAIN);
+/// assert_eq!(errno_of(&io::Error::other("something else")), libc::EIO);
+///
+/// // What C callers of the socket calls get as errno, e.g. a refused connection:
+/// let port = ioth::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port(); // now closed
+/// let err = ioth::net::TcpStream::connect(("127.0.0.1", port)).expect_err("refused");
+/// assert_eq!(errno_of(&err), libc::ECONNREFUSED);
+/// # Ok(())
+/// # }
+/// ```
 pub fn errno_of(err: &io::Error) -> i32 {
     if let Some(e) = err.raw_os_error() {
         return e;
@@ -109,6 +136,15 @@ pub fn errno_of(err: &io::Error) -> i32 {
 /// `err` with what it is about in front (`stack#2: interface "eth9"`), keeping its errno; the
 /// errno's text appears once, at the end, and a message `err` already carried stays (after a
 /// colon).
+///
+/// ```
+/// use ioth::{errno, errno_of, with_context};
+/// let err = with_context(&errno(libc::ENODEV), "stack#2: interface \"eth9\"");
+/// assert_eq!(errno_of(&err), libc::ENODEV);
+/// assert_eq!(err.to_string(), "stack#2: interface \"eth9\" (No such device (os error 19))");
+/// let outer = with_context(&err, "configuring");
+/// assert!(outer.to_string().starts_with("configuring: stack#2: interface"), "{outer}");
+/// ```
 pub fn with_context(err: &io::Error, about: impl std::fmt::Display) -> io::Error {
     let detail = match err.get_ref() {
         None => String::new(),

@@ -15,16 +15,29 @@
 //!   default, else the kernel ([`current_stack`]).
 //! - Errors are `std::io::Error` with the errno Linux gives ([`errno_of`] reads it back).
 //!
-//! ```no_run
-//! # fn main() -> std::io::Result<()> {
+//! ```
 //! use ioth::{Stack, net::UdpSocket};
-//! let stack = Stack::new("kernel", &[])?;
-//! let _guard = stack.enter(); // this thread's default stack from now on
-//! let sock = UdpSocket::bind("127.0.0.1:0")?;
-//! sock.send_to(b"ciao\n", "127.0.0.1:5000")?;
+//! # fn main() -> std::io::Result<()> {
+//! let stack = Stack::new("kernel", &[])?; // the host's stack, built into `ioth`
+//! let server = stack.udp_bind("127.0.0.1:0")?; // a socket on a named stack
+//!
+//! let _guard = stack.enter(); // this thread's default stack until the guard drops
+//! let client = UdpSocket::bind("127.0.0.1:0")?; // opened on the thread default
+//! client.send_to(b"ciao", server.local_addr()?)?;
+//!
+//! let mut buf = [0u8; 16];
+//! let (n, from) = server.recv_from(&mut buf)?;
+//! assert_eq!((&buf[..n], from), (&b"ciao"[..], client.local_addr()?));
+//! assert_eq!(stack.open_sockets(), 2);
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! A user-space stack is the same code with another configuration: link the `ioth-smoltcp`
+//! crate (`use ioth_smoltcp as _;`) and make the stack with
+//! `Stack::from_config("stack=smoltcp vnl=hub://@lan eth ip=10.0.0.1/24")`; that crate's
+//! documentation runs such nodes on an in-process hub. This crate's examples use the kernel
+//! stack on 127.0.0.1, which needs no root.
 
 pub mod backend;
 pub mod bsd;

@@ -11,6 +11,12 @@ const SPDX_PREFIX: &str = "SPDX-License-Identifier: ";
 /// Declares the program's licence (an SPDX expression, optionally with the
 /// `SPDX-License-Identifier: ` prefix), checked when a plugin loads. libioth's
 /// `ioth_set_license`.
+///
+/// ```
+/// ioth::set_license(Some("SPDX-License-Identifier: GPL-3.0-or-later"));
+/// assert_eq!(ioth::license().as_deref(), Some("GPL-3.0-or-later"));
+/// // A plugin licensed GPL-2.0-only may no longer be loaded (EPERM); LGPL ones always may.
+/// ```
 pub fn set_license(spdx: Option<&str>) {
     let mut slot = PROGRAM_LICENSE.write().unwrap_or_else(|e| e.into_inner());
     *slot = spdx.map(|s| strip(s).to_owned());

@@ -1,11 +1,35 @@
 //! Backends linked into the program, found by name.
 //!
 //! A backend crate adds itself to [`LINKED_BACKENDS`] at link time, so that the facade finds
-//! it by name without depending on it:
+//! it by name without depending on it. Here a backend that is the kernel's under another
+//! name:
 //!
-//! ```ignore
-//! #[linkme::distributed_slice(ioth::registry::LINKED_BACKENDS)]
-//! static KERNEL: fn() -> std::sync::Arc<dyn ioth::Backend> = || std::sync::Arc::new(KernelBackend);
+//! ```
+//! use std::io;
+//! use std::sync::Arc;
+//! use ioth::{Backend, StackOps, Stack};
+//!
+//! struct Host;
+//!
+//! impl Backend for Host {
+//!     fn name(&self) -> &str {
+//!         "host"
+//!     }
+//!     fn new_stack(&self, vnls: &[&str], options: &str) -> io::Result<Box<dyn StackOps>> {
+//!         ioth::kernel::KernelBackend.new_stack(vnls, options)
+//!     }
+//! }
+//!
+//! #[ioth::linkme::distributed_slice(ioth::registry::LINKED_BACKENDS)]
+//! #[linkme(crate = ioth::linkme)]
+//! static HOST: fn() -> Arc<dyn Backend> = || Arc::new(Host);
+//!
+//! fn main() -> io::Result<()> {
+//!     assert!(ioth::registry::names().contains(&"host".to_string()));
+//!     let stack = Stack::new("host", &[])?;
+//!     assert_eq!(stack.implementation(), "host");
+//!     Ok(())
+//! }
 //! ```
 //!
 //! The linker keeps a crate only when the program uses it: a program that names a backend by
@@ -26,6 +50,29 @@ pub static LINKED_BACKENDS: [fn() -> Arc<dyn Backend>];
 static REGISTERED: RwLock<Vec<Arc<dyn Backend>>> = RwLock::new(Vec::new());
 
 /// Adds a backend under its [`Backend::name`], replacing one registered earlier by that name.
+///
+/// ```
+/// use std::sync::Arc;
+/// use ioth::{Backend, registry};
+/// # fn main() -> std::io::Result<()> {
+/// struct Loopback;
+/// impl Backend for Loopback {
+///     fn name(&self) -> &str {
+///         "loopback"
+///     }
+///     fn new_stack(&self, vnls: &[&str], opts: &str) -> std::io::Result<Box<dyn ioth::StackOps>> {
+///         ioth::kernel::KernelBackend.new_stack(vnls, opts)
+///     }
+/// }
+/// assert!(registry::find("loopback").is_none());
+/// registry::register(Arc::new(Loopback));
+/// let found = registry::find("loopback").expect("registered");
+/// assert_eq!(found.name(), "loopback");
+/// let stack = ioth::Stack::new("loopback", &[])?;
+/// assert_eq!(stack.udp_bind("127.0.0.1:0")?.local_addr()?.ip().to_string(), "127.0.0.1");
+/// # Ok(())
+/// # }
+/// ```
 pub fn register(backend: Arc<dyn Backend>) {
     let mut reg = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
     reg.retain(|b| b.name() != backend.name());

@@ -60,6 +60,28 @@ pub(crate) fn close_entry(entry: Arc<SocketEntry>) -> io::Result<()> {
 /// An open socket of an ioth stack. It owns a real descriptor that works with poll, select,
 /// epoll and mio, and is listed in the process's descriptor table so that the descriptor-based
 /// calls of [`crate::bsd`] work on it too. Dropping the socket closes it.
+///
+/// The general socket, with `socket(2)`'s arguments and libc's constants:
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use ioth::{SockAddr, Stack};
+/// # fn main() -> std::io::Result<()> {
+/// let stack = Stack::new("kernel", &[])?;
+/// let sock = stack.socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
+/// sock.bind(&SockAddr::from("127.0.0.1:0".parse::<SocketAddr>().expect("an address")))?;
+/// let me = sock.local_addr()?;
+/// sock.set_option(libc::SOL_SOCKET, libc::SO_RCVBUF, 65536 as libc::c_int)?;
+///
+/// sock.send_to(b"to myself", &me, 0)?;
+/// let mut buf = [0u8; 64];
+/// let (n, from) = sock.recv_from(&mut buf, 0)?;
+/// assert_eq!(&buf[..n], b"to myself");
+/// assert_eq!(from.and_then(|a| a.as_socket()), me.as_socket());
+/// assert!(ioth::bsd::is_socket(std::os::fd::AsRawFd::as_raw_fd(&sock))); // a real descriptor
+/// # Ok(())
+/// # }
+/// ```
 pub struct Socket {
     entry: Arc<SocketEntry>,
     fd: RawFd,

@@ -18,6 +18,22 @@ use crate::{plugin, registry};
 /// `Stack` is a handle: clones refer to the same instance. The instance lives while a handle
 /// or one of its sockets does; [`Stack::delete`] ends it early, and refuses with `EBUSY` while
 /// sockets are open.
+///
+/// ```
+/// use ioth::Stack;
+/// # fn main() -> std::io::Result<()> {
+/// let stack = Stack::new("kernel", &[])?;
+/// let again = stack.clone(); // the same stack
+/// assert!(again.same_as(&stack));
+/// assert!(!Stack::new("kernel", &[])?.same_as(&stack)); // another instance
+///
+/// let sock = again.udp_bind("127.0.0.1:0")?;
+/// assert_eq!(stack.open_sockets(), 1);
+/// drop(sock);
+/// assert_eq!(stack.open_sockets(), 0);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Stack {
     inner: Arc<StackInner>,
@@ -43,6 +59,12 @@ struct StackInner {
 const DELETED: usize = 1 << (usize::BITS - 1);
 
 /// Splits libioth's implementation string `"name,options"` at the first comma.
+///
+/// ```
+/// use ioth::split_implementation;
+/// assert_eq!(split_implementation("smoltcp,tcp=smoltcp"), ("smoltcp", "tcp=smoltcp"));
+/// assert_eq!(ioth::split_implementation("kernel"), ("kernel", ""));
+/// ```
 pub fn split_implementation(implementation: &str) -> (&str, &str) {
     match implementation.split_once(',') {
         Some((name, options)) => (name, options),
@@ -53,8 +75,12 @@ pub fn split_implementation(implementation: &str) -> (&str, &str) {
 /// Splits a VNL of the form `ifname:vnl` (a `:` before the first `://`) into the interface name
 /// and the VNL proper; a VNL without that prefix has no name.
 ///
-/// `"eth1:vde:///tmp/hub"` gives `(Some("eth1"), "vde:///tmp/hub")`; `"vde:///tmp/hub"`,
-/// `"/tmp/hub"` and `"hub://"` give `(None, vnl)`.
+/// ```
+/// use ioth::split_ifname;
+/// assert_eq!(split_ifname("eth1:vde:///tmp/hub"), (Some("eth1"), "vde:///tmp/hub"));
+/// assert_eq!(split_ifname("vde:///tmp/hub"), (None, "vde:///tmp/hub"));
+/// assert_eq!(split_ifname("/tmp/hub"), (None, "/tmp/hub"));
+/// ```
 pub fn split_ifname(vnl: &str) -> (Option<&str>, &str) {
     let scheme_end = vnl.find("://").unwrap_or(vnl.len());
     match vnl[..scheme_end].find(':') {
@@ -86,6 +112,23 @@ impl Stack {
     /// An option `name=NAME` names the stack ([`Stack::name`]); the backends of this project
     /// accept it, and the smoltcp stack derives its interfaces' default MACs from it, so a
     /// named node keeps its MACs from run to run.
+    ///
+    /// ```
+    /// use ioth::{Stack, errno_of};
+    /// # fn main() -> std::io::Result<()> {
+    /// let stack = Stack::new("kernel", &[])?;
+    /// assert_eq!(stack.implementation(), "kernel");
+    /// assert_eq!(Stack::new("", &[])?.implementation(), "kernel"); // the default
+    ///
+    /// let err = Stack::new("nosuch", &[]).expect_err("no such implementation");
+    /// assert_eq!(errno_of(&err), libc::ENOTSUP);
+    /// assert!(err.to_string().contains("ioth_nosuch.so"), "{err}"); // where it looked
+    /// // The kernel stack has no virtual interfaces.
+    /// let err = Stack::new("kernel", &["hub://@lan"]).expect_err("no VNL on the kernel");
+    /// assert_eq!(errno_of(&err), libc::EINVAL);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(implementation: &str, vnls: &[&str]) -> io::Result<Stack> {
         let (name, options) = split_implementation(implementation);
         let name = if name.is_empty() { "kernel" } else { name };
@@ -118,7 +161,17 @@ impl Stack {
         Ok(stack)
     }
 
-    /// The kernel stack of this process, created once and shared.
+    /// The kernel stack of this process, created once and shared: the stack sockets opened
+    /// with no default stack use ([`crate::current_stack`]).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let kernel = ioth::Stack::kernel()?;
+    /// assert!(kernel.same_as(&ioth::Stack::kernel()?));
+    /// assert!(kernel.same_as(&ioth::current_stack()?)); // no default set in this thread
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn kernel() -> io::Result<Stack> {
         static KERNEL: Mutex<Option<Stack>> = Mutex::new(None);
         let mut kernel = KERNEL.lock().unwrap_or_else(|e| e.into_inner());
@@ -138,6 +191,22 @@ impl Stack {
     /// The stack's identity in messages: the name given ([`Stack::set_name`], or the `fqdn=`
     /// of the configuration string that made it), else `stack#N` ([`Stack::id`]). Errors of
     /// the configuration helpers and `Debug` show it.
+    ///
+    /// ```
+    /// use ioth::Stack;
+    /// # fn main() -> std::io::Result<()> {
+    /// let stack = Stack::new("kernel", &[])?;
+    /// assert_eq!(stack.name(), format!("stack#{}", stack.id()));
+    /// stack.set_name("gateway");
+    /// assert_eq!(stack.name(), "gateway");
+    /// let err = stack.if_nametoindex("eth9").expect_err("no such interface");
+    /// assert!(err.to_string().starts_with("gateway: interface \"eth9\""), "{err}");
+    ///
+    /// let (named, _) = Stack::from_config("stack=kernel fqdn=node1.example")?;
+    /// assert_eq!(named.name(), "node1.example");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn name(&self) -> String {
         match &*self.inner.name.lock().unwrap_or_else(|e| e.into_inner()) {
             Some(n) => n.clone(),
@@ -197,6 +266,21 @@ impl Stack {
     /// Ends the stack (libioth's `ioth_delstack`): `EBUSY` while sockets are open, and then the
     /// stack is unchanged. Handles kept elsewhere (a default stack, a clone) stay valid but
     /// open no sockets any more (`ENONET`).
+    ///
+    /// ```
+    /// use ioth::{Stack, errno_of};
+    /// # fn main() -> std::io::Result<()> {
+    /// let stack = Stack::new("kernel", &[])?;
+    /// let sock = stack.udp_bind("127.0.0.1:0")?;
+    /// assert_eq!(errno_of(&stack.delete().expect_err("a socket is open")), libc::EBUSY);
+    /// drop(sock);
+    /// stack.delete()?;
+    /// assert!(stack.is_deleted());
+    /// let err = stack.udp_bind("127.0.0.1:0").expect_err("deleted");
+    /// assert_eq!(errno_of(&err), libc::ENONET);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn delete(&self) -> io::Result<()> {
         match self
             .inner

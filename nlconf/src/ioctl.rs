@@ -6,6 +6,24 @@
 //! ifr_mtu`, or a `struct sockaddr` (family at 16..18, data from 18) for hardware and IPv4
 //! addresses. Errors follow Linux: ENODEV for an unknown interface, EADDRNOTAVAIL for an
 //! interface without IPv4 address, EINVAL for bad values, ENOTTY for other requests.
+//!
+//! ```
+//! use nlconf::ioctl::{IfReq, interface_ioctl};
+//! use nlconf::server::MemTables;
+//! # fn main() -> std::io::Result<()> {
+//! let mut tables = MemTables::with_loopback();
+//! let mut req = IfReq::with_name("lo")?; // what a caller's struct ifreq holds
+//! interface_ioctl(&mut tables, libc::SIOCGIFINDEX, &mut req)?;
+//! assert_eq!(req.index(), 1);
+//! interface_ioctl(&mut tables, libc::SIOCGIFADDR, &mut req)?;
+//! assert_eq!(req.addr_v4(), Some(std::net::Ipv4Addr::LOCALHOST));
+//!
+//! let mut missing = IfReq::with_name("eth9")?;
+//! let err = interface_ioctl(&mut tables, libc::SIOCGIFMTU, &mut missing).expect_err("none");
+//! assert_eq!(err.raw_os_error(), Some(libc::ENODEV));
+//! # Ok(())
+//! # }
+//! ```
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};

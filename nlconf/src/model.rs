@@ -3,6 +3,23 @@
 //! Both sides speak in these types: a stack exposes its tables with them (server side) and the
 //! client helpers return them from dumps. They carry what `ip link`, `ip addr` and `ip route`
 //! show, with Linux's numeric conventions (IFF_* flags, ARPHRD_* types, RTPROT_*, RT_SCOPE_*).
+//!
+//! ```
+//! use std::net::IpAddr;
+//! use nlconf::model::{IfAddr, format_mac, mask_addr, netmask_v4, parse_mac};
+//! # fn main() -> Result<(), std::net::AddrParseError> {
+//! let a = IfAddr { index: 2, addr: "10.1.2.3".parse()?, prefix_len: 20 };
+//! assert_eq!(a.network(), "10.1.0.0".parse::<IpAddr>()?);
+//! assert_eq!(a.broadcast(), Some("10.1.15.255".parse()?));
+//! assert_eq!(netmask_v4(20).to_string(), "255.255.240.0");
+//! assert_eq!(mask_addr("fc00::1:2".parse()?, 112), "fc00::1:0".parse::<IpAddr>()?);
+//!
+//! let mac = parse_mac("02-00-5E-10-00-01").expect("six hex bytes");
+//! assert_eq!(format_mac(&mac), "02:00:5e:10:00:01");
+//! assert_eq!(parse_mac("02:00:5e:10:00"), None);
+//! # Ok(())
+//! # }
+//! ```
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

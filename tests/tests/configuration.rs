@@ -61,7 +61,8 @@ fn wait_configured_returns_when_the_configuration_arrives_and_names_what_is_miss
     for missing in ["default IPv4 route", "DNS server", "global IPv6 address"] {
         assert!(msg.contains(missing), "{msg} names {missing}");
     }
-    assert!(!msg.contains("an IPv4 address"), "{msg}");
+    assert!(msg.contains("ms: no default IPv4 route, no "), "{msg}");
+    assert!(!msg.contains("no IPv4 address"), "{msg}");
 
     // Configured from another thread while this one waits.
     std::thread::scope(|s| {

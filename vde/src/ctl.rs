@@ -35,6 +35,25 @@ pub enum PortRequest {
 }
 
 /// A decoded control request.
+///
+/// ```
+/// use vde::ctl::{CtlRequest, PortRequest, REQUEST_HEADER_LEN, SWITCH_MAGIC};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let req = CtlRequest {
+///     port: PortRequest::Number(3),
+///     data_path: b"/tmp/vde-client.sock".to_vec(),
+///     description: "doc user=1000 pid=42".into(),
+/// };
+/// let bytes = req.encode()?; // what a client writes on DIR/ctl
+/// assert_eq!(bytes[..4], SWITCH_MAGIC.to_ne_bytes());
+/// assert_eq!(bytes.len(), REQUEST_HEADER_LEN + req.description.len());
+/// assert_eq!(CtlRequest::parse(&bytes)?, req); // what a switch reads
+///
+/// let err = CtlRequest::parse(&bytes[..20]).expect_err("truncated");
+/// assert!(err.to_string().contains("truncated"), "{err}");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CtlRequest {
     /// The port asked for.

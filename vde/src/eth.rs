@@ -1,4 +1,26 @@
 //! The few Ethernet facts a hub needs: header layout, sizes, addresses, VLAN id.
+//!
+//! Frames are whole Ethernet frames without FCS: destination MAC, source MAC, EtherType,
+//! payload. Hubs drop frames shorter than [`ETH_HEADER_LEN`] and cut longer ones to
+//! [`MAX_FRAME_LEN`], as vde_switch does:
+//!
+//! ```
+//! use vde::{ETH_HEADER_LEN, MAX_FRAME_LEN};
+//! # fn main() -> std::io::Result<()> {
+//! let hub = vde::Hub::new();
+//! let (a, b) = (hub.connect()?, hub.connect()?);
+//! let mut buf = [0u8; 2048];
+//!
+//! a.send(&[0xff; ETH_HEADER_LEN - 1])?; // a runt: dropped, and counted
+//! assert!(b.recv(&mut buf).is_err());
+//! assert_eq!(hub.stats()[0].dropped, 1);
+//!
+//! a.send(&[0xff; 2000])?; // too long: cut
+//! assert_eq!(b.recv(&mut buf)?, MAX_FRAME_LEN);
+//! assert_eq!((ETH_HEADER_LEN, MAX_FRAME_LEN), (14, 1518));
+//! # Ok(())
+//! # }
+//! ```
 
 /// Length of an Ethernet header (destination, source, type). Shorter frames are dropped.
 pub const ETH_HEADER_LEN: usize = 14;

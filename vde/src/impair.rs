@@ -23,6 +23,27 @@ use std::time::{Duration, Instant};
 use crate::vnl::Vnl;
 
 /// Impairment settings; the default impairs nothing.
+///
+/// ```
+/// use std::time::Duration;
+/// use vde::{Impairment, Vnl};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let imp = Impairment::parse_list("loss=5,delay=10+2")?;
+/// assert_eq!(imp.loss, 5.0);
+/// assert_eq!((imp.delay, imp.jitter), (Duration::from_millis(10), Duration::from_millis(2)));
+///
+/// // The same options in a hub VNL, as `vde::open` reads them.
+/// let vnl = Vnl::parse("hub://@wan[loss=5/delay=10+2/queue=64]")?;
+/// assert_eq!(Impairment::from_vnl(&vnl)?, imp);
+///
+/// assert!(Impairment::default().is_none());
+/// let err = Impairment::parse_list("loss=150").expect_err("not a percentage");
+/// assert!(err.to_string().contains("loss=\"150\""), "{err}");
+/// # Ok(())
+/// # }
+/// ```
+///
+/// [`crate::Hub::connect_with`] applies one to a member's frames.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Impairment {
     /// Percent of frames dropped.

@@ -51,6 +51,29 @@
 //! link errors carry the errno Linux gives (`ENETDOWN`...); errors about a file or socket
 //! (opening, serving) have the errno's kind and a text naming the path, with the errno's
 //! text once (bad VNLs: `InvalidInput` with a text naming the bad part).
+//!
+//! Two links opened on one in-process hub, a frame from one to the other:
+//!
+//! ```
+//! # fn main() -> std::io::Result<()> {
+//! let a = vde::open("hub://@lan")?;
+//! let b = vde::open("hub://@lan")?; // the same name: the same hub
+//!
+//! let mut frame = [0u8; 60];
+//! frame[..6].copy_from_slice(&[0xff; 6]); // destination: broadcast
+//! frame[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x01]); // source MAC
+//! frame[12..14].copy_from_slice(&[0x88, 0xb5]); // EtherType for local experiments
+//! a.send(&frame)?;
+//!
+//! let mut buf = [0u8; vde::MAX_FRAME_LEN];
+//! let n = b.recv(&mut buf)?; // already there: in-process delivery is synchronous
+//! assert_eq!(&buf[..n], &frame[..]);
+//! // The sender does not hear itself, and receiving never blocks.
+//! let nothing = a.recv(&mut buf).expect_err("no frame for the sender");
+//! assert_eq!(nothing.kind(), std::io::ErrorKind::WouldBlock);
+//! # Ok(())
+//! # }
+//! ```
 
 mod capture;
 pub mod ctl;
@@ -81,6 +104,24 @@ pub use link::{BATCH_MAX, FrameBatch, Link};
 pub use vnl::Vnl;
 
 /// Opens the link a VNL names (see the crate docs for the forms).
+///
+/// A bad VNL is an `InvalidInput` error whose text names the bad part; `null://` is a link
+/// that takes every frame and never has one to give:
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// let err = vde::open("vde:///tmp/sw[prot=3]").expect_err("a misspelt option");
+/// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+/// assert!(err.to_string().contains("unknown option \"prot\""), "{err}");
+///
+/// let null = vde::open("null://")?;
+/// null.send(&[0u8; 60])?;
+/// let mut buf = [0u8; 1518];
+/// assert_eq!(null.recv(&mut buf).expect_err("nothing").kind(), std::io::ErrorKind::WouldBlock);
+/// assert!(null.is_up());
+/// # Ok(())
+/// # }
+/// ```
 pub fn open(vnl: &str) -> io::Result<Link> {
     let home = std::env::var_os("HOME");
     let text = resolve(vnl, home.as_deref().map(Path::new))?;

@@ -79,6 +79,30 @@ pub(crate) trait Endpoint: Send + Sync {
 /// * [`Link::recv`] never blocks: `WouldBlock` when nothing is waiting; once the link is
 ///   down and drained, `ENETDOWN`. A frame longer than the buffer is truncated.
 /// * A `Link` is `Send + Sync`: one thread may send while another receives.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// let hub = vde::Hub::new();
+/// let (a, b) = (hub.connect()?, hub.connect()?);
+/// assert!(a.is_up() && a.generation() == 0); // in-process members never go down
+/// assert_eq!(a.max_frame(), vde::MAX_FRAME_LEN);
+///
+/// let receiver = std::thread::spawn(move || -> std::io::Result<usize> {
+///     let mut buf = [0u8; vde::MAX_FRAME_LEN];
+///     loop {
+///         match b.recv(&mut buf) {
+///             Ok(n) => return Ok(n),
+///             // A real receiver polls b's fd (AsFd) instead of spinning.
+///             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::yield_now(),
+///             Err(e) => return Err(e),
+///         }
+///     }
+/// });
+/// a.send(&[0xff; 64])?;
+/// assert_eq!(receiver.join().expect("the receiver")?, 64);
+/// # Ok(())
+/// # }
+/// ```
 pub struct Link {
     inner: Box<dyn Endpoint>,
     vnl: String,
@@ -228,6 +252,23 @@ impl fmt::Debug for Link {
 pub const BATCH_MAX: usize = 64;
 
 /// Preallocated buffers for [`Link::recv_batch`]: receiving into it never allocates.
+///
+/// ```
+/// use vde::FrameBatch;
+/// # fn main() -> std::io::Result<()> {
+/// let hub = vde::Hub::new();
+/// let (a, b) = (hub.connect()?, hub.connect()?);
+/// for len in [60, 61, 62] {
+///     a.send(&vec![0xff; len])?;
+/// }
+/// let mut batch = FrameBatch::new(vde::BATCH_MAX);
+/// assert_eq!(b.recv_batch(&mut batch)?, 3); // every waiting frame, one lock
+/// let lens: Vec<usize> = batch.iter().map(<[u8]>::len).collect();
+/// assert_eq!(lens, [60, 61, 62]);
+/// assert!(b.recv_batch(&mut batch).is_err()); // WouldBlock: the queue is empty
+/// # Ok(())
+/// # }
+/// ```
 pub struct FrameBatch {
     buf: Vec<u8>,
     lens: Vec<usize>,

@@ -11,6 +11,25 @@ pub const LINKTYPE_ETHERNET: u32 = 1;
 pub const SNAPLEN: u32 = 65_535;
 
 /// A pcap file being written.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use vde::pcap::PcapWriter;
+/// # fn main() -> std::io::Result<()> {
+/// let mut pcap = PcapWriter::new(Vec::new())?; // any Write: a File, a Vec, a pipe
+/// let at = UNIX_EPOCH + Duration::from_micros(1_700_000_000_000_042);
+/// pcap.write_frame_at(&[0xff; 60], at)?;
+/// let bytes = pcap.into_inner();
+/// assert_eq!(bytes.len(), 24 + 16 + 60); // global header, record header, frame
+/// assert_eq!(bytes[..4], 0xa1b2_c3d4u32.to_ne_bytes()); // microsecond pcap, this host's order
+/// assert_eq!(bytes[20..24], vde::pcap::LINKTYPE_ETHERNET.to_ne_bytes());
+/// assert_eq!(bytes[24..28], 1_700_000_000u32.to_ne_bytes()); // seconds
+/// assert_eq!(bytes[28..32], 42u32.to_ne_bytes()); // microseconds
+/// # Ok(())
+/// # }
+/// ```
+///
+/// With [`crate::Hub::set_capture`] it records a hub's traffic, as `vdehub --pcap` does.
 pub struct PcapWriter<W: Write> {
     out: W,
 }

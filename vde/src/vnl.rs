@@ -22,6 +22,20 @@
 //!
 //! Errors are [`std::io::ErrorKind::InvalidInput`] (EINVAL) and their text names the
 //! offending part.
+//!
+//! ```
+//! use vde::Vnl;
+//! # fn main() -> Result<(), vde::vnl::VnlError> {
+//! // Quotes and %XX escapes protect the delimiters; keys may be abbreviated.
+//! let v = Vnl::parse("hub:///tmp/'my[lab]'%20hub[mo=0600/loss=5]")?;
+//! assert_eq!(v.address, "/tmp/my[lab] hub");
+//! assert_eq!(v.options, [("mode".into(), "0600".into()), ("loss".into(), "5".into())]);
+//! // Slash style: options follow the address.
+//! let x = Vnl::parse("vxvde://239.1.2.3/port=14789/vni=7")?;
+//! assert_eq!((x.address.as_str(), x.option("vni")), ("239.1.2.3", Some("7")));
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 use std::io;
@@ -134,6 +148,23 @@ const SCHEMES: &[SchemeSpec] = &[
 ];
 
 /// A parsed VNL: scheme, unescaped address, and options with their canonical key names.
+///
+/// ```
+/// use vde::Vnl;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let vnl = Vnl::parse("vde:///tmp/sw[3/mode=0660]")?;
+/// assert_eq!(vnl.scheme, "vde");
+/// assert_eq!(vnl.address, "/tmp/sw");
+/// assert_eq!(vnl.option("port"), Some("3")); // a bare element is the port
+/// assert_eq!(vnl.option_u64("port")?, Some(3));
+/// assert_eq!(vnl.option_mode("mode")?, Some(0o660));
+/// assert_eq!(vnl.option("group"), None);
+/// // Display writes the canonical form, which parses back to the same value.
+/// assert_eq!(vnl.to_string(), "vde:///tmp/sw[port=3/mode=0660]");
+/// assert_eq!(Vnl::parse(&vnl.to_string())?, vnl);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vnl {
     /// The scheme, lower case as written (`vde`, `hub`, ...). `vde` when the VNL had no `://`.
@@ -146,6 +177,16 @@ pub struct Vnl {
 }
 
 /// A VNL that could not be parsed: the text names the offending part.
+///
+/// ```
+/// let err = vde::Vnl::parse("hub:///tmp/hub[loss=5").expect_err("no ']'");
+/// assert_eq!(
+///     err.to_string(),
+///     r#"bad VNL "hub:///tmp/hub[loss=5": missing ']' closing the options "[loss=5""#
+/// );
+/// let io: std::io::Error = err.into(); // EINVAL, for the functions that return io::Result
+/// assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VnlError {
     vnl: String,
@@ -362,6 +403,11 @@ fn spec_of(scheme: &str) -> Option<&'static SchemeSpec> {
 }
 
 /// The schemes [`Vnl::parse`] accepts.
+///
+/// ```
+/// let schemes: Vec<&str> = vde::vnl::supported_schemes().collect();
+/// assert_eq!(schemes, ["vde", "hub", "switch", "tap", "vxvde", "null"]);
+/// ```
 pub fn supported_schemes() -> impl Iterator<Item = &'static str> {
     SCHEMES.iter().map(|s| s.name)
 }

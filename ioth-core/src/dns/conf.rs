@@ -64,6 +64,21 @@ pub struct Nameserver {
 }
 
 /// What resolv.conf text says.
+///
+/// ```
+/// use ioth::dns::ResolvConf;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let conf = ResolvConf::parse("nameserver fe80::53%vde0\ndomain lan\noptions use-vc\n")?;
+/// assert_eq!(conf.nameservers[0].scope.as_deref(), Some("vde0"));
+/// assert_eq!(conf.search[0].to_ascii(), "lan.");
+/// assert!(conf.options.use_tcp);
+///
+/// let err = ResolvConf::parse("options ndots:x").expect_err("not a number");
+/// assert_eq!(err.to_string(), "resolv.conf line 1: option \"ndots:x\": \"x\" is not a number");
+/// assert!(ResolvConf::parse_lenient("options ndots:x").nameservers.is_empty()); // skipped
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ResolvConf {
     /// The servers, in order.

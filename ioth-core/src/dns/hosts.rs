@@ -6,6 +6,20 @@
 use std::net::IpAddr;
 
 /// The entries of a hosts file, in file order.
+///
+/// ```
+/// use std::net::IpAddr;
+/// use ioth::dns::Hosts;
+/// # fn main() -> Result<(), std::net::AddrParseError> {
+/// let text = "# a comment\n10.0.0.1 gw.lan gw\nfe80::1%eth0 gw.lan\nnot-an-address x\n";
+/// let hosts = Hosts::parse(text);
+/// assert_eq!(hosts.lookup("GW.lan"), ["10.0.0.1".parse::<IpAddr>()?, "fe80::1".parse()?]);
+/// assert_eq!(hosts.reverse("10.0.0.1".parse()?), Some("gw.lan"));
+/// assert!(hosts.lookup("x").is_empty()); // its line has no address: skipped
+/// assert_eq!(Hosts::loopback().lookup("a.localhost").len(), 2); // RFC 6761
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Hosts {
     entries: Vec<(IpAddr, Vec<String>)>,

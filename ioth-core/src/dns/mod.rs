@@ -5,17 +5,40 @@
 //! resolver or another stack. [`Resolver::for_stack`] is that resolver; [`Stack::resolve`] and
 //! the std-like types of [`crate::net`] use it when given a name.
 //!
-//! ```no_run
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! A node whose stack learned its server by DHCP (`Stack::from_config("stack=smoltcp
+//! vnl=vde:///tmp/sw eth dhcp")`, with the `ioth-smoltcp` crate linked) asks it through
+//! `Resolver::for_stack(&stack)`. Here a server on the kernel stack's loopback stands in for
+//! it, given to the resolver by address:
+//!
+//! ```
+//! use std::net::Ipv4Addr;
 //! use ioth::Stack;
 //! use ioth::dns::{RecordType, Resolver};
-//! let (stack, _) = Stack::from_config("stack=smoltcp,vnl=hub:///tmp/hub,eth,dhcp")?;
-//! let resolver = Resolver::for_stack(&stack);
-//! for ip in resolver.lookup_ip("example.test")? {
-//!     println!("{ip}");
-//! }
-//! let mx = resolver.lookup("example.test", RecordType::MX)?;
-//! println!("{} MX records", mx.records().len());
+//! # use ioth::dns::proto::op::{Message, OpCode};
+//! # use ioth::dns::proto::rr::{RData, Record, rdata::A};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let stack = Stack::new("kernel", &[])?;
+//! let server = stack.udp_bind("127.0.0.1:0")?; // answers one query, below
+//! let resolver = Resolver::from_servers(&stack, &[server.local_addr()?]);
+//! # let answering = std::thread::spawn(move || -> std::io::Result<()> {
+//! #     let mut buf = [0u8; 1500];
+//! #     let (n, client) = server.recv_from(&mut buf)?;
+//! #     let query = Message::from_vec(&buf[..n]).map_err(std::io::Error::other)?;
+//! #     let mut reply = Message::response(query.metadata.id, OpCode::Query);
+//! #     reply.add_queries(query.queries.clone());
+//! #     let owner = query.queries[0].name.clone();
+//! #     let a = RData::A(A(Ipv4Addr::new(10, 0, 0, 80)));
+//! #     reply.add_answer(Record::from_rdata(owner, 300, a));
+//! #     server.send_to(&reply.to_vec().map_err(std::io::Error::other)?, client)?;
+//! #     Ok(())
+//! # });
+//!
+//! let web = resolver.lookup("web.example.test", RecordType::A)?;
+//! assert_eq!(web.ips().collect::<Vec<_>>(), [Ipv4Addr::new(10, 0, 0, 80)]);
+//! assert_eq!(web.canonical_name().to_ascii(), "web.example.test.");
+//! # answering.join().expect("the server thread")?;
+//! // Asked again, the answer comes from the cache (its TTL is 300 s).
+//! assert!(resolver.lookup("web.example.test", RecordType::A)?.from_cache());
 //! # Ok(())
 //! # }
 //! ```

@@ -68,6 +68,28 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// per query; replies accepted only when source, id and question match (RFC 5452); the search
 /// list with `ndots`; a trailing dot makes a name absolute; a hosts table; a bounded cache that
 /// honours TTLs and negative TTLs (RFC 2308). Cloning is cheap and clones share the cache.
+///
+/// ```
+/// use std::net::IpAddr;
+/// use std::sync::Arc;
+/// use ioth::dns::{Hosts, ResolveError, Resolver};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let stack = ioth::Stack::new("kernel", &[])?;
+/// let resolver = Resolver::from_servers(&stack, &[]); // no server: hosts only
+/// assert_eq!(resolver.lookup_ip("localhost")?.len(), 2); // 127.0.0.1 and ::1, by default
+/// resolver.set_hosts(Arc::new(Hosts::parse("10.0.0.80 web.lan www.lan\nfc00::80 web.lan\n")));
+///
+/// let expected: [IpAddr; 2] = ["fc00::80".parse()?, "10.0.0.80".parse()?];
+/// assert_eq!(resolver.lookup_ip("web.lan")?, expected); // IPv6 first
+/// assert_eq!(resolver.lookup_ip("WWW.lan.")?, expected[1..]); // case and one dot ignored
+/// assert_eq!(resolver.reverse("10.0.0.80".parse()?)?[0].to_ascii(), "web.lan.");
+///
+/// let err = resolver.lookup_ip("mail.lan").expect_err("not in hosts, no server to ask");
+/// assert!(matches!(err, ResolveError::NoServers { .. }), "{err}");
+/// assert_eq!(std::io::Error::from(err).kind(), std::io::ErrorKind::NotFound);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Resolver {
     stack: Stack,
@@ -96,6 +118,25 @@ impl Resolver {
     /// A resolver over `stack` configured by resolv.conf text (`nameserver`, `search`,
     /// `domain`, `options ndots: timeout: attempts: rotate edns0 use-vc`). A bad value is an
     /// error naming its line.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioth::dns::Resolver;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let stack = ioth::Stack::new("kernel", &[])?;
+    /// let text = "nameserver 127.0.0.53\nsearch corp.test\noptions ndots:2 timeout:1 rotate\n";
+    /// let resolver = Resolver::from_conf(&stack, text)?;
+    /// assert_eq!(resolver.servers(), ["127.0.0.53:53".parse()?]);
+    /// assert_eq!(resolver.search()[0].to_ascii(), "corp.test.");
+    /// let options = resolver.options();
+    /// assert_eq!((options.ndots, options.timeout), (2, Duration::from_secs(1)));
+    /// assert!(options.rotate);
+    ///
+    /// let err = Resolver::from_conf(&stack, "search x\nnameserver banana\n").expect_err("bad");
+    /// assert_eq!(err.line, 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn from_conf(stack: &Stack, text: &str) -> Result<Resolver, ConfError> {
         let conf = ResolvConf::parse(text)?;
         Ok(Resolver::fixed(stack, conf, Arc::new(Hosts::loopback())))

@@ -10,6 +10,22 @@ use crate::stack::Stack;
 /// host's. Implemented for the same types as std's trait (addresses, `(host, port)` pairs,
 /// `"host:port"` strings, slices of addresses), so code written against `std::net` keeps
 /// compiling and keeps its queries inside its node.
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use std::sync::Arc;
+/// use ioth::net::ToSocketAddrs;
+/// # fn main() -> std::io::Result<()> {
+/// let stack = ioth::Stack::new("kernel", &[])?;
+/// stack.resolver().set_hosts(Arc::new(ioth::dns::Hosts::parse("10.0.0.80 web.lan\n")));
+/// let web: SocketAddr = "10.0.0.80:80".parse().expect("an address");
+/// assert_eq!("web.lan:80".to_socket_addrs_on(&stack)?, [web]);
+/// assert_eq!(("web.lan", 80).to_socket_addrs_on(&stack)?, [web]);
+/// assert_eq!(web.to_socket_addrs_on(&stack)?, [web]); // literals as themselves
+/// assert_eq!(stack.resolve("web.lan:80")?, [web]); // the same, by the stack
+/// # Ok(())
+/// # }
+/// ```
 pub trait ToSocketAddrs {
     /// The addresses, resolved over `stack` when a name is involved.
     fn to_socket_addrs_on(&self, stack: &Stack) -> io::Result<Vec<SocketAddr>>;

@@ -5,6 +5,33 @@
 //! stack. Names given to them (`"example.test:80"`) are resolved over the stack they use
 //! ([`ToSocketAddrs`]), never by the host's resolver. Each owns a real descriptor (`AsFd`, `AsRawFd`) that works with poll, epoll and mio
 //! (`mio::unix::SourceFd`).
+//!
+//! A TCP echo over the kernel stack's loopback:
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use ioth::Stack;
+//! use ioth::net::{TcpListener, TcpStream};
+//! # fn main() -> std::io::Result<()> {
+//! let stack = Stack::new("kernel", &[])?;
+//! let listener = TcpListener::bind_on(&stack, "127.0.0.1:0")?;
+//! let addr = listener.local_addr()?;
+//! let echo = std::thread::spawn(move || -> std::io::Result<()> {
+//!     let (mut conn, _peer) = listener.accept()?;
+//!     let mut buf = [0u8; 5];
+//!     conn.read_exact(&mut buf)?;
+//!     conn.write_all(&buf)
+//! });
+//! let mut conn = TcpStream::connect_on(&stack, addr)?;
+//! conn.write_all(b"hello")?;
+//! let mut reply = [0u8; 5];
+//! conn.read_exact(&mut reply)?;
+//! assert_eq!(&reply, b"hello");
+//! assert_eq!(conn.peer_addr()?, addr);
+//! # echo.join().expect("the echo thread")?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod addrs;
 pub mod happy;
@@ -168,6 +195,18 @@ macro_rules! socket_wrapper {
 }
 pub(crate) use socket_wrapper;
 
+/// The `Stack` methods are the `*_on` constructors with the stack first:
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// let stack = ioth::Stack::new("kernel", &[])?;
+/// let udp = stack.udp_bind("127.0.0.1:0")?;
+/// let listener = stack.tcp_listen("127.0.0.1:0")?;
+/// let conn = stack.tcp_connect(listener.local_addr()?)?;
+/// assert!(udp.stack().same_as(&stack) && conn.stack().same_as(&stack));
+/// # Ok(())
+/// # }
+/// ```
 impl Stack {
     /// Connects a TCP stream on this stack.
     pub fn tcp_connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<TcpStream> {

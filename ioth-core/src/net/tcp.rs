@@ -11,9 +11,58 @@ use crate::socket::Socket;
 use crate::stack::Stack;
 
 /// A TCP listening socket, like `std::net::TcpListener`.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use ioth::net::{TcpListener, TcpStream};
+/// # fn main() -> std::io::Result<()> {
+/// let stack = ioth::Stack::new("kernel", &[])?;
+/// let listener = TcpListener::bind_on(&stack, "127.0.0.1:0")?;
+/// let addr = listener.local_addr()?;
+/// let clients = std::thread::spawn(move || -> std::io::Result<()> {
+///     for word in [&b"one"[..], b"two"] {
+///         TcpStream::connect(addr)?.write_all(word)?; // on the kernel, the fallback
+///     }
+///     Ok(())
+/// });
+/// let mut words = Vec::new();
+/// for conn in listener.incoming().take(2) {
+///     let mut text = String::new();
+///     conn?.read_to_string(&mut text)?; // until the client closes
+///     words.push(text);
+/// }
+/// assert_eq!(words, ["one", "two"]);
+/// # clients.join().expect("the clients")?;
+/// # Ok(())
+/// # }
+/// ```
 pub struct TcpListener(Socket);
 
 /// A TCP connection, like `std::net::TcpStream`.
+///
+/// Names are resolved over the stack the stream is opened on (its own resolver, here its
+/// hosts table), never by the host's resolver:
+///
+/// ```
+/// use std::io::Read;
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use ioth::dns::Hosts;
+/// use ioth::net::{TcpListener, TcpStream};
+/// # fn main() -> std::io::Result<()> {
+/// let stack = ioth::Stack::new("kernel", &[])?;
+/// stack.resolver().set_hosts(Arc::new(Hosts::parse("127.0.0.1 echo.lan\n")));
+/// let listener = TcpListener::bind_on(&stack, "127.0.0.1:0")?;
+/// let port = listener.local_addr()?.port();
+///
+/// let conn = TcpStream::connect_on(&stack, format!("echo.lan:{port}"))?;
+/// conn.set_nodelay(true)?;
+/// conn.set_read_timeout(Some(Duration::from_millis(10)))?;
+/// let err = (&conn).read(&mut [0u8; 8]).expect_err("nothing sent yet");
+/// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock); // SO_RCVTIMEO ran out
+/// # Ok(())
+/// # }
+/// ```
 pub struct TcpStream(Socket);
 
 socket_wrapper!(TcpListener);
@@ -107,6 +156,23 @@ impl TcpStream {
     }
 
     /// Connects on `stack`, giving up with `ETIMEDOUT` after `timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioth::net::{TcpListener, TcpStream};
+    /// # fn main() -> std::io::Result<()> {
+    /// let stack = ioth::Stack::new("kernel", &[])?;
+    /// let listener = TcpListener::bind_on(&stack, "127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let conn = TcpStream::connect_timeout_on(&stack, &addr, Duration::from_secs(1))?;
+    /// assert_eq!(conn.peer_addr()?, addr);
+    /// drop(listener);
+    /// // Nobody listens there any more: refused at once, well before the timeout.
+    /// let err = TcpStream::connect_timeout_on(&stack, &addr, Duration::from_secs(1));
+    /// assert_eq!(err.expect_err("refused").kind(), std::io::ErrorKind::ConnectionRefused);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn connect_timeout_on(
         stack: &Stack,
         addr: &SocketAddr,

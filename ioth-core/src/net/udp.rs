@@ -11,6 +11,25 @@ use crate::socket::Socket;
 use crate::stack::Stack;
 
 /// A UDP socket, like `std::net::UdpSocket`.
+///
+/// ```
+/// use ioth::net::UdpSocket;
+/// # fn main() -> std::io::Result<()> {
+/// let stack = ioth::Stack::new("kernel", &[])?;
+/// let a = UdpSocket::bind_on(&stack, "127.0.0.1:0")?;
+/// let b = UdpSocket::bind_on(&stack, "127.0.0.1:0")?;
+/// a.connect(b.local_addr()?)?; // send() goes to b, and only b's datagrams are received
+/// a.send(b"ping")?;
+///
+/// let mut buf = [0u8; 16];
+/// let (n, from) = b.recv_from(&mut buf)?;
+/// assert_eq!((&buf[..n], from), (&b"ping"[..], a.local_addr()?));
+/// b.send_to(b"pong", from)?;
+/// assert_eq!(a.recv(&mut buf)?, 4);
+/// assert_eq!(&buf[..4], b"pong");
+/// # Ok(())
+/// # }
+/// ```
 pub struct UdpSocket(Socket);
 
 socket_wrapper!(UdpSocket);
@@ -32,6 +51,30 @@ impl UdpSocket {
 
     /// Asks for each datagram's destination address and interface (`IP_PKTINFO` /
     /// `IPV6_RECVPKTINFO`), reported by [`UdpSocket::recv_from_to`].
+    ///
+    /// A server bound to every address learns which one a query reached, to reply from it:
+    ///
+    /// ```
+    /// use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    /// use ioth::net::UdpSocket;
+    /// # fn main() -> std::io::Result<()> {
+    /// let stack = ioth::Stack::new("kernel", &[])?;
+    /// let server = UdpSocket::bind_on(&stack, "0.0.0.0:0")?;
+    /// server.set_recv_pktinfo(true)?;
+    /// let port = server.local_addr()?.port();
+    /// let client = UdpSocket::bind_on(&stack, "127.0.0.1:0")?;
+    /// client.send_to(b"query", SocketAddr::from(([127, 0, 0, 2], port)))?; // 127/8 is lo's
+    ///
+    /// let mut buf = [0u8; 64];
+    /// let got = server.recv_from_to(&mut buf)?;
+    /// assert_eq!(got.to, Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))));
+    /// let local = got.local.expect("the address to answer from");
+    /// server.send_from_to(b"answer", got.from, local, got.ifindex)?;
+    /// let (n, from) = client.recv_from(&mut buf)?;
+    /// assert_eq!((&buf[..n], from.ip()), (&b"answer"[..], local)); // from 127.0.0.2
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn set_recv_pktinfo(&self, on: bool) -> io::Result<()> {
         self.0.set_recv_pktinfo(on)
     }

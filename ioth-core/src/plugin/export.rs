@@ -30,9 +30,16 @@ unsafe impl Sync for LicensePtr {}
 /// Exports a backend as the libioth plugin `ioth_NAME.so`: defines `ioth_NAME_newstack`,
 /// `ioth_NAME_delstack` and `ioth_NAME_license` in the crate's `cdylib`.
 ///
-/// ```ignore
-/// ioth::export_plugin!("kernel", KernelBackend, "LGPL-2.1-or-later");
+/// Written once in the `lib.rs` of a crate whose `crate-type` includes `cdylib` (here the
+/// kernel backend exported again, as the plugin `ioth_hostcopy.so`):
+///
 /// ```
+/// ioth::export_plugin!("hostcopy", ioth::kernel::KernelBackend, "LGPL-2.1-or-later");
+/// # fn main() {}
+/// ```
+///
+/// A program loads it by name from the plugin path (`Stack::new("hostcopy", ..)`, see
+/// [`crate::plugin`]); libioth's C loader loads it too.
 #[macro_export]
 macro_rules! export_plugin {
     ($name:literal, $backend:expr, $license:literal) => {

@@ -37,6 +37,12 @@ pub const LIBDIR: &str = match option_env!("IOTH_LIBDIR") {
 };
 
 /// The directories searched for plugins, in order.
+///
+/// ```
+/// let dirs = ioth::plugin::search_path();
+/// let libdir = std::path::Path::new(ioth::plugin::LIBDIR).join("ioth");
+/// assert_eq!(dirs.last(), Some(&libdir)); // after IOTH_PLUGIN_PATH and ~/.ioth
+/// ```
 pub fn search_path() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(path) = std::env::var_os("IOTH_PLUGIN_PATH") {
@@ -59,6 +65,18 @@ pub fn load(name: &str) -> io::Result<Arc<dyn Backend>> {
 /// `ENOTSUP` when no directory has it (the message lists the files tried), `EINVAL` for a name
 /// that is not a plain word, `EPERM` when the program's licence forbids the plugin (see
 /// [`crate::set_license`]), `ENOENT` when the file lacks `ioth_NAME_newstack`.
+///
+/// ```
+/// use ioth::{errno_of, plugin};
+/// let dir = std::env::temp_dir().join("ioth-doc-no-plugins-here"); // need not exist
+/// let err = plugin::load_from("nosuch", &[dir.clone()]).err().expect("no such plugin");
+/// assert_eq!(errno_of(&err), libc::ENOTSUP);
+/// let tried = dir.join("ioth_nosuch.so");
+/// assert!(err.to_string().contains(&*tried.to_string_lossy()), "{err}");
+///
+/// let err = plugin::load_from("../evil", &[dir]).err().expect("not a plain word");
+/// assert_eq!(errno_of(&err), libc::EINVAL);
+/// ```
 pub fn load_from(name: &str, dirs: &[PathBuf]) -> io::Result<Arc<dyn Backend>> {
     if name.is_empty()
         || !name

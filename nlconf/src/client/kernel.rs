@@ -9,6 +9,19 @@ use std::path::{Path, PathBuf};
 use super::transport::NetlinkTransport;
 
 /// A kernel rtnetlink socket bound to a kernel-chosen port id.
+///
+/// Reading the kernel's configuration needs no privilege:
+///
+/// ```
+/// use nlconf::client::{KernelNetlink, NlClient};
+/// # fn main() -> std::io::Result<()> {
+/// let kernel = NlClient::new(KernelNetlink::open()?);
+/// let lo = kernel.link_by_name("lo")?; // every network namespace has it
+/// assert!(lo.flags & nlconf::model::iff::LOOPBACK != 0);
+/// assert_eq!(kernel.if_indextoname(lo.index)?, "lo");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct KernelNetlink {
     fd: OwnedFd,

@@ -71,6 +71,29 @@ pub struct InterfaceAddress {
 }
 
 /// The configuration helpers over a netlink transport.
+///
+/// Errors are the errno the peer answered, as the C helpers (nlinline) give them:
+///
+/// ```
+/// use nlconf::client::{IfaAddress, LocalTransport, NlClient};
+/// use nlconf::server::MemTables;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = NlClient::new(LocalTransport::new(MemTables::with_loopback(), 1));
+/// assert_eq!(client.if_nametoindex("lo")?, 1);
+/// assert_eq!(client.if_indextoname(1)?, "lo");
+/// let err = client.if_nametoindex("eth9").expect_err("no such interface");
+/// assert_eq!(err.raw_os_error(), Some(libc::ENODEV));
+/// let err = client.ipaddr_add("127.0.0.1".parse()?, 8, 1).expect_err("already there");
+/// assert_eq!(err.raw_os_error(), Some(libc::EEXIST));
+///
+/// let ips: Vec<_> = client.getifaddrs()?.into_iter().filter_map(|i| match i.addr {
+///     IfaAddress::Ip(ip) => Some(ip.to_string()),
+///     IfaAddress::Link { .. } => None,
+/// }).collect();
+/// assert_eq!(ips, ["127.0.0.1", "::1"]);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct NlClient<T> {
     transport: T,

@@ -48,6 +48,22 @@ impl<T: NetlinkTransport + ?Sized> NetlinkTransport for Arc<T> {
 /// A transport that hands requests to the request processor over tables owned in-process.
 /// Replies are produced during `send`, so `recv` never waits: with nothing queued it fails
 /// with EAGAIN.
+///
+/// ```
+/// use nlconf::client::{LocalTransport, NlClient};
+/// use nlconf::server::MemTables;
+/// # fn main() -> std::io::Result<()> {
+/// let client = NlClient::new(LocalTransport::new(MemTables::with_loopback(), 1));
+/// client.link_set_mtu(1, 1500)?;
+/// // The tables stay reachable, to seed them or to look at them.
+/// let mtu = client.transport().with_tables(|t| {
+///     use nlconf::server::Tables;
+///     t.links()[0].mtu
+/// });
+/// assert_eq!(mtu, 1500);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct LocalTransport<T> {
     inner: Mutex<(T, NlEndpoint)>,

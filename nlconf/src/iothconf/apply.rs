@@ -45,6 +45,24 @@ pub trait AutoConf {
 }
 
 /// A stack without protocol engines: every start or stop fails with ENOSYS.
+///
+/// With it, [`apply`] does the static part and lists the protocols in [`Report::failed`]:
+///
+/// ```
+/// use nlconf::client::{LocalTransport, NlClient};
+/// use nlconf::iothconf::{ConfState, Config, Mode, NoAutoConf, apply};
+/// use nlconf::server::MemTables;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = NlClient::new(LocalTransport::new(MemTables::with_loopback(), 1));
+/// client.iplink_add(Some("vde0"), None, "dummy", None)?;
+/// let cfg = Config::parse("eth dhcp ip=10.0.0.1/24", Mode::Running)?;
+/// let report = apply(&cfg, &client, &mut ConfState::new(), &mut NoAutoConf)?;
+/// assert!(report.eth && report.static_ && !report.dhcp);
+/// let (item, err) = &report.failed[0];
+/// assert_eq!((item.as_str(), err.raw_os_error()), ("dhcp", Some(libc::ENOSYS)));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoAutoConf;
 
@@ -65,6 +83,31 @@ struct IfaceState {
 }
 
 /// What iothconf configured on a stack, kept by the caller between [`apply`] calls.
+///
+/// It is what lets a later string undo an earlier one, and what `resolv.conf` text is made of:
+///
+/// ```
+/// use nlconf::client::{LocalTransport, NlClient};
+/// use nlconf::iothconf::{ConfState, Config, Mode, NoAutoConf, Protocol, apply};
+/// use nlconf::server::MemTables;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = NlClient::new(LocalTransport::new(MemTables::with_loopback(), 1));
+/// let vde0 = client.iplink_add(Some("vde0"), None, "dummy", None)?;
+/// let mut state = ConfState::new();
+/// let mut run = |s: &str| -> Result<_, Box<dyn std::error::Error>> {
+///     Ok(apply(&Config::parse(s, Mode::Running)?, &client, &mut state, &mut NoAutoConf)?)
+/// };
+/// run("eth ip=10.0.0.1/24 dns=10.0.0.53 domain=lan")?;
+/// let report = run("-static")?; // undoes what the first string set
+/// assert_eq!(report.removed.len(), 3);
+/// assert!(client.addrs()?.iter().all(|a| a.index != vde0));
+///
+/// // What an engine learned (DHCP here) joins the static items in resolv.conf.
+/// state.set_learned(vde0, Protocol::Dhcp4, vec!["10.0.0.2".parse()?], vec!["corp".into()]);
+/// assert_eq!(state.resolv_conf(vde0), "search corp\nnameserver 10.0.0.2\n");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct ConfState {
     ifaces: Vec<IfaceState>,

@@ -20,6 +20,31 @@
 //!
 //! Unknown tags, missing or malformed values, and values given to flags are errors (EINVAL)
 //! that name the offending item.
+//!
+//! ```
+//! use nlconf::iothconf::{Config, Mode, StaticItem};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let cfg = Config::parse(
+//!     "stack=smoltcp vnl=hub://@lan eth fqdn=node1.lan ip=10.0.0.1/24 ip=fc00::1 dhcp6",
+//!     Mode::Create,
+//! )?;
+//! assert_eq!(cfg.stack.as_deref(), Some("smoltcp"));
+//! assert_eq!(cfg.vnl, ["hub://@lan"]);
+//! assert_eq!(cfg.fqdn.as_deref(), Some("node1.lan"));
+//! assert!(cfg.enable.eth && cfg.enable.dhcp6 && !cfg.enable.dhcp);
+//! assert_eq!(cfg.add, [
+//!     StaticItem::Addr("10.0.0.1".parse()?, 24),
+//!     StaticItem::Addr("fc00::1".parse()?, 64), // /64 by default for IPv6
+//! ]);
+//!
+//! // A running stack takes no `stack=`; every error names the item.
+//! let err = Config::parse("stack=kernel", Mode::Running).expect_err("only when creating");
+//! assert_eq!(err.to_string(), "`stack` is only valid when creating a stack");
+//! let err = Config::parse("eth ip=10.0.0.1/33", Mode::Running).expect_err("a bad length");
+//! assert_eq!(err.to_string(), "`ip=10.0.0.1/33`: prefix length `33` is not in 1..=32");
+//! # Ok(())
+//! # }
+//! ```
 
 mod apply;
 mod tokens;

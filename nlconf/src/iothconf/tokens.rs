@@ -15,6 +15,22 @@ pub struct Item {
 }
 
 /// Splits `input` into items. Fails on an unterminated quote or a trailing `\`.
+///
+/// ```
+/// use nlconf::iothconf::tokenize;
+/// # fn main() -> Result<(), nlconf::iothconf::ConfigError> {
+/// let items = tokenize("stack='smoltcp,tcp=smoltcp' # options quoted\neth;ip=10.0.0.1")?;
+/// let pairs: Vec<(&str, Option<&str>)> =
+///     items.iter().map(|i| (i.tag.as_str(), i.value.as_deref())).collect();
+/// assert_eq!(pairs, [
+///     ("stack", Some("smoltcp,tcp=smoltcp")),
+///     ("eth", None),
+///     ("ip", Some("10.0.0.1")),
+/// ]);
+/// assert!(tokenize("vnl='hub://@lan").is_err()); // unterminated quote
+/// # Ok(())
+/// # }
+/// ```
 pub fn tokenize(input: &str) -> Result<Vec<Item>, ConfigError> {
     let mut items = Vec::new();
     let mut chars = input.chars().peekable();

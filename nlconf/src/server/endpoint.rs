@@ -9,6 +9,30 @@ use super::processor::process_datagrams;
 use super::tables::Tables;
 
 /// Reply queue and port id of one emulated netlink socket.
+///
+/// ```
+/// use netlink_packet_route::RouteNetlinkMessage;
+/// use netlink_packet_route::link::LinkMessage;
+/// use nlconf::rtnl::{self, RawHeader, flags::*};
+/// use nlconf::server::{MemTables, NlEndpoint};
+///
+/// let mut tables = MemTables::with_loopback();
+/// let mut socket = NlEndpoint::new(99);
+/// let mut bad = LinkMessage::default();
+/// bad.header.index = 42; // no such interface
+/// let request = rtnl::encode(RouteNetlinkMessage::GetLink(bad), NLM_F_REQUEST, 1, 0);
+/// assert_eq!(socket.send(&mut tables, &request), request.len()); // a send always succeeds
+/// assert!(socket.readable());
+///
+/// let mut buf = [0u8; 8192];
+/// let got = socket.recv(&mut buf, false).expect("the reply");
+/// let hdr = RawHeader::parse(&buf[..got.copied]).expect("a header");
+/// assert_eq!((hdr.ty, hdr.pid), (NLMSG_ERROR, 99));
+/// let errno = i32::from_ne_bytes(buf[16..20].try_into().expect("4 bytes"));
+/// assert_eq!(errno, -libc::ENODEV);
+/// let empty = socket.recv(&mut buf, false).expect_err("one reply only");
+/// assert_eq!(empty.raw_os_error(), Some(libc::EAGAIN));
+/// ```
 #[derive(Debug)]
 pub struct NlEndpoint {
     pid: u32,

@@ -23,6 +23,26 @@ use crate::model::{
 };
 
 /// In-memory links, addresses, routes and neighbours (see the module documentation).
+///
+/// ```
+/// use nlconf::client::{LocalTransport, NlClient};
+/// use nlconf::model::RTPROT_KERNEL;
+/// use nlconf::server::MemTables;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = NlClient::new(LocalTransport::new(MemTables::with_loopback(), 1));
+/// let eth = client.iplink_add(Some("eth0"), None, "dummy", None)?;
+/// client.ipaddr_add("10.1.0.5".parse()?, 16, eth)?;
+/// let has_prefix_route = |c: &NlClient<_>| -> std::io::Result<bool> {
+///     Ok(c.routes()?.iter().any(|r| r.oif == Some(eth) && r.protocol == RTPROT_KERNEL))
+/// };
+/// assert!(!has_prefix_route(&client)?); // the link is down
+/// client.link_set_up(eth, true)?; // as Linux: up gives the prefix route
+/// assert!(has_prefix_route(&client)?);
+/// let route = client.routes()?.into_iter().find(|r| r.oif == Some(eth)).expect("a route");
+/// assert_eq!((route.dst.to_string(), route.prefix_len), ("10.1.0.0".to_string(), 16));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct MemTables {
     links: Vec<Link>,

@@ -134,7 +134,8 @@ pub(crate) fn assign() -> io::Result<Arc<DriverThread>> {
     Ok(p.threads[i].clone())
 }
 
-/// How many driver threads serve the process (0 before the first stack).
+/// How many driver threads serve the process. The pool starts with the first stack, or with
+/// this call if none was made yet; 0 only if it could not be started.
 pub fn driver_threads() -> usize {
     pool().map(|p| p.threads.len()).unwrap_or(0)
 }

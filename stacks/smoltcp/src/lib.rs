@@ -24,6 +24,17 @@
 //!
 //! Linked into a program the backend is found by name (write `use ioth_smoltcp as _;` if the
 //! program names it only by string); the crate's cdylib is the plugin `ioth_smoltcp.so`.
+//!
+//! Two nodes on an in-process hub (`hub://@NAME`: no file, no process, no root), each with
+//! its own stack and address, and a TCP echo between them:
+//!
+//! ```no_run
+#![doc = include_str!("../tests/doc/hub_echo.rs")]
+//! ```
+//!
+//! The examples of this crate are `no_run` doctests, type-checked with the others, and run
+//! by `tests/doc_examples.rs`: run as doctests in a workspace run, they would link a build
+//! of this crate that the plugin fixtures replaced (see that file).
 
 mod announce;
 mod autoconf;
@@ -73,6 +84,17 @@ pub fn fuzz_fast_frame(frame: &[u8], mac: [u8; 6]) {
 pub const NAME: &str = "smoltcp";
 
 /// The smoltcp backend.
+///
+/// Found by name ([`NAME`]) once linked. A stack's interfaces are configured as Linux's are,
+/// through rtnetlink on the stack (the configuration helpers of `ioth::Stack`) or from a
+/// configuration string:
+///
+/// ```no_run
+#[doc = include_str!("../tests/doc/configure.rs")]
+/// ```
+///
+/// `stack.iplink_add(Some("lan1"), None, "vde", Some("hub://@other"))` adds an interface
+/// to a running stack.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SmoltcpBackend;
 

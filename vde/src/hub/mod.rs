@@ -531,6 +531,31 @@ impl Drop for HubShared {
 /// An Ethernet hub or switch living in this process. Cloning gives another handle to the
 /// same hub; the hub lives while a handle or a member ([`Link`]) does, and a served path is
 /// removed when it ends.
+///
+/// A hub floods every frame to every other member and counts per port:
+///
+/// ```
+/// use vde::Hub;
+/// # fn main() -> std::io::Result<()> {
+/// # fn frame(dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
+/// #     let mut f = vec![0u8; 60];
+/// #     f[..6].copy_from_slice(&dst);
+/// #     f[6..12].copy_from_slice(&src);
+/// #     f
+/// # }
+/// let hub = Hub::new();
+/// let (a, b, c) = (hub.connect()?, hub.connect()?, hub.connect()?);
+/// a.send(&frame([0x02, 0, 0, 0, 0, 0xbb], [0x02, 0, 0, 0, 0, 0xaa]))?;
+/// let mut buf = [0u8; vde::MAX_FRAME_LEN];
+/// assert_eq!(b.recv(&mut buf)?, 60);
+/// assert_eq!(c.recv(&mut buf)?, 60); // a hub: c gets b's frame too
+///
+/// let stats = hub.stats(); // ports 1, 2, 3, in the order the members joined
+/// assert_eq!((stats[0].port, stats[0].frames_in, stats[0].bytes_in), (1, 1, 60));
+/// assert_eq!((stats[1].frames_out, stats[2].frames_out), (1, 1));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Hub {
     shared: Arc<HubShared>,
@@ -544,6 +569,32 @@ impl Hub {
     }
 
     /// A new in-process learning switch.
+    ///
+    /// It learns where each source MAC lives; unicast to a known MAC goes to that member
+    /// alone, broadcast and unknown destinations to all the others:
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # fn frame(dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
+    /// #     let mut f = vec![0u8; 60];
+    /// #     f[..6].copy_from_slice(&dst);
+    /// #     f[6..12].copy_from_slice(&src);
+    /// #     f
+    /// # }
+    /// const A: [u8; 6] = [0x02, 0, 0, 0, 0, 0xaa];
+    /// const C: [u8; 6] = [0x02, 0, 0, 0, 0, 0xcc];
+    /// let switch = vde::Hub::new_switch();
+    /// let (a, b, c) = (switch.connect()?, switch.connect()?, switch.connect()?);
+    /// let mut buf = [0u8; vde::MAX_FRAME_LEN];
+    /// a.send(&frame([0xff; 6], A))?; // a broadcast: everyone, and A is learnt
+    /// assert!(b.recv(&mut buf).is_ok() && c.recv(&mut buf).is_ok());
+    ///
+    /// c.send(&frame(A, C))?; // to A: only a's member gets it
+    /// assert_eq!(a.recv(&mut buf)?, 60);
+    /// assert_eq!(b.recv(&mut buf).expect_err("not for b").kind(), std::io::ErrorKind::WouldBlock);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new_switch() -> Hub {
         Hub::with_config(HubConfig {
             kind: HubKind::Switch,
@@ -565,6 +616,23 @@ impl Hub {
     /// The hub of this process registered under `name` (the one `hub://@NAME` and
     /// `switch://@NAME` open), created with `cfg` if it does not exist yet. EADDRINUSE if it
     /// exists with another kind.
+    ///
+    /// ```
+    /// use vde::{Hub, HubConfig, HubKind};
+    /// # fn main() -> std::io::Result<()> {
+    /// let hub = Hub::named("lab", HubConfig { queue_len: 16, ..HubConfig::default() })?;
+    /// let member = hub.connect()?;
+    /// let other = vde::open("hub://@lab")?; // joins the same hub
+    /// other.send(&[0xff; 60])?;
+    /// let mut buf = [0u8; vde::MAX_FRAME_LEN];
+    /// assert_eq!(member.recv(&mut buf)?, 60);
+    ///
+    /// let as_switch = HubConfig { kind: HubKind::Switch, ..HubConfig::default() };
+    /// let err = Hub::named("lab", as_switch).expect_err("lab is a hub");
+    /// assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn named(name: &str, cfg: HubConfig) -> io::Result<Hub> {
         registry_get_or_create(&format!("@{name}"), cfg.kind, || {
             Ok(Some(Hub::with_config(cfg.clone())))
@@ -584,6 +652,22 @@ impl Hub {
     }
 
     /// A new in-process member whose sent frames suffer `impairment`.
+    ///
+    /// ```
+    /// use vde::{Hub, Impairment};
+    /// # fn main() -> std::io::Result<()> {
+    /// let hub = Hub::new();
+    /// let lossy = hub.connect_with(&Impairment { loss: 100.0, ..Impairment::default() })?;
+    /// let peer = hub.connect()?;
+    /// lossy.send(&[0xff; 60])?; // accepted, and lost on the way
+    /// peer.send(&[0xff; 60])?; // the other way is not impaired
+    /// let mut buf = [0u8; vde::MAX_FRAME_LEN];
+    /// assert!(peer.recv(&mut buf).is_err());
+    /// assert_eq!(lossy.recv(&mut buf)?, 60);
+    /// assert_eq!(hub.stats()[0].dropped, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn connect_with(&self, impairment: &Impairment) -> io::Result<Link> {
         let label = format!("hub member of {:p}", Arc::as_ptr(&self.shared));
         Ok(Link::new(Box::new(self.member(impairment)?), label))
@@ -609,6 +693,21 @@ impl Hub {
     /// path. Every error names the path it is about. One service thread handles all remote
     /// members, within `cfg`'s limits. Opening `hub://PATH` in this process afterwards
     /// joins this hub.
+    ///
+    /// ```
+    /// use vde::{Hub, ServeConfig};
+    /// # fn main() -> std::io::Result<()> {
+    /// let path = std::env::temp_dir().join(format!("vde-doc-serve-{}", std::process::id()));
+    /// let hub = Hub::new();
+    /// let served = hub.serve(&path, &ServeConfig::default())?;
+    /// assert!(served.join("ctl").exists()); // what vde_plug vde://PATH connects to
+    /// assert!(vde::hub::served_by_this_process(&path));
+    ///
+    /// drop(hub); // the last handle: the service ends and removes what it made
+    /// assert!(!path.exists());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn serve(&self, path: &Path, cfg: &ServeConfig) -> io::Result<PathBuf> {
         let mut slot = self.shared.server.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_some() {
@@ -646,6 +745,26 @@ impl Hub {
 
     /// Calls `f` with every frame entering the hub (after the runt check and truncation,
     /// before impairment); `None` stops capturing.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// # fn main() -> std::io::Result<()> {
+    /// let hub = vde::Hub::new();
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = Arc::clone(&seen);
+    /// hub.set_capture(Some(Box::new(move |frame: &[u8]| {
+    ///     log.lock().expect("capture log").push(frame.len());
+    /// })));
+    /// let a = hub.connect()?; // alone on the hub: its frame reaches nobody, yet is seen
+    /// a.send(&[0xff; 60])?;
+    /// a.send(&[0xff; 10])?; // a runt: dropped before capture
+    /// a.send(&[0xff; 2000])?; // cut to 1518 as vde_switch does
+    /// assert_eq!(*seen.lock().expect("capture log"), [60, 1518]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// [`crate::pcap::PcapWriter`] writes what it sees as a file tcpdump reads.
     pub fn set_capture(&self, f: Option<Capture>) {
         let core = &self.shared.core;
         let mut c = core.capture.lock().unwrap_or_else(|e| e.into_inner());

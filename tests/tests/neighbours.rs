@@ -109,7 +109,9 @@ fn pings_to_several_new_neighbours_do_not_wait_on_each_other() {
     let mut seqs = Vec::new();
     let mut buf = [0u8; 64];
     while seqs.len() < 4 {
-        let (n, _) = ping.recv_from(&mut buf, 0).expect("an echo reply within 5 s");
+        let (n, _) = ping
+            .recv_from(&mut buf, 0)
+            .expect("an echo reply within 5 s");
         assert!(n >= 8 && buf[0] == 0, "an echo reply");
         seqs.push(buf[7]);
     }

@@ -1043,7 +1043,13 @@ impl Core {
     fn after_poll(&mut self, changed: bool, now: u64) {
         let changed = changed | self.run_autoconf();
         if !self.waiting.is_empty() {
-            crate::waiting::probe_due(&mut self.waiting, &self.ifaces, &self.socks, now);
+            crate::waiting::probe_due(
+                &mut self.waiting,
+                &self.ifaces,
+                &self.routes,
+                &self.socks,
+                now,
+            );
         }
         if self.nl_snapshot.is_some() && self.config_gen != self.notified_gen {
             self.notify_changes();

@@ -84,12 +84,8 @@ impl Core {
         buf[2..4].copy_from_slice(&[0, 0]);
         let sum = internet_checksum(buf);
         buf[2..4].copy_from_slice(&sum.to_be_bytes());
-        if slot != 0
-            && let Ok((_, hop)) = crate::core::next_hop(&self.ifaces, &self.routes, dst)
-        {
-            let now = crate::driver::now_micros();
-            crate::waiting::note(&mut self.waiting, id, slot, hop, now);
-        }
+        let now = crate::driver::now_micros();
+        crate::waiting::note(&mut self.waiting, id, slot, dst, now);
         Ok(len)
     }
 }

@@ -1612,13 +1612,8 @@ impl Core {
                     buf[off..off + b.len()].copy_from_slice(b);
                     off += b.len();
                 }
-                if s != 0
-                    && let Ok((_, hop)) =
-                        crate::core::next_hop(&self.ifaces, &self.routes, dst.ip())
-                {
-                    let now = crate::driver::now_micros();
-                    crate::waiting::note(&mut self.waiting, id, s, hop, now);
-                }
+                let now = crate::driver::now_micros();
+                crate::waiting::note(&mut self.waiting, id, s, dst.ip(), now);
                 Ok(len)
             }
             Kind::Tcp(t) => {

@@ -7,8 +7,9 @@
 //! does at start, where every node resolves someone at once): a DNS query's first try, or
 //! the `threads` example's echoes, timed out. Linux asks for each neighbour on its own.
 //!
-//! Each UDP (and ICMP echo socket) send to a next hop notes (socket, interface, hop) here. While that socket still
-//! has datagrams queued on that interface, the hop is probed by us after [`PROBE_AFTER`] and
+//! Each UDP (and ICMP echo socket) send notes (socket, interface, destination) here: no
+//! route is looked up per datagram. While that socket still has datagrams queued on that
+//! interface, the destination's next hop is probed by us after [`PROBE_AFTER`] and
 //! then once every [`PROBE_EVERY`], as our TCP engine's queues are; the answer fills
 //! smoltcp's cache and the queue goes. A note goes when the queue is empty, when the socket
 //! is gone, or after `NEIGHBOUR_TIMEOUT` (smoltcp has then resolved the hop or given up).
@@ -17,46 +18,46 @@ use std::net::IpAddr;
 
 use smoltcp::socket::{icmp, udp};
 
-use crate::core::{Iface, NEIGHBOUR_TIMEOUT};
+use crate::core::{Iface, NEIGHBOUR_TIMEOUT, StackRoute, next_hop};
 use crate::sockets::Kind;
 use crate::tcp_ioth::probe::{self, PROBE_AFTER, PROBE_EVERY};
 
-/// One next hop a socket's datagrams may be waiting for.
+/// A destination whose next hop a socket's datagrams may be waiting for.
 #[derive(Debug)]
 pub(crate) struct Waiting {
     /// The socket (index in `Core::socks`).
     pub id: usize,
     /// The interface slot the datagrams leave by (never `lo`).
     pub slot: usize,
-    /// The neighbour they go to.
-    pub hop: IpAddr,
+    /// Where they go (the next hop is looked up only when it is probed).
+    pub dst: IpAddr,
     /// When the first of them was queued (µs).
     pub since: u64,
-    /// When we last probed `hop` (µs).
+    /// When we last probed its next hop (µs).
     pub probed_at: Option<u64>,
 }
 
-/// Notes that socket `id` queued a datagram on `slot` for `hop` at `now` (µs); a hop
-/// already noted for that socket keeps its time.
-pub(crate) fn note(waiting: &mut Vec<Waiting>, id: usize, slot: usize, hop: IpAddr, now: u64) {
-    if slot == 0 || hop.is_unspecified() || hop.is_multicast() {
+/// Notes that socket `id` queued a datagram on `slot` for `dst` at `now` (µs); a
+/// destination already noted for that socket keeps its time.
+pub(crate) fn note(waiting: &mut Vec<Waiting>, id: usize, slot: usize, dst: IpAddr, now: u64) {
+    if slot == 0 || dst.is_unspecified() || dst.is_multicast() {
         return;
     }
-    if let IpAddr::V4(a) = hop
+    if let IpAddr::V4(a) = dst
         && a.is_broadcast()
     {
         return;
     }
     if waiting
         .iter()
-        .any(|w| w.id == id && w.slot == slot && w.hop == hop)
+        .any(|w| w.id == id && w.slot == slot && w.dst == dst)
     {
         return;
     }
     waiting.push(Waiting {
         id,
         slot,
-        hop,
+        dst,
         since: now,
         probed_at: None,
     });
@@ -85,10 +86,12 @@ fn queued(
     }
 }
 
-/// Forgets what is no longer waiting and probes the hops whose turn it is (`now` in µs).
+/// Forgets what is no longer waiting and probes the next hops whose turn it is (`now` in
+/// µs; `routes` are the stack's, for the next hop of a destination).
 pub(crate) fn probe_due(
     waiting: &mut Vec<Waiting>,
     ifaces: &[Option<Iface>],
+    routes: &[StackRoute],
     socks: &[Option<crate::sockets::SockRec>],
     now: u64,
 ) {
@@ -103,8 +106,12 @@ pub(crate) fn probe_due(
             None => now.saturating_sub(w.since) >= PROBE_AFTER,
             Some(at) => now.saturating_sub(at) >= PROBE_EVERY,
         };
-        if due && let Some(f) = ifaces.get(w.slot).and_then(Option::as_ref) {
-            probe::probe(f, w.hop);
+        if due
+            && let Some(f) = ifaces.get(w.slot).and_then(Option::as_ref)
+            && let Ok((slot, hop)) = next_hop(ifaces, routes, w.dst)
+            && slot == w.slot
+        {
+            probe::probe(f, hop);
             w.probed_at = Some(now);
         }
         true
@@ -132,17 +139,17 @@ mod tests {
     use std::net::Ipv4Addr;
 
     #[test]
-    fn a_hop_is_noted_once_per_socket_and_never_for_lo_or_broadcast() {
+    fn a_destination_is_noted_once_per_socket_and_never_for_lo_or_broadcast() {
         let mut w = Vec::new();
-        let hop = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
-        note(&mut w, 3, 1, hop, 100);
-        note(&mut w, 3, 1, hop, 200);
-        note(&mut w, 4, 1, hop, 300);
-        note(&mut w, 3, 0, hop, 100);
+        let dst = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+        note(&mut w, 3, 1, dst, 100);
+        note(&mut w, 3, 1, dst, 200);
+        note(&mut w, 4, 1, dst, 300);
+        note(&mut w, 3, 0, dst, 100);
         note(&mut w, 3, 1, IpAddr::V4(Ipv4Addr::BROADCAST), 100);
         note(&mut w, 3, 1, "ff02::1".parse().expect("addr"), 100);
         assert_eq!(w.len(), 2);
-        assert_eq!(w[0].since, 100, "a noted hop keeps its first time");
+        assert_eq!(w[0].since, 100, "a noted destination keeps its first time");
         assert_eq!(deadline(&w), 100 + PROBE_AFTER);
         w[0].probed_at = Some(150);
         w[1].probed_at = Some(400);

@@ -54,7 +54,9 @@ impl Timing {
     /// The timing for a period (MaxRtrAdvInterval) of `secs` seconds, 0 meaning no
     /// unsolicited advertisements: MinRtrAdvInterval is a third of it from 9 s on (RFC 4861's
     /// default), else three quarters (the largest it may be; the RFC's own "equal to
-    /// MaxRtrAdvInterval" contradicts its 0.75 bound).
+    /// MaxRtrAdvInterval" contradicts its 0.75 bound), and never below the 3 s §6.2.1
+    /// requires (a third of 9 s is 2.97 s), so that no two multicast advertisements are
+    /// closer than [`MIN_DELAY_BETWEEN_RAS`].
     pub fn from_period(secs: u32) -> Timing {
         if secs == 0 {
             return Timing {
@@ -67,7 +69,8 @@ impl Timing {
             max.mul_f64(0.33)
         } else {
             max.mul_f64(0.75)
-        };
+        }
+        .max(MIN_DELAY_BETWEEN_RAS);
         Timing {
             max_interval: Some(max),
             min_interval: min,

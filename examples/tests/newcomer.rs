@@ -96,6 +96,10 @@ fn a_crate_written_from_the_readme_builds_and_runs() {
         .args(["run", "--offline", "--quiet", "--bin", "newcomer"])
         .current_dir(&krate)
         .env("CARGO_TARGET_DIR", &target)
+        // A second build of the whole dependency graph: without debug information and
+        // incremental state it takes a fraction of the disk (CI machines have little).
+        .env("CARGO_PROFILE_DEV_DEBUG", "false")
+        .env("CARGO_INCREMENTAL", "0")
         .env_remove("RUSTFLAGS")
         .output()
         .expect("cargo runs");
@@ -115,6 +119,10 @@ fn a_crate_written_from_the_readme_builds_and_runs() {
         .args(["run", "--offline", "--quiet", "--bin", "what_it_is"])
         .current_dir(&krate)
         .env("CARGO_TARGET_DIR", &target)
+        // A second build of the whole dependency graph: without debug information and
+        // incremental state it takes a fraction of the disk (CI machines have little).
+        .env("CARGO_PROFILE_DEV_DEBUG", "false")
+        .env("CARGO_INCREMENTAL", "0")
         .env_remove("RUSTFLAGS")
         .output()
         .expect("cargo runs");

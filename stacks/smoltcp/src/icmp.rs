@@ -32,11 +32,7 @@ impl Core {
             self.autobind(id)?;
         }
         let slot = self.route(dst)?;
-        let Core { ifaces, socks, .. } = self;
-        let rec = socks
-            .get_mut(id)
-            .and_then(Option::as_mut)
-            .ok_or_else(|| err(libc::EBADF))?;
+        let (ifaces, rec) = self.rec_and_ifaces(id)?;
         let ttl = rec.opts.ttl;
         let Kind::Icmp(i) = &mut rec.kind else {
             return Err(err(libc::EINVAL));

@@ -237,11 +237,7 @@ impl Core {
         flags: libc::c_int,
     ) -> io::Result<Received> {
         let peek = flags & libc::MSG_PEEK != 0;
-        let Core { ifaces, socks, .. } = self;
-        let rec = socks
-            .get_mut(id)
-            .and_then(Option::as_mut)
-            .ok_or_else(|| err(libc::EBADF))?;
+        let (ifaces, rec) = self.rec_and_ifaces(id)?;
         let shut_rd = rec.shut_rd;
         let Kind::Raw6(r) = &mut rec.kind else {
             return Err(err(libc::EINVAL));

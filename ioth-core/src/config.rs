@@ -161,7 +161,10 @@ impl Stack {
     fn apply_config(&self, cfg: &Config) -> io::Result<Report> {
         let client = self.netlink()?;
         let mut state = self.conf_state();
-        nlconf::iothconf::apply(cfg, &client, &mut state, &mut Engines(self.ops()))
+        let report = nlconf::iothconf::apply(cfg, &client, &mut state, &mut Engines(self.ops()));
+        drop(state);
+        crate::dns::stack_reconfigured(self);
+        report
     }
 
     /// `resolv.conf` text for interface `ifindex`: the static `dns=`/`domain=` items given so

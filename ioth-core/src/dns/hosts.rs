@@ -64,17 +64,30 @@ impl Hosts {
         }
     }
 
-    /// Every address listed for `name`, in file order.
+    /// Every address listed for `name`, in file order. `localhost` and names under
+    /// `.localhost` always have addresses (RFC 6761 §6.3): the table's own for `localhost`,
+    /// else the loopback addresses, so a table without them never sends them to DNS.
     pub fn lookup(&self, name: &str) -> Vec<IpAddr> {
         let name = normalize(name);
+        let out = self.listed(&name);
+        if !out.is_empty() || !(name == "localhost" || name.ends_with(".localhost")) {
+            return out;
+        }
+        let own = self.listed("localhost");
+        if own.is_empty() {
+            Hosts::loopback().listed("localhost")
+        } else {
+            own
+        }
+    }
+
+    /// The addresses listed for the normalized `name`, in file order, once each.
+    fn listed(&self, name: &str) -> Vec<IpAddr> {
         let mut out = Vec::new();
         for (addr, names) in &self.entries {
-            if names.contains(&name) && !out.contains(addr) {
+            if names.iter().any(|n| n == name) && !out.contains(addr) {
                 out.push(*addr);
             }
-        }
-        if out.is_empty() && name.ends_with(".localhost") {
-            return self.lookup("localhost");
         }
         out
     }
@@ -123,6 +136,23 @@ mod tests {
         let hosts = Hosts::loopback();
         assert_eq!(hosts.lookup("db.localhost").len(), 2);
         assert!(hosts.lookup("localhost.example").is_empty());
+    }
+
+    #[test]
+    fn every_table_answers_localhost() {
+        let without = Hosts::parse("10.0.0.5 web\n");
+        assert_eq!(
+            without.lookup("localhost"),
+            [
+                IpAddr::from([127, 0, 0, 1]),
+                IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+            ]
+        );
+        assert_eq!(without.lookup("app.LOCALHOST.").len(), 2);
+        // A table's own localhost wins, also for names under it.
+        let own = Hosts::parse("127.0.1.1 localhost\n");
+        assert_eq!(own.lookup("db.localhost"), [IpAddr::from([127, 0, 1, 1])]);
+        assert!(without.lookup("notlocalhost").is_empty());
     }
 
     proptest! {

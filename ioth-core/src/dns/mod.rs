@@ -65,6 +65,7 @@ pub use error::{ResolveError, ServerFailure};
 pub use hosts::Hosts;
 pub use lookup::Lookup;
 pub use resolver::Resolver;
+pub(crate) use resolver::stack_reconfigured;
 
 /// The DNS wire format library the resolver uses (hickory-proto).
 pub use hickory_proto as proto;

@@ -97,10 +97,19 @@ pub struct Resolver {
     state: Arc<State>,
 }
 
+/// The stack's configuration changed through [`Stack::configure`]: its own resolver reads it
+/// again at its next lookup (answers it cached stay, as glibc's nscd keeps them).
+pub(crate) fn stack_reconfigured(stack: &Stack) {
+    if let Some(state) = stack.extension::<State>() {
+        *lock(&state.conf) = None;
+    }
+}
+
 impl Resolver {
     /// The stack's own resolver: it uses the servers and search domains the stack learned
     /// (static `dns=`/`domain=`, DHCPv4 options 6/15/119, RDNSS/DNSSL, DHCPv6) and sees their
-    /// changes within a second (at once after [`Resolver::reload`]). A kernel stack with nothing configured uses the system's
+    /// changes at once when made by [`Stack::configure`], within a second otherwise (at once
+    /// after [`Resolver::reload`]). A kernel stack with nothing configured uses the system's
     /// resolv.conf and hosts (`/etc/netns/NAME/` ones for a stack in namespace NAME, when they
     /// exist); a user-space stack never reads the host's files and knows `localhost` only.
     /// Every `for_stack` of one stack shares one cache.
@@ -250,7 +259,9 @@ impl Resolver {
     }
 
     /// Reads what the stack learned now, instead of within the next second (the stack's own
-    /// resolver; others have nothing to reload).
+    /// resolver; others have nothing to reload). [`Stack::configure`] does this itself; what
+    /// DHCP, router advertisements or another process's netlink requests change is seen
+    /// within a second, or at once after this call.
     pub fn reload(&self) {
         if matches!(*self.source, Source::Stack) {
             let eff = self.relearn();

@@ -2,8 +2,7 @@
 //! the embedded-hub demos, and the UDP and TCP pairs as two processes meeting on a hub served
 //! in a temporary directory. Every child is killed and reaped on every path.
 //!
-//! `cargo test -p ioth-examples` builds the examples next to this test
-//! (`target/<profile>/examples/<name>`).
+//! The examples are run from `target/<profile>/examples/<name>` (see `common::program`).
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -13,6 +12,10 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+// Shared by every test of this crate; this one uses only `program`.
+#[allow(dead_code)]
+mod common;
 
 /// How long a child may run before the test gives up on it (a guard against hangs, not a
 /// measure of speed).
@@ -30,19 +33,7 @@ const EXAMPLES: &[&str] = &[
 ];
 
 fn example(name: &str) -> PathBuf {
-    // target/<profile>/deps/examples-HASH -> target/<profile>/examples/<name>
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile> directory");
-    let path = profile_dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: build the examples first (cargo build -p ioth-examples --examples)",
-        path.display()
-    );
-    path
+    common::program(name)
 }
 
 /// A running child, killed and reaped when dropped.

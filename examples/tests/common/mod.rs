@@ -1,16 +1,53 @@
 //! Running an example binary from an integration test of the examples crate.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 /// The built example `name` (`target/<profile>/examples/NAME`, next to the test's own binary).
+/// `cargo test -p ioth-examples` builds every example first; a test run alone
+/// (`--test NAME`) does not, so a missing one is built here, once per test binary.
 pub fn program(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
     let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
+    let profile_dir = exe
+        .parent()
         .and_then(|deps| deps.parent())
-        .expect("target/<profile>")
-        .join("examples")
-        .join(name)
+        .expect("target/<profile>");
+    let path = profile_dir.join("examples").join(name);
+    if !path.exists() {
+        BUILT.get_or_init(|| build_examples(profile_dir));
+    }
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// `cargo build --examples` of this package into `profile_dir`'s target directory and profile.
+fn build_examples(profile_dir: &Path) {
+    let target = profile_dir.parent().expect("target directory");
+    let profile = profile_dir
+        .file_name()
+        .and_then(|p| p.to_str())
+        .unwrap_or("debug");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "--examples", "-p", "ioth-examples"])
+        .arg("--target-dir")
+        .arg(target)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    match profile {
+        "debug" => {}
+        "release" => {
+            cmd.arg("--release");
+        }
+        other => {
+            cmd.args(["--profile", other]);
+        }
+    }
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(status.success(), "building the examples failed: {cmd:?}");
 }
 
 /// Runs example `name` with `args` and no input: its exit code, stdout and stderr.

@@ -175,12 +175,31 @@ fn answer(script: &Script, query: &Message) -> Message {
     reply
 }
 
+/// A UDP socket and a TCP listener on one port: `bind`'s, or (port 0) one free for both. The
+/// UDP socket's port can be taken for TCP by another test's connection on a shared (kernel)
+/// stack, so a port-0 bind tries again with a new port.
+fn bind_pair(stack: &Stack, bind: SocketAddr) -> (UdpSocket, TcpListener) {
+    let mut tries = 0;
+    loop {
+        let udp = UdpSocket::bind_on(stack, bind).expect("UDP bind");
+        let addr = udp.local_addr().expect("UDP address");
+        match TcpListener::bind_on(stack, addr) {
+            Ok(tcp) => return (udp, tcp),
+            Err(e)
+                if bind.port() == 0 && e.kind() == std::io::ErrorKind::AddrInUse && tries < 20 =>
+            {
+                tries += 1;
+            }
+            Err(e) => panic!("TCP bind {addr}: {e}"),
+        }
+    }
+}
+
 impl Responder {
     /// Serves `script` on `bind` (port 0: any) over UDP and TCP of `stack`.
     pub fn start(stack: &Stack, bind: SocketAddr, script: Script) -> Responder {
-        let udp = UdpSocket::bind_on(stack, bind).unwrap();
-        let addr = udp.local_addr().unwrap();
-        let tcp = TcpListener::bind_on(stack, addr).unwrap();
+        let (udp, tcp) = bind_pair(stack, bind);
+        let addr = udp.local_addr().expect("UDP address");
         tcp.set_nonblocking(true).unwrap();
         udp.set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();

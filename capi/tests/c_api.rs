@@ -182,13 +182,15 @@ pub const STATIC_LIBS: &[&str] = &[
 /// contract checks.
 #[test]
 fn static_library_links_and_runs() {
-    let lib = common::lib_dir();
+    let lib = common::built_dir();
     let exe = common::work_dir().join(unique_name("errno_static"));
     let mut cmd = common::cc();
     cmd.args(["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-I"])
         .arg(common::include_dir())
         .arg(common::c_source("errno_checks.c"))
         .arg(lib.join("libioth.a"))
+        // the variadic ioth_newstackl is C, compiled by the link step
+        .arg(common::lib_dir().join(ioth_clink::NEWSTACKL_OBJECT))
         .args(STATIC_LIBS)
         .arg("-o")
         .arg(&exe);

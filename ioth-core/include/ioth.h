@@ -6,7 +6,11 @@
  * stacks. Stack plugins written to libioth's plugin ABI (struct ioth_functions below) load.
  * Additions of ioth-rs are marked "ioth-rs extension" and announced by IOTH_RS.
  *
- * Link with: cc prog.c $(pkg-config --cflags --libs ioth)
+ * Link with: cc prog.c $(pkg-config --cflags --libs ioth)   (-lioth). The library is
+ * libioth.so.0 and exports exactly the original's symbols, unversioned, plus the ioth-rs
+ * extensions under the version node IOTH_RS_0.1. iothconf's calls are in <iothconf.h>
+ * (-liothconf), iothaddr's in <iothaddr.h> (-liothaddr), iothdns's in <iothdns.h>
+ * (-liothdns), as with the original.
  *
  * Conventions of every call:
  *  - a stack is a `struct ioth *`; NULL means the default stack (this thread's, else the
@@ -71,41 +75,8 @@ struct ioth *ioth_newstack(const char *stack, const char *vnl);
 /* As ioth_newstack with the interfaces of the NULL-terminated array vnlv (NULL: none). */
 struct ioth *ioth_newstackv(const char *stack, const char *vnlv[]);
 
-/* As ioth_newstack with one interface per argument; the list ends with (char *) NULL.
- * (Defined here, in terms of ioth_newstackv.) */
-static inline struct ioth *ioth_newstackl(const char *stack, const char *vnl, ...) {
-	size_t count = 0, i;
-	const char *arg;
-	const char **vnlv;
-	struct ioth *result;
-	va_list ap;
-	if (vnl == NULL)
-		return ioth_newstackv(stack, NULL);
-	va_start(ap, vnl);
-	for (count = 1; va_arg(ap, const char *) != NULL; count++)
-		;
-	va_end(ap);
-	vnlv = (const char **) malloc((count + 1) * sizeof(*vnlv));
-	if (vnlv == NULL) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	vnlv[0] = vnl;
-	va_start(ap, vnl);
-	for (i = 1; i < count; i++) {
-		arg = va_arg(ap, const char *);
-		vnlv[i] = arg;
-	}
-	va_end(ap);
-	vnlv[count] = NULL;
-	result = ioth_newstackv(stack, vnlv);
-	{
-		int saved = errno;
-		free(vnlv);
-		errno = saved;
-	}
-	return result;
-}
+/* As ioth_newstack with one interface per argument; the list ends with (char *) NULL. */
+struct ioth *ioth_newstackl(const char *stack, const char *vnl, ... /* (char *) NULL */);
 
 /* Deletes a stack: EINVAL for NULL (or a pointer that is not a live stack), EBUSY while
  * sockets of it are open (the stack then stays valid). */
@@ -215,29 +186,6 @@ int ioth_nldialog(void *mstack, void *msg);
 /* getifaddrs(3) for a stack; release the list with ioth_freeifaddrs. */
 int ioth_getifaddrs(struct ioth *stack, struct ifaddrs **ifap);
 void ioth_freeifaddrs(struct ifaddrs *ifa);
-
-/* ----------------------------------------------------------------- iothconf */
-
-/* Configuration strings: tags separated by commas (or ; space newline), e.g.
- * "stack=kernel,eth,ip=10.0.0.1/24,gw=10.0.0.254". See the project's documentation. */
-
-/* Bits of ioth_config's result: which requested parts succeeded. */
-#define IOTHCONF_STATIC (1 << 0)
-#define IOTHCONF_ETH    (1 << 1)
-#define IOTHCONF_DHCP   (1 << 2)
-#define IOTHCONF_DHCPV6 (1 << 3)
-#define IOTHCONF_RD     (1 << 4)
-
-/* Creates a stack (stack=, quoted when it has options: stack='kernel,netns=ns1'; vnl=) and
- * configures it with the rest of the string; NULL on error (the stack is not kept). */
-struct ioth *ioth_newstackc(const char *stack_config);
-/* Configures a stack (iface=, ifindex=, mac=, fqdn=, eth, ip=, gw=, dns=, domain=, dhcp,
- * dhcp6, rd, slaac, auto, auto4, auto6, the "-" undo forms, debug): the IOTHCONF_ mask of
- * what succeeded, or -1 (EINVAL: bad string; ENODEV: no such interface). */
-int ioth_config(struct ioth *stack, const char *config);
-/* resolv.conf(5) text for an interface (config: iface= or ifindex=, default vde0), to be
- * released with free(3); NULL with errno 0 when unchanged since the previous call. */
-char *ioth_resolvconf(struct ioth *stack, const char *config);
 
 /* ------------------------------------------------------------- plugin ABI */
 

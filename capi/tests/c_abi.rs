@@ -115,6 +115,11 @@ fn a_program_finds_libioth_by_soname_and_newstackl_is_variadic() {
             "three_vnls_no_vde3",
             "newstackl_no_vnl",
             "newstackl_missing_enotsup",
+            "macton_colons",
+            "macton_refuses_leading_blank",
+            "macton_refuses_long_group",
+            "macton_refuses_mixed_separators",
+            "ntomac_round_trip",
         ],
         "newstackl_checks",
     );
@@ -233,4 +238,49 @@ fn an_iothconf_program_links_against_libiothconf() {
     }
     let out = run(Command::new(exe), "iothconf_link");
     assert_checks(&out, IOTHCONF_CHECKS, "iothconf_link");
+}
+
+/// The functions of the library a program refers to (undefined `ioth*` symbols of its
+/// dynamic symbol table, with their version when they have one).
+fn ioth_references(exe: &Path) -> Vec<String> {
+    let out = Command::new("readelf")
+        .args(["--dyn-syms", "-W"])
+        .arg(exe)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(" UND "))
+        .filter_map(|l| l.split_whitespace().nth(7))
+        .filter(|s| s.starts_with("ioth"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Programs built against our headers that use the configuration helpers (now inline, as
+/// libioth's were), iothconf and the plugin ABI need only the original's symbols,
+/// unversioned: such a binary runs on VirtualSquare's libioth too.
+#[test]
+fn programs_built_with_our_headers_need_only_the_original_symbols() {
+    use common::abi::{ORIGINAL_LIBIOTH, ORIGINAL_LIBIOTHCONF};
+    for source in [
+        "netconf_checks.c",
+        "smoltcp_checks.c",
+        "classic.c",
+        "plugin_stack.c",
+    ] {
+        let exe = compile(source, &[]);
+        let refs = ioth_references(&exe);
+        assert!(
+            refs.iter().any(|s| s == "ioth_msocket"),
+            "{source}: {refs:?}"
+        );
+        for r in &refs {
+            assert!(
+                ORIGINAL_LIBIOTH.contains(&r.as_str())
+                    || ORIGINAL_LIBIOTHCONF.contains(&r.as_str()),
+                "{source} needs {r}, which the original libraries do not export"
+            );
+        }
+    }
 }

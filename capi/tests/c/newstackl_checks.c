@@ -1,6 +1,7 @@
 /* ioth_newstackl, the variadic constructor, as a real symbol of libioth.so.0: two and three
  * VNLs give two and three interfaces (vde0.. in order), no VNL none, and a failure sets
- * errno. Called directly and through a pointer to the variadic function.
+ * errno. Called directly and through a pointer to the variadic function. Also the header's
+ * inline ioth_macton/ioth_ntomac.
  * usage: newstackl_checks VNL1 VNL2 VNL3 MISSING_IMPLEMENTATION */
 #include <ioth.h>
 #include "check.h"
@@ -38,5 +39,20 @@ int main(int argc, char *argv[]) {
 	}
 	CHECK_NULL_ERRNO("newstackl_missing_enotsup",
 			ioth_newstackl(argv[4], argv[1], argv[2], (char *) NULL), ENOTSUP);
+
+	/* ioth_macton: the original's forms, and what the header documents as refused */
+	unsigned char mac[6];
+	CHECK("macton_colons", ioth_macton("02:aB:0c:1:ff:00", mac) == 1 &&
+			mac[0] == 2 && mac[1] == 0xab && mac[3] == 1 && mac[4] == 0xff);
+	CHECK("macton_dashes", ioth_macton("02-ab-0c-01-ff-00", mac) == 1 && mac[5] == 0);
+	CHECK("macton_refuses_leading_blank", ioth_macton(" 02:ab:0c:01:ff:00", mac) == 0);
+	CHECK("macton_refuses_blank_after_separator", ioth_macton("02: ab:0c:01:ff:00", mac) == 0);
+	CHECK("macton_refuses_0x", ioth_macton("0x2:ab:0c:01:ff:00", mac) == 0);
+	CHECK("macton_refuses_long_group", ioth_macton("002:ab:0c:01:ff:00", mac) == 0);
+	CHECK("macton_refuses_mixed_separators", ioth_macton("02:ab-0c:01:ff:00", mac) == 0);
+	CHECK("macton_refuses_short", ioth_macton("02:ab:0c:01:ff", mac) == 0);
+	char text[MAC_ADDRSTRLEN];
+	ioth_macton("02:ab:0c:01:ff:00", mac);
+	CHECK("ntomac_round_trip", strcmp(ioth_ntomac(mac, text, sizeof(text)), "02:ab:0c:01:ff:00") == 0);
 	DONE();
 }

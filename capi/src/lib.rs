@@ -7,7 +7,7 @@
 //! run on this project's stacks; stack plugins written for libioth load through it.
 //!
 //! - [`stacks`][]: `struct ioth *` handles, `ioth_newstack`/`v` (the variadic
-//!   `ioth_newstackl` is C, added by the link), `ioth_delstack`, the process default and, as
+//!   `ioth_newstackl` is C, `src/newstackl.c`), `ioth_delstack`, the process default and, as
 //!   an ioth-rs extension, the per-thread default stack; `ioth_set_license`.
 //! - [`sockets`][]: `ioth_msocket`, `ioth_socket`, and every BSD call on ioth descriptors.
 //! - [`netconf`][]: the configuration helpers with their leading stack argument.

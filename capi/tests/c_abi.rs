@@ -284,3 +284,78 @@ fn programs_built_with_our_headers_need_only_the_original_symbols() {
         }
     }
 }
+
+/// Builds a stand-in for an original library in `dir`: `libNAME.so` with soname
+/// `libNAME.so.0` defining `symbols` (empty bodies), to link programs as against the original.
+fn stand_in(dir: &Path, name: &str, symbols: &[&str]) {
+    let src = dir.join(format!("{name}_stub.c"));
+    let text: String = symbols
+        .iter()
+        .map(|s| format!("void {s}(void) {{}}\n"))
+        .collect();
+    std::fs::write(&src, text).unwrap();
+    let mut cmd = cc();
+    cmd.args(["-shared", "-fPIC", "-o"])
+        .arg(dir.join(format!("lib{name}.so")))
+        .arg(&src)
+        .arg(format!("-Wl,-soname,lib{name}.so.0"));
+    run_compiler(cmd);
+}
+
+/// Binaries linked against libraries that export only the original's symbols (stand-ins with
+/// the original's sonames and symbol lists, no code) run on ours: they ask for the sonames
+/// and for unversioned symbols, which ours define. Programs: the variadic constructor and
+/// the inline helpers (-lioth), iothconf's (-lioth -liothconf), iothaddr's (-liothaddr).
+#[test]
+fn binaries_linked_against_the_original_run_on_ours() {
+    use common::abi::{ORIGINAL_LIBIOTH, ORIGINAL_LIBIOTHADDR, ORIGINAL_LIBIOTHCONF};
+    let dir = scratch("original");
+    let original = dir.join("original");
+    std::fs::create_dir_all(&original).unwrap();
+    stand_in(&original, "ioth", ORIGINAL_LIBIOTH);
+    stand_in(&original, "iothconf", ORIGINAL_LIBIOTHCONF);
+    stand_in(&original, "iothaddr", ORIGINAL_LIBIOTHADDR);
+    let build = |source: &str, libs: &[&str]| {
+        let exe = dir.join(source.trim_end_matches(".c"));
+        let mut cmd = cc();
+        cmd.args(["-std=gnu11", "-Wall", "-Werror", "-I"])
+            .arg(include_dir())
+            .arg(common::c_source(source))
+            .arg("-o")
+            .arg(&exe)
+            .arg("-L")
+            .arg(&original)
+            .args(libs);
+        run_compiler(cmd);
+        exe
+    };
+    let on_ours = |exe: &Path, args: &[String], what: &str| {
+        let mut cmd = Command::new(exe);
+        cmd.args(args).env("LD_LIBRARY_PATH", lib_dir());
+        run(cmd, what)
+    };
+    let exe = build("newstackl_checks.c", &["-lioth"]);
+    let args = [
+        unique_hub(),
+        unique_hub(),
+        unique_hub(),
+        unique_name("nosuch"),
+    ];
+    let out = on_ours(
+        &exe,
+        &args,
+        "newstackl_checks (linked against the original)",
+    );
+    assert_checks(
+        &out,
+        &["newstackl_three_vnls", "three_vnls_vde2"],
+        "newstackl_checks",
+    );
+    let exe = build("iothconf_link.c", &["-lioth", "-liothconf"]);
+    let out = on_ours(&exe, &[], "iothconf_link (linked against the original)");
+    assert_checks(&out, IOTHCONF_CHECKS, "iothconf_link");
+    let exe = build("iothaddr_vectors.c", &["-liothaddr"]);
+    let out = on_ours(&exe, &[], "iothaddr_vectors (linked against the original)");
+    assert_checks(&out, IOTHADDR_CHECKS, "iothaddr_vectors");
+    let _ = std::fs::remove_dir_all(&dir);
+}

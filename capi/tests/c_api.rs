@@ -189,8 +189,6 @@ fn static_library_links_and_runs() {
         .arg(common::include_dir())
         .arg(common::c_source("errno_checks.c"))
         .arg(lib.join("libioth.a"))
-        // the variadic ioth_newstackl is C, compiled by the link step
-        .arg(common::lib_dir().join(ioth_clink::NEWSTACKL_OBJECT))
         .args(STATIC_LIBS)
         .arg("-o")
         .arg(&exe);

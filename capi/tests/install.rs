@@ -254,6 +254,33 @@ fn installed_prefix_builds_and_runs_c_programs() {
         "installed errno_checks",
     );
 
+    // The installed libioth.a links a program statically, ioth_newstackl (C, compiled into
+    // the archive by capi's build script) included.
+    cc_in(
+        clean.path(),
+        &format!(
+            "$CC -Wall -Werror errno_checks.c -I{inc} {lib}/libioth.a {libs} -o errno_static",
+            inc = prefix.join("include").display(),
+            lib = lib.display(),
+            libs = ioth_clink::NATIVE_LIBS.join(" ")
+        ),
+    );
+    assert!(
+        needed(&clean.path().join("errno_static"))
+            .iter()
+            .all(|d| !d.starts_with("libioth")),
+        "linked statically"
+    );
+    let mut cmd = Command::new(clean.path().join("errno_static"));
+    cmd.arg(unique_name("nosuchstack"))
+        .env_remove("IOTH_PLUGIN_PATH");
+    let out = run(cmd, "installed errno_checks, static");
+    assert_checks(
+        &out,
+        &["newstackl_passes_every_vnl", "missing_plugin_enotsup"],
+        "installed errno_checks, static",
+    );
+
     // The installed libioth finds plugins in PREFIX/lib/ioth (its compiled-in libdir),
     // without IOTH_PLUGIN_PATH and with an empty HOME.
     let name = unique_name("instplug");

@@ -7,8 +7,7 @@
 //!   - the C libraries, linked from capi's `libioth.a` by `ioth-clink`: `libioth.so.0`
 //!     (file `libioth.so.0.1.0`, links `libioth.so.0` and `libioth.so`), `libiothconf.so.0`,
 //!     `libiothaddr.so.0` and `libiothdns.so.0` (forwarders to libioth.so.0, same pattern),
-//!     and `libioth.a` (with the variadic `ioth_newstackl` added), when the workspace builds
-//!     them;
+//!     and `libioth.a`, when the workspace builds them;
 //!   - the headers of `ioth-core/include/` into `DIR/include/`;
 //!   - `DIR/lib/pkgconfig/{ioth,iothconf,iothaddr,iothdns}.pc`, with the C libraries;
 //!   - the service programs (iothnamed, hashaddr, otipaddr, otip_rproxy, namedhcp,
@@ -272,7 +271,7 @@ fn rpath(o: &InstallOptions) -> &'static str {
 
 /// Links the C libraries from `target/libioth.a` (with ioth-clink, cached in
 /// `target/ioth-clink`) and installs them into `libdir`: each `libNAME.so.0.1.0` stripped,
-/// with its `libNAME.so.0` and `libNAME.so` links, and `libioth.a` with `ioth_newstackl`.
+/// with its `libNAME.so.0` and `libNAME.so` links, and `libioth.a`.
 fn install_c_libraries(target: &Path, libdir: &Path) -> Result<(), String> {
     let archive = target.join("libioth.a");
     let linked = ioth_clink::link_cached(&archive, &target.join("ioth-clink"))?;
@@ -283,15 +282,7 @@ fn install_c_libraries(target: &Path, libdir: &Path) -> Result<(), String> {
         ioth_clink::symlink(libdir, &soname, &file)?;
         ioth_clink::symlink(libdir, &format!("lib{name}.so"), &soname)?;
     }
-    let installed = libdir.join("libioth.a");
-    install_stripped(&archive, &installed, Debug::Drop)?;
-    // The variadic ioth_newstackl is C, compiled by the link: added to the archive.
-    let ar = std::env::var("AR").unwrap_or_else(|_| "ar".into());
-    run(Command::new(ar)
-        .arg("rs")
-        .arg(&installed)
-        .arg(linked.join(ioth_clink::NEWSTACKL_OBJECT)))?;
-    Ok(())
+    install_stripped(&archive, &libdir.join("libioth.a"), Debug::Drop)
 }
 
 /// Whether a package exists and its library is built as a cdylib (a plugin).

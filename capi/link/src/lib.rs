@@ -15,9 +15,10 @@
 //!   bridge, so it works for any signature (variadic ones too).
 //!
 //! The recipe ([`link`]): `ld -r --whole-archive libioth.a` into one object; `objcopy`
-//! renames the bridges and makes every other global local; a small C file defines the
-//! variadic `ioth_newstackl`; `cc -shared -Wl,-soname,libioth.so.0 --version-script
-//! --gc-sections` links the library. linkme's `__start_`/`__stop_` bounds stay defined (the
+//! renames the bridges and makes every other global local; `cc -shared
+//! -Wl,-soname,libioth.so.0 --version-script --gc-sections` links the library. (The variadic
+//! `ioth_newstackl` is C, `capi/src/newstackl.c`, compiled into `libioth.a` by capi's build
+//! script.) linkme's `__start_`/`__stop_` bounds stay defined (the
 //! distributed registries still work) and are made local by the version script.
 //!
 //! `cargo xtask install` and the test fixtures use it; [`link_cached`] keeps one linked set
@@ -199,58 +200,6 @@ pub const IOTHDNS_SYMBOLS: &[&str] = &[
     "iothdns_update_strcfg",
 ];
 
-/// The C definition of the variadic `ioth_newstackl` (stable Rust cannot define one): the
-/// arguments up to the terminating NULL, as an array for `ioth_newstackv`. [`link`] leaves
-/// it compiled as [`NEWSTACKL_OBJECT`], for the installed static archive.
-pub const NEWSTACKL_C: &str = r#"/* ioth_newstackl for libioth.so.0 (ioth-rs): collects the VNL arguments up to the
- * terminating NULL and calls ioth_newstackv. */
-#include <errno.h>
-#include <stdarg.h>
-#include <stdlib.h>
-
-struct ioth;
-struct ioth *ioth_newstackv(const char *stack, const char *vnlv[]);
-
-struct ioth *ioth_newstackl(const char *stack, const char *vnl, ...) {
-	const char *small[16];
-	const char **vnlv = small;
-	struct ioth *result;
-	size_t count, i;
-	va_list ap;
-	if (vnl == NULL)
-		return ioth_newstackv(stack, NULL);
-	va_start(ap, vnl);
-	for (count = 1; va_arg(ap, const char *) != NULL; count++)
-		;
-	va_end(ap);
-	if (count + 1 > sizeof(small) / sizeof(small[0])) {
-		vnlv = malloc((count + 1) * sizeof(*vnlv));
-		if (vnlv == NULL) {
-			errno = ENOMEM;
-			return NULL;
-		}
-	}
-	vnlv[0] = vnl;
-	va_start(ap, vnl);
-	for (i = 1; i < count; i++)
-		vnlv[i] = va_arg(ap, const char *);
-	va_end(ap);
-	vnlv[count] = NULL;
-	result = ioth_newstackv(stack, vnlv);
-	if (vnlv != small) {
-		int saved = errno;
-		free(vnlv);
-		errno = saved;
-	}
-	return result;
-}
-"#;
-
-/// The object file of [`NEWSTACKL_C`] that [`link`] leaves in its output directory: a program
-/// linked statically with capi's `libioth.a` needs it (`cargo xtask install` adds it to the
-/// installed `libioth.a`).
-pub const NEWSTACKL_OBJECT: &str = "newstackl.o";
-
 /// The system tools the link uses: `$CC` (else `cc`), `$LD` (else `ld`), `$OBJCOPY` (else
 /// `objcopy`), `$READELF` (else `readelf`).
 #[derive(Debug, Clone)]
@@ -424,7 +373,6 @@ pub fn link(archive: &Path, out: &Path, tools: &Tools) -> Result<(), String> {
         .collect();
     for sym in ORIGINAL_SYMBOLS
         .iter()
-        .filter(|s| **s != "ioth_newstackl")
         .chain(EXTENSION_SYMBOLS)
         .chain(&bridged)
     {
@@ -464,20 +412,13 @@ pub fn link(archive: &Path, out: &Path, tools: &Tools) -> Result<(), String> {
         ))
         .arg(&all))?;
 
-    // 3. The variadic ioth_newstackl, and the link.
-    write(&work.join("newstackl.c"), NEWSTACKL_C)?;
-    let newstackl = out.join(NEWSTACKL_OBJECT);
-    run(Command::new(&tools.cc)
-        .args(["-c", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(&newstackl)
-        .arg(work.join("newstackl.c")))?;
+    // 3. The link.
     write(&work.join("libioth.map"), &version_script())?;
     let so = out.join(file_name("ioth"));
     let tmp = work.join(file_name("ioth"));
     run(Command::new(&tools.cc)
         .args(["-shared", "-o"])
         .arg(&tmp)
-        .arg(&newstackl)
         .arg(&all)
         .arg(format!("-Wl,-soname,{}", soname("ioth")))
         .arg(format!(

@@ -288,6 +288,11 @@ fn programs_built_with_our_headers_need_only_the_original_symbols() {
 /// Builds a stand-in for an original library in `dir`: `libNAME.so` with soname
 /// `libNAME.so.0` defining `symbols` (empty bodies), to link programs as against the original.
 fn stand_in(dir: &Path, name: &str, symbols: &[&str]) {
+    stand_in_with(dir, name, symbols, &[]);
+}
+
+/// [`stand_in`] with more arguments for the linker.
+fn stand_in_with(dir: &Path, name: &str, symbols: &[&str], extra: &[&std::ffi::OsStr]) {
     let src = dir.join(format!("{name}_stub.c"));
     let text: String = symbols
         .iter()
@@ -298,7 +303,8 @@ fn stand_in(dir: &Path, name: &str, symbols: &[&str]) {
     cmd.args(["-shared", "-fPIC", "-o"])
         .arg(dir.join(format!("lib{name}.so")))
         .arg(&src)
-        .arg(format!("-Wl,-soname,lib{name}.so.0"));
+        .arg(format!("-Wl,-soname,lib{name}.so.0"))
+        .args(extra);
     run_compiler(cmd);
 }
 
@@ -357,5 +363,37 @@ fn binaries_linked_against_the_original_run_on_ours() {
     let exe = build("iothaddr_vectors.c", &["-liothaddr"]);
     let out = on_ours(&exe, &[], "iothaddr_vectors (linked against the original)");
     assert_checks(&out, IOTHADDR_CHECKS, "iothaddr_vectors");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The symbol test itself fails on a library that lost an original symbol or leaks an
+/// internal one (stand-ins checked as if they were ours).
+#[test]
+fn the_symbol_test_catches_a_lost_and_a_leaked_symbol() {
+    use common::abi::ORIGINAL_LIBIOTHADDR;
+    let dir = scratch("leaks");
+    // Like a sibling: no libc, libioth.so.0 needed.
+    let ours = lib_dir().join("libioth.so.0");
+    let extra = [
+        std::ffi::OsStr::new("-nostdlib"),
+        std::ffi::OsStr::new("-Wl,--no-as-needed"),
+        ours.as_os_str(),
+    ];
+    let make = |what: &str, symbols: &[&str]| {
+        let d = dir.join(what);
+        std::fs::create_dir_all(&d).unwrap();
+        stand_in_with(&d, "iothaddr", symbols, &extra);
+        d.join("libiothaddr.so")
+    };
+    // The control: exactly the original's symbols passes.
+    assert_exports(&make("exact", ORIGINAL_LIBIOTHADDR), "iothaddr");
+    let lost = make("lost", &ORIGINAL_LIBIOTHADDR[1..]);
+    let mut leaking = ORIGINAL_LIBIOTHADDR.to_vec();
+    leaking.push("rust_eh_personality");
+    let leaked = make("leaked", &leaking);
+    for (so, what) in [(lost, "a lost symbol"), (leaked, "a leaked symbol")] {
+        let caught = std::panic::catch_unwind(|| assert_exports(&so, "iothaddr"));
+        assert!(caught.is_err(), "the symbol test missed {what}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -192,7 +192,7 @@ static inline void ioth_nl_put_(struct ioth_nl_req_ *r, const void *data, size_t
 }
 
 static inline void ioth_nl_pad_(struct ioth_nl_req_ *r) {
-	static const unsigned char zeros[4];
+	static const unsigned char zeros[4] = {0, 0, 0, 0};
 	ioth_nl_put_(r, zeros, (4 - (r->len & 3)) & 3);
 }
 

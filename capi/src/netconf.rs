@@ -2,6 +2,11 @@
 //! its leading stack argument (NULL: the default stack): rtnetlink requests sent on a netlink
 //! socket of that stack, so the same call configures the kernel and a user-space stack.
 //!
+//! `ioth.h` defines these helpers `static inline` over `ioth_msocket`/`ioth_send`/`ioth_recv`,
+//! as libioth's header does, so programs built against it need none of these functions; they
+//! stay exported by `libioth.so.0` under the version node `IOTH_RS_0.1`, for programs built
+//! against older ioth-rs headers and for static linking.
+//!
 //! The helpers go through ioth's typed client; what it cannot carry (flags and scope packed in
 //! a prefix length, kind-specific link data other than a VDE VNL, a caller-built message) is
 //! sent as libioth's own raw message (module `rtnl`).

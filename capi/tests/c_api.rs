@@ -182,7 +182,7 @@ pub const STATIC_LIBS: &[&str] = &[
 /// contract checks.
 #[test]
 fn static_library_links_and_runs() {
-    let lib = common::lib_dir();
+    let lib = common::built_dir();
     let exe = common::work_dir().join(unique_name("errno_static"));
     let mut cmd = common::cc();
     cmd.args(["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-I"])

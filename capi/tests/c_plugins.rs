@@ -9,7 +9,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use common::{assert_checks, cc, compile, lib_dir, run, run_compiler, work_dir};
+use common::{assert_checks, cc, compile, run, run_compiler, work_dir};
 use ioth_tests::fixtures::build_c_plugin;
 use ioth_tests::peers::unique_name;
 
@@ -96,7 +96,7 @@ fn plugin_without_newstack_is_enoent() {
 fn rust_plugin_serves_sockets_through_the_c_api() {
     let dir = plugin_dir();
     let name = unique_name("rkern");
-    let kernel_so = lib_dir().join("libioth_kernel.so");
+    let kernel_so = common::built_dir().join("libioth_kernel.so");
     let src = dir.join(format!("{name}.c"));
     let shim = std::fs::read_to_string(common::c_source("rust_plugin_shim.c")).unwrap();
     std::fs::write(&src, shim.replace("NAME", &name)).unwrap();

@@ -3,8 +3,11 @@
 //! the installed header alone; programs run with the prefix on their library path, and the
 //! installed libioth searches the prefix's plugin directory. libiothdns: `-liothdns` and
 //! `pkg-config iothdns` link a program against libioth, and a binary linked the original's
-//! way (needing `libiothdns.so.0`) runs on the installed prefix. The service programs are in
-//! `bin/` and answer `--help`.
+//! way (needing `libiothdns.so.0`) runs on the installed prefix. Every library is installed
+//! as `libNAME.so -> libNAME.so.0 -> libNAME.so.0.1.0` with its `.pc` file and exports the
+//! original's symbols; `-lioth -liothconf` and `-liothaddr` programs build from a clean
+//! directory through pkg-config and run. Plugins are `ioth_NAME-r.so` with the `_n` link.
+//! The service programs are in `bin/` and answer `--help`.
 //!
 //! The install builds in its own target directory (`<target>/xtask-install`, debug profile)
 //! and to a fixed prefix under it, so that `IOTH_LIBDIR` never changes between runs: the
@@ -117,25 +120,47 @@ fn installed_prefix_builds_and_runs_c_programs() {
     }
     let prefix = install();
     for f in [
-        "lib/libioth.so",
         "lib/libioth.a",
         "lib/pkgconfig/ioth.pc",
-        "lib/ioth/ioth_kernel.so",
-        "lib/ioth/ioth_smoltcp.so",
+        "lib/ioth/ioth_kernel-r.so",
+        "lib/ioth/ioth_smoltcp-r.so",
         "include/ioth.h",
         "include/iothconf.h",
+        "include/iothaddr.h",
         "include/iothdns.h",
-        "lib/libiothdns.so",
-        "lib/libiothdns.so.0",
-        "lib/pkgconfig/iothdns.pc",
         "bin/iothnamed",
     ] {
         assert!(prefix.join(f).is_file(), "{f} is not installed");
     }
+    // Each library as the original installs it: libNAME.so -> libNAME.so.0 -> the file.
+    for name in ioth_clink::library_names() {
+        let lib = prefix.join("lib");
+        let file = format!("lib{name}.so.0.1.0");
+        assert!(lib.join(&file).is_file(), "{file} is not installed");
+        let link = |l: &str| std::fs::read_link(lib.join(l)).unwrap_or_default();
+        assert_eq!(link(&format!("lib{name}.so.0")), Path::new(&file));
+        assert_eq!(
+            link(&format!("lib{name}.so")),
+            Path::new(&format!("lib{name}.so.0"))
+        );
+        assert!(
+            lib.join(format!("pkgconfig/{name}.pc")).is_file(),
+            "{name}.pc"
+        );
+    }
+    // Plugins under the original's names: -r (reentrant, main namespace) and its _n link.
+    for p in ["kernel", "smoltcp"] {
+        let n = prefix.join(format!("lib/ioth/ioth_{p}_n.so"));
+        assert_eq!(
+            std::fs::read_link(&n).unwrap(),
+            Path::new(&format!("ioth_{p}-r.so"))
+        );
+        assert!(!prefix.join(format!("lib/ioth/ioth_{p}.so")).exists());
+    }
     // Installed stripped, the debug information beside, where gdb finds it.
     for f in [
-        "lib/libioth.so",
-        "lib/ioth/ioth_smoltcp.so",
+        "lib/libioth.so.0.1.0",
+        "lib/ioth/ioth_smoltcp-r.so",
         "bin/iothnamed",
     ] {
         let sections = sections(&prefix.join(f));
@@ -215,7 +240,7 @@ fn installed_prefix_builds_and_runs_c_programs() {
         .unwrap();
     let deps = String::from_utf8_lossy(&ldd.stdout);
     assert!(
-        deps.contains(&format!("{}/libioth.so", lib.display())),
+        deps.contains(&format!("libioth.so.0 => {}/libioth.so.0", lib.display())),
         "{deps}"
     );
     let mut cmd = Command::new(clean.path().join("errno_checks"));
@@ -227,6 +252,33 @@ fn installed_prefix_builds_and_runs_c_programs() {
         &out,
         &["delstack_in_use_ebusy", "missing_plugin_enotsup"],
         "installed errno_checks",
+    );
+
+    // The installed libioth.a links a program statically, ioth_newstackl (C, compiled into
+    // the archive by capi's build script) included.
+    cc_in(
+        clean.path(),
+        &format!(
+            "$CC -Wall -Werror errno_checks.c -I{inc} {lib}/libioth.a {libs} -o errno_static",
+            inc = prefix.join("include").display(),
+            lib = lib.display(),
+            libs = ioth_clink::NATIVE_LIBS.join(" ")
+        ),
+    );
+    assert!(
+        needed(&clean.path().join("errno_static"))
+            .iter()
+            .all(|d| !d.starts_with("libioth")),
+        "linked statically"
+    );
+    let mut cmd = Command::new(clean.path().join("errno_static"));
+    cmd.arg(unique_name("nosuchstack"))
+        .env_remove("IOTH_PLUGIN_PATH");
+    let out = run(cmd, "installed errno_checks, static");
+    assert_checks(
+        &out,
+        &["newstackl_passes_every_vnl", "missing_plugin_enotsup"],
+        "installed errno_checks, static",
     );
 
     // The installed libioth finds plugins in PREFIX/lib/ioth (its compiled-in libdir),
@@ -258,6 +310,73 @@ fn installed_prefix_builds_and_runs_c_programs() {
 
     libiothdns_links_both_ways(&prefix, clean.path());
     iothdns_resolves_over_a_user_space_stack(&prefix, clean.path());
+    installed_symbols_are_the_originals(&prefix);
+    siblings_link_the_original_way(&prefix, clean.path());
+}
+
+/// The installed libraries export exactly the original's symbols (and ours, versioned), as
+/// the symbol test of the linked set checks; here on what the install put in the prefix,
+/// stripped.
+fn installed_symbols_are_the_originals(prefix: &Path) {
+    for name in ioth_clink::library_names() {
+        let so = prefix.join("lib").join(format!("lib{name}.so.0"));
+        common::abi::assert_exports(&so, name);
+        assert_eq!(common::abi::soname(&so), format!("lib{name}.so.0"));
+    }
+}
+
+/// Programs using iothconf and iothaddr, linked the original's way (`-lioth -liothconf`,
+/// `-liothaddr`) through pkg-config from a directory holding only their sources, run on the
+/// installed libraries.
+fn siblings_link_the_original_way(prefix: &Path, dir: &Path) {
+    let pkgconfig = prefix.join("lib").join("pkgconfig");
+    for f in ["iothconf_link.c", "iothaddr_vectors.c", "check.h"] {
+        std::fs::copy(c_source(f), dir.join(f)).unwrap();
+    }
+    let flags = pkg_config_of(prefix, "iothconf", &["--libs"]);
+    assert!(
+        flags.contains("-liothconf") && flags.contains("-lioth"),
+        "{flags}"
+    );
+    cc_in(
+        dir,
+        &format!(
+            "export PKG_CONFIG_PATH={}; $CC -Wall -Werror iothconf_link.c $(pkg-config --cflags --libs iothconf) -o iothconf_link",
+            pkgconfig.display()
+        ),
+    );
+    let deps = needed(&dir.join("iothconf_link"));
+    assert!(
+        deps.iter().any(|d| d == "libiothconf.so.0") && deps.iter().any(|d| d == "libioth.so.0"),
+        "{deps:?}"
+    );
+    let out = run(
+        Command::new(dir.join("iothconf_link")),
+        "installed iothconf_link",
+    );
+    assert_checks(
+        &out,
+        common::abi::IOTHCONF_CHECKS,
+        "installed iothconf_link",
+    );
+    cc_in(
+        dir,
+        &format!(
+            "export PKG_CONFIG_PATH={}; $CC -Wall -Werror iothaddr_vectors.c $(pkg-config --cflags --libs iothaddr) -o iothaddr_vectors",
+            pkgconfig.display()
+        ),
+    );
+    let deps = needed(&dir.join("iothaddr_vectors"));
+    assert!(deps.iter().any(|d| d == "libiothaddr.so.0"), "{deps:?}");
+    let out = run(
+        Command::new(dir.join("iothaddr_vectors")),
+        "installed iothaddr_vectors",
+    );
+    assert_checks(
+        &out,
+        common::abi::IOTHADDR_CHECKS,
+        "installed iothaddr_vectors",
+    );
 }
 
 /// A program written for libiothdns, built with `pkg-config iothdns` against the installed
@@ -273,7 +392,7 @@ fn iothdns_resolves_over_a_user_space_stack(prefix: &Path, dir: &Path) {
     cc_in(
         dir,
         &format!(
-            "export PKG_CONFIG_PATH={}; $CC -Wall -Werror iothdns_smoltcp.c $(pkg-config --cflags --libs iothdns) -o iothdns_smoltcp",
+            "export PKG_CONFIG_PATH={}; $CC -Wall -Werror iothdns_smoltcp.c $(pkg-config --cflags --libs iothdns iothconf) -o iothdns_smoltcp",
             pkgconfig.display()
         ),
     );
@@ -340,7 +459,8 @@ fn libiothdns_links_both_ways(prefix: &Path, dir: &Path) {
         "{flags}"
     );
 
-    // Linked as the original's README says (-liothdns): the ld script brings libioth.
+    // Linked as the original's programs are (-liothdns): the program needs libiothdns.so.0,
+    // which needs libioth.so.0.
     for f in ["iothdns_compose.c", "check.h"] {
         std::fs::copy(c_source(f), dir.join(f)).unwrap();
     }
@@ -353,7 +473,7 @@ fn libiothdns_links_both_ways(prefix: &Path, dir: &Path) {
         ),
     );
     let deps = needed(&dir.join("dns_script"));
-    assert!(deps.iter().any(|d| d == "libioth.so"), "{deps:?}");
+    assert!(deps.iter().any(|d| d == "libiothdns.so.0"), "{deps:?}");
     let mut cmd = Command::new(dir.join("dns_script"));
     cmd.env("LD_LIBRARY_PATH", &lib);
     assert_checks(&run(cmd, "dns_script"), IOTHDNS_CHECKS, "-liothdns program");
@@ -362,7 +482,7 @@ fn libiothdns_links_both_ways(prefix: &Path, dir: &Path) {
     // same symbols, no code): the binary needs libiothdns.so.0, which the install provides.
     let nm = Command::new("nm")
         .args(["-D", "--defined-only"])
-        .arg(lib.join("libioth.so"))
+        .arg(lib.join("libiothdns.so.0"))
         .output()
         .unwrap();
     let stubs: String = String::from_utf8_lossy(&nm.stdout)

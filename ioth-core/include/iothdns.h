@@ -2,8 +2,9 @@
  * iothdns.h: DNS for the Internet of Threads, the C interface of ioth-rs's libiothdns.
  *
  * Source-compatible with VirtualSquare's iothdns: a program written for its <iothdns.h>
- * compiles unchanged against this header. The calls live in libioth itself; link with
- * -liothdns (a linker script naming libioth), -lioth, or $(pkg-config --libs iothdns).
+ * compiles unchanged against this header. Link with -liothdns -lioth, or
+ * $(pkg-config --cflags --libs iothdns): libiothdns.so.0 exports the iothdns_ calls
+ * (unversioned, as the original) and runs ioth-rs's implementation inside libioth.so.0.
  *
  * Three layers:
  *  - a resolver per stack (struct iothdns): lookups, getaddrinfo/getnameinfo;

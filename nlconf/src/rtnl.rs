@@ -386,12 +386,56 @@ pub fn link_kind(infos: &[LinkInfo]) -> Option<String> {
 }
 
 /// The raw `IFLA_INFO_DATA` bytes of a link info attribute list, for kinds this crate does not
-/// interpret (such as "vde", whose data is the VNL text).
+/// interpret (such as "vde", whose data is the VNL text). For a "vde" link, libioth's helpers
+/// (`ioth_iplink_add` with `nl_iplink_strdata(IFLA_VDE_VNL, vnl)`) nest the VNL in an
+/// attribute of type `IFLA_VDE_VNL` (1) instead: that attribute's payload is returned then.
+///
+/// ```
+/// use netlink_packet_route::link::{InfoData, InfoKind, LinkInfo};
+/// let vde = LinkInfo::Kind(InfoKind::Other("vde".into()));
+/// let raw = LinkInfo::Data(InfoData::Other(b"vde:///tmp/hub\0".to_vec()));
+/// let data = nlconf::rtnl::link_info_data(&[vde.clone(), raw]);
+/// assert_eq!(data.as_deref(), Some(&b"vde:///tmp/hub\0"[..]));
+/// // The same VNL as libioth nests it: length 19, type 1, then the text and padding.
+/// let mut nested = vec![19, 0, 1, 0];
+/// nested.extend_from_slice(b"vde:///tmp/hub\0\0");
+/// let nested = LinkInfo::Data(InfoData::Other(nested));
+/// let data = nlconf::rtnl::link_info_data(&[vde, nested]);
+/// assert_eq!(data.as_deref(), Some(&b"vde:///tmp/hub\0"[..]));
+/// ```
 pub fn link_info_data(infos: &[LinkInfo]) -> Option<Vec<u8>> {
+    let vde = link_kind(infos).as_deref() == Some("vde");
     infos.iter().find_map(|i| match i {
-        LinkInfo::Data(InfoData::Other(bytes)) => Some(bytes.clone()),
+        LinkInfo::Data(InfoData::Other(bytes)) => {
+            let nested = if vde { nested_vde_vnl(bytes) } else { None };
+            Some(nested.unwrap_or(bytes).to_vec())
+        }
         _ => None,
     })
+}
+
+/// `IFLA_VDE_VNL`: libioth's attribute for the VNL of a "vde" link.
+const IFLA_VDE_VNL: u16 = 1;
+
+/// The payload of the `IFLA_VDE_VNL` attribute when `bytes` is exactly a list of well-formed
+/// netlink attributes holding one; None otherwise (raw VNL text never parses as one: its
+/// first two bytes, read as a length, exceed any message).
+fn nested_vde_vnl(bytes: &[u8]) -> Option<&[u8]> {
+    let mut rest = bytes;
+    let mut found = None;
+    while !rest.is_empty() {
+        let len = usize::from(u16::from_ne_bytes([*rest.first()?, *rest.get(1)?]));
+        let ty = u16::from_ne_bytes([*rest.get(2)?, *rest.get(3)?]) & 0x3fff;
+        if len < 4 || len > rest.len() {
+            return None;
+        }
+        if ty == IFLA_VDE_VNL {
+            found = Some(&rest[4..len]);
+        }
+        let aligned = (len + 3) & !3;
+        rest = rest.get(aligned..).unwrap_or(&[]);
+    }
+    found
 }
 
 /// Builds the RTM_NEWADDR body describing `addr` (`label` is the interface name, which Linux

@@ -126,6 +126,23 @@ pub fn build_libraries(packages: &[&str]) -> PathBuf {
     build
 }
 
+/// The C libraries linked from capi's freshly built `libioth.a` by `ioth-clink`:
+/// `libioth.so.0` (with `libioth.so`), `libiothconf.so.0`, `libiothaddr.so.0`,
+/// `libiothdns.so.0`, in `<target>/<profile>/ioth-clink/<build key>/`. The link is cached
+/// per build key (the archive's size and time, the tools, the recipe), so the many C test
+/// programs of all test processes share one link; the directory of an older key is removed
+/// when a new one is linked. Builds `ioth-capi` first.
+pub fn c_libraries() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let build = build_libraries(&["ioth-capi"]);
+        let archive = build.join("libioth.a");
+        ioth_clink::link_cached(&archive, &build.join("ioth-clink"))
+            .unwrap_or_else(|e| panic!("linking the C libraries from {}: {e}", archive.display()))
+    })
+    .clone()
+}
+
 /// A directory holding `ioth_<name>.so` links to the workspace's plugin builds
 /// (`libioth_<name>.so`), as an install would name them. Builds them first.
 pub fn plugin_dir() -> PathBuf {

@@ -1,17 +1,15 @@
 //! Project tasks, run as `cargo xtask <task>`.
 //!
 //! - `install --prefix DIR [--debug]`: builds (release unless `--debug`) and installs
-//!   - the stack plugins as `DIR/lib/ioth/ioth_<name>.so`,
-//!   - the C library `DIR/lib/libioth.so` and `libioth.a`, when the workspace builds one,
-//!   - the headers of `ioth-core/include/` into `DIR/include/`,
-//!   - `DIR/lib/pkgconfig/ioth.pc`, with the C library;
-//!   - libiothdns, whose calls live in libioth: `DIR/lib/libiothdns.so`, a GNU ld script
-//!     (`INPUT(-lioth)`) so that `-liothdns` links libioth; `DIR/lib/libiothdns.so.0`, an
-//!     empty shared object with soname `libiothdns.so.0` that needs `libioth.so` (found
-//!     next to it), so that binaries built against the original libiothdns run; and
-//!     `DIR/lib/pkgconfig/iothdns.pc`. The shared object is linked with the system C
-//!     compiler (`$CC`, else `cc`).
-//!
+//!   - the stack plugins as `DIR/lib/ioth/ioth_<name>-r.so`, the reentrant name the original
+//!     libioth's loader opens in the program's own namespace (`dlopen`), with the link
+//!     `ioth_<name>_n.so` beside it as the original installs its plugins;
+//!   - the C libraries, linked from capi's `libioth.a` by `ioth-clink`: `libioth.so.0`
+//!     (file `libioth.so.0.1.0`, links `libioth.so.0` and `libioth.so`), `libiothconf.so.0`,
+//!     `libiothaddr.so.0` and `libiothdns.so.0` (forwarders to libioth.so.0, same pattern),
+//!     and `libioth.a`, when the workspace builds them;
+//!   - the headers of `ioth-core/include/` into `DIR/include/`;
+//!   - `DIR/lib/pkgconfig/{ioth,iothconf,iothaddr,iothdns}.pc`, with the C libraries;
 //!   - the service programs (iothnamed, hashaddr, otipaddr, otip_rproxy, namedhcp,
 //!     iothradvd: those whose crates the workspace has) into `DIR/bin/`.
 //!
@@ -19,8 +17,8 @@
 //!   `DIR/lib/ioth/` for plugins. Shared objects and programs are installed stripped, their
 //!   debug information split into `.debug/NAME.debug` beside them (found by gdb through
 //!   `.gnu_debuglink`); `libioth.a` without debug information. Outside `/usr` and
-//!   `/usr/local`, `ioth.pc`'s `Libs` carry `-Wl,-rpath,DIR/lib`, so that a program built
-//!   with `pkg-config --libs ioth` finds libioth when it runs.
+//!   `/usr/local`, the `.pc` files' `Libs` carry `-Wl,-rpath,DIR/lib`, so that a program
+//!   built with `pkg-config --libs ioth` finds libioth when it runs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -145,23 +143,18 @@ fn install(o: &InstallOptions) -> Result<(), String> {
         if !packages.contains(pkg) {
             continue;
         }
+        let file = format!("ioth_{name}-r.so");
         install_stripped(
             &target.join(format!("libioth_{name}.so")),
-            &plugin_dir.join(format!("ioth_{name}.so")),
+            &plugin_dir.join(&file),
             Debug::Split,
         )?;
+        ioth_clink::symlink(&plugin_dir, &format!("ioth_{name}_n.so"), &file)?;
+        // An older install's name, which would shadow nothing but confuse.
+        let _ = std::fs::remove_file(plugin_dir.join(format!("ioth_{name}.so")));
     }
     if with_c_library {
-        install_stripped(
-            &target.join("libioth.so"),
-            &libdir.join("libioth.so"),
-            Debug::Split,
-        )?;
-        install_stripped(
-            &target.join("libioth.a"),
-            &libdir.join("libioth.a"),
-            Debug::Drop,
-        )?;
+        install_c_libraries(&target, &libdir)?;
     }
     let include_src = root.join("ioth-core").join("include");
     if include_src.is_dir() {
@@ -184,23 +177,27 @@ fn install(o: &InstallOptions) -> Result<(), String> {
     let pkgconfig = libdir.join("pkgconfig");
     mkdir(&pkgconfig)?;
     let pc = format!(
-        "prefix={prefix}\nexec_prefix=${{prefix}}\nlibdir=${{prefix}}/lib\nincludedir=${{prefix}}/include\nplugindir=${{libdir}}/ioth\n\n\
+        "{head}\nplugindir=${{libdir}}/ioth\n\n\
          Name: ioth\nDescription: Internet of Threads: per-process and per-thread network stacks (libioth-compatible)\n\
          Version: {version}\nLibs: -L${{libdir}}{rpath} -lioth\nLibs.private: {private}\nCflags: -I${{includedir}}\n",
-        prefix = o.prefix.display(),
+        head = pc_head(o),
         version = env!("CARGO_PKG_VERSION"),
         private = STATIC_LIBS,
-        rpath = if ["/usr", "/usr/local"]
-            .iter()
-            .any(|p| o.prefix == Path::new(p))
-        {
-            ""
-        } else {
-            " -Wl,-rpath,${libdir}"
-        },
+        rpath = rpath(o),
     );
     write(&pkgconfig.join("ioth.pc"), &pc)?;
-    install_iothdns(o, &libdir, &pkgconfig)?;
+    for sibling in ioth_clink::SIBLINGS {
+        let pc = format!(
+            "{head}\n\nName: {name}\nDescription: {description}\n\
+             Version: {version}\nRequires: ioth\nLibs: -L${{libdir}}{rpath} -l{name}\nCflags: -I${{includedir}}\n",
+            head = pc_head(o),
+            name = sibling.name,
+            description = sibling.description,
+            version = env!("CARGO_PKG_VERSION"),
+            rpath = rpath(o),
+        );
+        write(&pkgconfig.join(format!("{}.pc", sibling.name)), &pc)?;
+    }
     install_services(o, &root, &target, &libdir)?;
     println!(
         "installed into {} (plugins in {})",
@@ -251,43 +248,41 @@ fn install_services(
     Ok(())
 }
 
-/// The soname binaries built against VirtualSquare's libiothdns ask for.
-const IOTHDNS_SONAME: &str = "libiothdns.so.0";
+/// The first lines of a `.pc` file of the prefix.
+fn pc_head(o: &InstallOptions) -> String {
+    format!(
+        "prefix={prefix}\nexec_prefix=${{prefix}}\nlibdir=${{prefix}}/lib\nincludedir=${{prefix}}/include",
+        prefix = o.prefix.display()
+    )
+}
 
-/// Installs libiothdns over libioth (already in `libdir`): the linker script, the
-/// compatibility shared object and `iothdns.pc`.
-fn install_iothdns(o: &InstallOptions, libdir: &Path, pkgconfig: &Path) -> Result<(), String> {
-    // For linking: -liothdns finds this script, which links libioth as -lioth would.
-    write(
-        &libdir.join("libiothdns.so"),
-        "/* GNU ld script: libiothdns's calls are in libioth (ioth-rs). */\nINPUT(-lioth)\n",
-    )?;
-    // For running binaries linked against the original (DT_NEEDED libiothdns.so.0): no code
-    // of its own, a dependency on libioth.so, which the loader finds next to it ($ORIGIN)
-    // and whose iothdns_* symbols then resolve the program's references.
-    let so = libdir.join(IOTHDNS_SONAME);
-    let tmp = so.with_extension("tmp-install");
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let mut link = Command::new(&cc);
-    link.args(["-shared", "-nostdlib", "-x", "c", "/dev/null", "-o"])
-        .arg(&tmp)
-        .arg(format!("-Wl,-soname,{IOTHDNS_SONAME}"))
-        .arg("-Wl,--no-as-needed")
-        .arg("-Wl,-rpath,$ORIGIN")
-        .arg("-L")
-        .arg(libdir)
-        .arg("-lioth");
-    run(&mut link).map_err(|e| format!("{e} (libiothdns.so.0 is linked with {cc})"))?;
-    std::fs::rename(&tmp, &so).map_err(|e| format!("installing {}: {e}", so.display()))?;
-    println!("  {}", so.display());
-    let pc = format!(
-        "prefix={prefix}\nexec_prefix=${{prefix}}\nlibdir=${{prefix}}/lib\nincludedir=${{prefix}}/include\n\n\
-         Name: iothdns\nDescription: DNS for the Internet of Threads (libiothdns-compatible, part of libioth)\n\
-         Version: {version}\nRequires: ioth\nLibs: -L${{libdir}} -liothdns\nCflags: -I${{includedir}}\n",
-        prefix = o.prefix.display(),
-        version = env!("CARGO_PKG_VERSION"),
-    );
-    write(&pkgconfig.join("iothdns.pc"), &pc)
+/// `-Wl,-rpath,${libdir}` outside `/usr` and `/usr/local`, where the dynamic linker would
+/// not look.
+fn rpath(o: &InstallOptions) -> &'static str {
+    if ["/usr", "/usr/local"]
+        .iter()
+        .any(|p| o.prefix == Path::new(p))
+    {
+        ""
+    } else {
+        " -Wl,-rpath,${libdir}"
+    }
+}
+
+/// Links the C libraries from `target/libioth.a` (with ioth-clink, cached in
+/// `target/ioth-clink`) and installs them into `libdir`: each `libNAME.so.0.1.0` stripped,
+/// with its `libNAME.so.0` and `libNAME.so` links, and `libioth.a`.
+fn install_c_libraries(target: &Path, libdir: &Path) -> Result<(), String> {
+    let archive = target.join("libioth.a");
+    let linked = ioth_clink::link_cached(&archive, &target.join("ioth-clink"))?;
+    for name in ioth_clink::library_names() {
+        let file = ioth_clink::file_name(name);
+        install_stripped(&linked.join(&file), &libdir.join(&file), Debug::Split)?;
+        let soname = ioth_clink::soname(name);
+        ioth_clink::symlink(libdir, &soname, &file)?;
+        ioth_clink::symlink(libdir, &format!("lib{name}.so"), &soname)?;
+    }
+    install_stripped(&archive, &libdir.join("libioth.a"), Debug::Drop)
 }
 
 /// Whether a package exists and its library is built as a cdylib (a plugin).

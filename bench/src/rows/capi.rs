@@ -1,8 +1,8 @@
 //! `capi_sendto`: 64-byte datagrams per second through the C API (`ioth_sendto` in
-//! `libioth.so`, called by a C program built here against `ioth.h`) against the Rust API
+//! `libioth.so.0`, called by a C program built here against `ioth.h`) against the Rust API
 //! (`ioth::net::UdpSocket::send_to`), each between two smoltcp stacks on an in-process hub.
 //!
-//! Not literally "the same stack": `libioth.so` carries its own copy of `ioth` (its own
+//! Not literally "the same stack": `libioth.so.0` carries its own copy of `ioth` (its own
 //! descriptor table) and reaches smoltcp through the plugin `ioth_smoltcp.so`, so a stack made
 //! in this process cannot be driven through it. Both sides run the same scenario on the same
 //! backend code; the difference is the C boundary, libioth's descriptor lookup and the plugin
@@ -27,9 +27,10 @@ fn workspace() -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-/// Builds `libioth.so` and the smoltcp plugin in the profile directory this program runs
-/// from; returns that directory.
-fn build_libraries() -> io::Result<PathBuf> {
+/// Builds `libioth.a` and the smoltcp plugin in the profile directory this program runs
+/// from, and links `libioth.so.0` from the archive (ioth-clink, cached in
+/// `PROFILE/ioth-clink/`); returns (the profile directory, the directory of libioth.so.0).
+fn build_libraries() -> io::Result<(PathBuf, PathBuf)> {
     let exe = std::env::current_exe()?;
     let profile_dir = exe
         .parent()
@@ -67,26 +68,31 @@ fn build_libraries() -> io::Result<PathBuf> {
     let out = cmd.output()?;
     if !out.status.success() {
         return Err(io::Error::other(format!(
-            "building libioth.so failed: {}",
+            "building libioth.a failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    for lib in ["libioth.so", "libioth_smoltcp.so"] {
+    for lib in ["libioth.a", "libioth_smoltcp.so"] {
         if !profile_dir.join(lib).is_file() {
             return Err(io::Error::other(format!("{lib} was not built")));
         }
     }
-    Ok(profile_dir)
+    let linked = ioth_clink::link_cached(
+        &profile_dir.join("libioth.a"),
+        &profile_dir.join("ioth-clink"),
+    )
+    .map_err(io::Error::other)?;
+    Ok((profile_dir, linked))
 }
 
 /// Compiles the C program; returns (program, plugin dir).
 fn prepare(dir: &TempDir) -> io::Result<(PathBuf, PathBuf)> {
-    let libdir = build_libraries()?;
+    let (built, libdir) = build_libraries()?;
     let plugins = dir.0.join("plugins");
     std::fs::create_dir(&plugins)?;
     std::os::unix::fs::symlink(
-        libdir.join("libioth_smoltcp.so"),
-        plugins.join("ioth_smoltcp.so"),
+        built.join("libioth_smoltcp.so"),
+        plugins.join("ioth_smoltcp-r.so"),
     )?;
     let src = dir.0.join("capi_sendto.c");
     std::fs::write(&src, SOURCE)?;

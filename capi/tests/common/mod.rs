@@ -1,8 +1,11 @@
-//! Shared by the C tests: builds libioth.so (and the kernel plugin) once per test process,
+//! Shared by the C tests: links libioth.so.0 and its siblings once per build (and builds the
+//! kernel plugin),
 //! compiles the C programs of `tests/c/` against `ioth-core/include/ioth.h` with the system C
 //! compiler, and runs them.
 
 #![allow(dead_code, clippy::unwrap_used, missing_docs)]
+
+pub mod abi;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -10,19 +13,45 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use ioth_tests::fixtures::{build_dir, build_libraries};
+use ioth_tests::fixtures::{build_dir, build_libraries, c_libraries};
 use ioth_tests::peers::unique_name;
 
 /// How long a C program may run before the test gives up on it (a liveness bound: programs
 /// finish in milliseconds; this only turns a hang into a failure).
 pub const PROGRAM_PATIENCE: Duration = Duration::from_secs(60);
 
-/// The directory holding the freshly built `libioth.so`, `libioth.a` and `libioth_kernel.so`.
+/// The directory holding the freshly linked C libraries (`libioth.so.0`, `libiothconf.so.0`,
+/// `libiothaddr.so.0`, `libiothdns.so.0` and their `.so` links; see
+/// `ioth_tests::fixtures::c_libraries`).
 pub fn lib_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        let dir = c_libraries();
+        for f in [
+            "libioth.so",
+            "libioth.so.0",
+            "libiothconf.so.0",
+            "libiothaddr.so.0",
+            "libiothdns.so.0",
+        ] {
+            assert!(
+                dir.join(f).exists(),
+                "{f} was not linked in {}",
+                dir.display()
+            );
+        }
+        dir
+    })
+    .clone()
+}
+
+/// The cargo build directory holding `libioth.a` and the kernel plugin `libioth_kernel.so`,
+/// freshly built.
+pub fn built_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
         let dir = build_libraries(&["ioth-capi", "ioth-kernel"]);
-        for f in ["libioth.so", "libioth.a", "libioth_kernel.so"] {
+        for f in ["libioth.a", "libioth_kernel.so"] {
             assert!(
                 dir.join(f).is_file(),
                 "{f} was not built in {}",
@@ -82,8 +111,10 @@ pub fn run_compiler(mut cmd: Command) {
     );
 }
 
-/// Compiles `tests/c/SOURCE` against ioth.h and the fresh libioth.so (found at run time by
-/// rpath) with strict warnings; returns the executable.
+/// Compiles `tests/c/SOURCE` against ioth.h and the fresh libioth.so.0 (found at run time by
+/// rpath) with strict warnings, linked as the original's programs are (`-lioth`, and the
+/// siblings a program uses: `-liothconf`, `-liothdns`, `-liothaddr`, kept only when needed);
+/// returns the executable.
 pub fn compile(source: &str, extra: &[&str]) -> PathBuf {
     let lib = lib_dir();
     let exe = work_dir().join(unique_name(source.trim_end_matches(".c")));
@@ -97,6 +128,13 @@ pub fn compile(source: &str, extra: &[&str]) -> PathBuf {
         .arg(&lib)
         .arg(format!("-Wl,-rpath,{}", lib.display()))
         .arg("-lioth")
+        .args([
+            "-Wl,--as-needed",
+            "-liothconf",
+            "-liothdns",
+            "-liothaddr",
+            "-Wl,--no-as-needed",
+        ])
         .arg("-lpthread")
         .args(extra);
     run_compiler(cmd);

@@ -1,7 +1,10 @@
-//! Exports a Rust backend as a libioth plugin (`ioth_NAME.so`).
+//! Exports a Rust backend as a libioth plugin (installed as `ioth_NAME-r.so`, with the link
+//! `ioth_NAME_n.so`).
 //!
 //! [`crate::export_plugin!`] defines `ioth_NAME_newstack`, `ioth_NAME_delstack` and
-//! `ioth_NAME_license` in the plugin's shared object. `newstack` fills the loader's
+//! `ioth_NAME_license` in the plugin's shared object, and the same under `ioth_NAME_n_*`: the
+//! original loader takes the implementation name from the file name, so it looks
+//! `ioth_NAME_n.so` up as `NAME_n`. `newstack` fills the loader's
 //! `struct ioth_functions` with the entry points below, which find the stack through the
 //! loader's `getstackdata` and the socket through this object's own descriptor table. No panic
 //! crosses the C boundary: each entry catches it and fails with `EIO`.
@@ -27,8 +30,9 @@ pub struct LicensePtr(pub *const c_char);
 // SAFETY: points at a 'static NUL-terminated string literal, never written.
 unsafe impl Sync for LicensePtr {}
 
-/// Exports a backend as the libioth plugin `ioth_NAME.so`: defines `ioth_NAME_newstack`,
-/// `ioth_NAME_delstack` and `ioth_NAME_license` in the crate's `cdylib`.
+/// Exports a backend as the libioth plugin `ioth_NAME-r.so` (or `ioth_NAME.so`): defines
+/// `ioth_NAME_newstack`, `ioth_NAME_delstack` and `ioth_NAME_license` in the crate's `cdylib`,
+/// and the same entries named `ioth_NAME_n_*`, for the file `ioth_NAME_n.so`.
 ///
 /// Written once in the `lib.rs` of a crate whose `crate-type` includes `cdylib` (here the
 /// kernel backend exported again, as the plugin `ioth_hostcopy.so`):
@@ -74,6 +78,42 @@ macro_rules! export_plugin {
             /// libioth plugin licence.
             #[unsafe(export_name = concat!("ioth_", $name, "_license"))]
             pub static IOTH_PLUGIN_LICENSE: $crate::plugin::export::LicensePtr =
+                $crate::plugin::export::LicensePtr(
+                    concat!("SPDX-License-Identifier: ", $license, "\0")
+                        .as_ptr()
+                        .cast(),
+                );
+
+            /// libioth plugin entry under the `_n` name (file `ioth_NAME_n.so`, which the
+            /// original loader looks up as implementation `NAME_n`): creates a stack.
+            ///
+            /// # Safety
+            /// As `ioth_NAME_newstack`.
+            #[unsafe(export_name = concat!("ioth_", $name, "_n_newstack"))]
+            pub unsafe extern "C" fn ioth_plugin_n_newstack(
+                vnlv: *const *const ::std::ffi::c_char,
+                options: *const ::std::ffi::c_char,
+                f: *mut $crate::plugin::abi::IothFunctions,
+            ) -> *mut ::std::ffi::c_void {
+                // SAFETY: forwarded under this function's own contract.
+                unsafe { $crate::plugin::export::newstack(&|| $backend, vnlv, options, f) }
+            }
+
+            /// libioth plugin entry under the `_n` name: deletes a stack.
+            ///
+            /// # Safety
+            /// As `ioth_NAME_delstack`.
+            #[unsafe(export_name = concat!("ioth_", $name, "_n_delstack"))]
+            pub unsafe extern "C" fn ioth_plugin_n_delstack(
+                data: *mut ::std::ffi::c_void,
+            ) -> ::std::ffi::c_int {
+                // SAFETY: forwarded under this function's own contract.
+                unsafe { $crate::plugin::export::delstack(data) }
+            }
+
+            /// libioth plugin licence under the `_n` name.
+            #[unsafe(export_name = concat!("ioth_", $name, "_n_license"))]
+            pub static IOTH_PLUGIN_N_LICENSE: $crate::plugin::export::LicensePtr =
                 $crate::plugin::export::LicensePtr(
                     concat!("SPDX-License-Identifier: ", $license, "\0")
                         .as_ptr()

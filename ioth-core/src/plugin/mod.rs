@@ -1,10 +1,15 @@
 //! Stack plugins: shared objects with libioth's plugin ABI, loaded with libloading.
 //!
-//! A plugin for the implementation `NAME` is the file `ioth_NAME.so` (or libioth's reentrant
-//! spelling `ioth_NAME-r.so`), searched in order in:
-//! 1. each directory of `IOTH_PLUGIN_PATH` (colon-separated),
-//! 2. `$HOME/.ioth/`,
+//! A plugin for the implementation `NAME` is the file `ioth_NAME-r.so` (libioth's reentrant
+//! name, under which `cargo xtask install` puts ours) or `ioth_NAME.so`, the `-r` one first
+//! in each directory, searched in order in:
+//! 1. each directory of `IOTH_PLUGIN_PATH` (colon-separated; an ioth-rs extension),
+//! 2. `$HOME/.ioth/` (`./.ioth/` when `HOME` is unset, as the original does),
 //! 3. the install libdir's `ioth/` folder ([`LIBDIR`]`/ioth`).
+//!
+//! That is the original loader's order after `IOTH_PLUGIN_PATH`. The original installs
+//! `ioth_NAME_n.so` as a link to `ioth_NAME-r.so`: it is the implementation `NAME_n`, whose
+//! entries are `ioth_NAME_n_*` (exported too by [`crate::export_plugin!`]).
 //!
 //! It exports `ioth_NAME_newstack` (required), optionally `ioth_NAME_delstack`, one
 //! `ioth_NAME_<call>` per socket call and `ioth_NAME_license` (see [`abi`]), so a plugin
@@ -48,9 +53,9 @@ pub fn search_path() -> Vec<PathBuf> {
     if let Some(path) = std::env::var_os("IOTH_PLUGIN_PATH") {
         dirs.extend(std::env::split_paths(&path).filter(|p| !p.as_os_str().is_empty()));
     }
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".ioth"));
-    }
+    // With no HOME, the original looks in ./.ioth (relative to the working directory).
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    dirs.push(home.join(".ioth"));
     dirs.push(Path::new(LIBDIR).join("ioth"));
     dirs
 }

@@ -59,6 +59,8 @@ pub mod registry;
 mod socket;
 mod stack;
 pub mod sys;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use backend::{Backend, Ioctl, RecvMeta, SockAddr, SocketOps, StackOps};
 pub use config_watch::ConfigWatch;

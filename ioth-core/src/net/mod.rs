@@ -35,6 +35,8 @@
 
 mod addrs;
 pub mod happy;
+#[cfg(feature = "mio")]
+mod mio_source;
 mod tcp;
 mod udp;
 

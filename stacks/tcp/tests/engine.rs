@@ -544,6 +544,58 @@ fn closing_with_unread_data_resets_the_peer() {
 }
 
 #[test]
+fn segments_carrying_sack_blocks_still_fit_the_mtu() {
+    // Each side loses the other's first data segment: each then holds out-of-order data,
+    // so all it sends carries a SACK block, its retransmission of its own lost segment
+    // included. A full-MSS segment with a SACK block (1448 + 20 + 12 + 12 bytes, and the IP
+    // header) does not fit a 1500-byte MTU: the link dropped every such retransmission and
+    // the connection stalled in both directions (the hub stall of the tokio tests).
+    let mut net = delayed_net(5);
+    let (c, s, _) = net.connected(&opts());
+    for dir in 0..2 {
+        let mut dropped = false;
+        net.links[dir].filter = Some(Box::new(move |seg, _| {
+            let drop = !dropped && !seg.payload.is_empty();
+            dropped |= drop;
+            drop
+        }));
+    }
+    let data = [pattern(20 * 1448, 6), pattern(20 * 1448, 7)];
+    let mut sent = [0usize; 2];
+    let mut got = [Vec::new(), Vec::new()];
+    let mut buf = vec![0u8; 65536];
+    let done = net.run_until(Duration::from_secs(60), |n| {
+        for (side, engine, id) in [(0, &mut n.a, c), (1, &mut n.b, s)] {
+            while sent[side] < data[side].len() {
+                match engine.send(n.now, id, &data[side][sent[side]..]) {
+                    Ok(k) => sent[side] += k,
+                    Err(Error::WouldBlock) => break,
+                    Err(e) => panic!("send: {e:?}"),
+                }
+            }
+            while let Ok(k) = engine.recv(n.now, id, &mut buf, false) {
+                if k == 0 {
+                    break;
+                }
+                got[1 - side].extend_from_slice(&buf[..k]);
+            }
+        }
+        got[0].len() == data[0].len() && got[1].len() == data[1].len()
+    });
+    let oversized = [net.links[0].oversized, net.links[1].oversized];
+    assert!(
+        done.is_some(),
+        "stalled: A got {} of {}, B got {} of {}; segments over the MTU: {oversized:?}",
+        got[1].len(),
+        data[1].len(),
+        got[0].len(),
+        data[0].len()
+    );
+    assert_eq!(oversized, [0, 0], "segments longer than the MTU");
+    assert!(got[0] == data[0] && got[1] == data[1], "corrupted");
+}
+
+#[test]
 fn lossy_wire_delivers_every_byte_in_order() {
     for seed in 1..4 {
         let imp = Impair {

@@ -396,6 +396,17 @@ impl Conn {
             .max(1)
     }
 
+    /// Data bytes a segment carrying `options` may hold: like [`Conn::data_mss`], with this
+    /// segment's own options taken out (RFC 6691 section 2, Linux's `tcp_current_mss`), so
+    /// that a segment with SACK blocks still fits the MTU. A segment too long for the link
+    /// is dropped below us, every time it is resent: a connection would stall.
+    pub(crate) fn data_room(&self, options: &crate::wire::TcpOptions) -> usize {
+        (self.peer_mss + 20)
+            .min(self.mtu_mss)
+            .saturating_sub(20 + options.len())
+            .max(1)
+    }
+
     /// The MSS we advertise (data bytes, options excluded).
     pub(crate) fn adv_mss(&self) -> u16 {
         u16::try_from(self.mtu_mss - 20).unwrap_or(u16::MAX)

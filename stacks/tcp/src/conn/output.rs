@@ -43,10 +43,14 @@ impl Conn {
             }
             _ => {}
         }
-        let mss = self.data_mss();
+        // Full segments now: our SACK blocks make them shorter than `data_mss`. A window of
+        // whole `data_mss` segments is used up when only `slack` is left of it (no extra
+        // segment for the bytes the options took).
+        let mss = self.data_room(&self.segment_options(cx.now));
+        let slack = self.data_mss().saturating_sub(mss);
         // Retransmissions first (RFC 6675 NextSeg rule 1 / RFC 8985: lost segments).
         while let Some((s, e)) = self.rec.next_retransmit() {
-            if self.allowance() == 0 {
+            if self.allowance() <= slack {
                 self.cwnd_limited = true;
                 break;
             }
@@ -97,7 +101,7 @@ impl Conn {
                 }
                 break;
             }
-            if room == 0 {
+            if room <= slack {
                 self.cwnd_limited = true;
                 break;
             }
@@ -303,8 +307,11 @@ impl Conn {
         retrans: bool,
     ) -> Sent {
         let now = cx.now;
+        let options = self.segment_options(now);
         let off = seq.since(self.buf_seq);
-        let len = len.min(self.sndbuf.len().saturating_sub(off));
+        let len = len
+            .min(self.sndbuf.len().saturating_sub(off))
+            .min(self.data_room(&options));
         let data_end = seq.add(len);
         let fin_here = self.buf_seq.add(self.sndbuf.len());
         let fin = self.fin_queued
@@ -330,7 +337,7 @@ impl Conn {
             flags,
             window,
             urgent: 0,
-            options: self.segment_options(now),
+            options,
         };
         let (a, b) = self.sndbuf.slices(off, len);
         // The slices borrow the buffer; copy their bounds out before transmitting.
@@ -419,7 +426,7 @@ impl Conn {
     /// segment again.
     fn send_probe_segment(&mut self, cx: &mut Ctx<'_>, tx: &mut Tx<'_>) -> Sent {
         let now = cx.now;
-        let mss = self.data_mss();
+        let mss = self.data_room(&self.segment_options(now));
         let nxt = self.snd_nxt();
         let wnd_room = self.rec.snd_una().add(self.snd_wnd).since(nxt);
         let unsent = self.unsent();

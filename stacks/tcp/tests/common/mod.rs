@@ -103,6 +103,9 @@ pub struct Link {
     busy_until: Instant,
     pub delivered: u64,
     pub dropped: u64,
+    /// Segments dropped for not fitting the MTU (IPv4: 20 bytes of header), as a real link
+    /// drops them.
+    pub oversized: u64,
 }
 
 impl Link {
@@ -114,6 +117,7 @@ impl Link {
             busy_until: Instant::ZERO,
             delivered: 0,
             dropped: 0,
+            oversized: 0,
         }
     }
 }
@@ -170,6 +174,10 @@ impl Net {
     fn transmit(&mut self, dir: usize, src: IpAddr, dst: IpAddr, bytes: &[u8]) {
         let now = self.now;
         let link = &mut self.links[dir];
+        if bytes.len() + 20 > MTU {
+            link.oversized += 1;
+            return;
+        }
         if let Some(f) = link.filter.as_mut()
             && let Ok(seg) = Segment::parse(bytes)
             && f(&seg, now)

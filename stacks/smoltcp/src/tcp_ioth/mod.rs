@@ -603,6 +603,16 @@ fn emit(
         crate::ident::debug!("TCP segment of {len} bytes to {dst} too long to send: dropped");
         return Emitted::Dropped;
     }
+    if slot != 0 && len > f.mtu as usize {
+        // smoltcp's egress would drop it without a word (no fragmentation): say so here, a
+        // segment the engine sized wrong would otherwise vanish at every retransmission.
+        crate::ident::warn!(
+            "TCP packet of {len} bytes to {dst} over {}'s MTU {}: dropped",
+            f.name,
+            f.mtu
+        );
+        return Emitted::Dropped;
+    }
     // Without room for it for sure (space twice its length is contiguous for half of it),
     // a queue that moves is sent on first, so the engine is refused only as a last resort.
     let free = sock.payload_send_capacity() - sock.send_queue();

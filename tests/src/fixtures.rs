@@ -97,6 +97,23 @@ pub const PLUGIN_PACKAGES: &[&str] = &["ioth-kernel", "ioth-smoltcp"];
 /// rlib of a dependency, so without this a test would load a stale or missing `.so`.
 pub fn build_libraries(packages: &[&str]) -> PathBuf {
     let build = build_dir();
+    let mut args = vec!["--lib"];
+    for p in packages {
+        args.extend(["-p", p]);
+    }
+    let mut cmd = cargo_build_like_this_test(&args);
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(status.success(), "building {packages:?} failed: {cmd:?}");
+    build
+}
+
+/// `cargo build --quiet ARGS` into the target directory and profile this test binary was
+/// built with (so that what it builds sits beside the test's own artefacts), from the
+/// workspace.
+pub fn cargo_build_like_this_test(args: &[&str]) -> Command {
+    let build = build_dir();
     let profile = build
         .file_name()
         .and_then(|p| p.to_str())
@@ -104,10 +121,7 @@ pub fn build_libraries(packages: &[&str]) -> PathBuf {
     let target_dir = build.parent().expect("target dir");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "--lib"]);
-    for p in packages {
-        cmd.args(["-p", p]);
-    }
+    cmd.args(["build", "--quiet"]).args(args);
     match profile {
         "debug" => {}
         "release" => {
@@ -119,11 +133,7 @@ pub fn build_libraries(packages: &[&str]) -> PathBuf {
     }
     cmd.arg("--target-dir").arg(target_dir);
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(status.success(), "building {packages:?} failed: {cmd:?}");
-    build
+    cmd
 }
 
 /// The C libraries linked from capi's freshly built `libioth.a` by `ioth-clink`:

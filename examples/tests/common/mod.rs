@@ -1,6 +1,6 @@
 //! Running an example binary from an integration test of the examples crate.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
@@ -16,34 +16,16 @@ pub fn program(name: &str) -> PathBuf {
         .expect("target/<profile>");
     let path = profile_dir.join("examples").join(name);
     if !path.exists() {
-        BUILT.get_or_init(|| build_examples(profile_dir));
+        BUILT.get_or_init(build_examples);
     }
     assert!(path.exists(), "{} was not built", path.display());
     path
 }
 
-/// `cargo build --examples` of this package into `profile_dir`'s target directory and profile.
-fn build_examples(profile_dir: &Path) {
-    let target = profile_dir.parent().expect("target directory");
-    let profile = profile_dir
-        .file_name()
-        .and_then(|p| p.to_str())
-        .unwrap_or("debug");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "--examples", "-p", "ioth-examples"])
-        .arg("--target-dir")
-        .arg(target)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    match profile {
-        "debug" => {}
-        "release" => {
-            cmd.arg("--release");
-        }
-        other => {
-            cmd.args(["--profile", other]);
-        }
-    }
+/// `cargo build --examples` of this package, beside this test binary.
+fn build_examples() {
+    let mut cmd =
+        ioth_tests::fixtures::cargo_build_like_this_test(&["--examples", "-p", "ioth-examples"]);
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));

@@ -414,6 +414,47 @@ pub fn link_info_data(infos: &[LinkInfo]) -> Option<Vec<u8>> {
     })
 }
 
+/// `IFLA_NEW_IFINDEX`: in Linux, the index a new link should get (an `s32`).
+const IFLA_NEW_IFINDEX: u16 = 49;
+/// The length of `struct ifinfomsg`, before a link message's attributes.
+const IFINFOMSG_LEN: usize = 16;
+
+/// libioth's way of asking for the index of a link it creates (`ioth_iplink_add` with
+/// ifindex -1, nlinline's helpers): an `IFLA_NEW_IFINDEX` attribute holding the empty string,
+/// not the `s32` Linux reads there, and the new link's RTM_NEWLINK expected as the first
+/// reply. Returns the RTM_NEWLINK `payload` without that attribute (so that it decodes) when
+/// it carries one; None when it does not (a well-formed `s32` one is Linux's and stays).
+///
+/// ```
+/// let mut payload = vec![0u8; 16]; // struct ifinfomsg
+/// payload.extend_from_slice(&[5, 0, 49, 0, 0, 0, 0, 0]); // IFLA_NEW_IFINDEX "" (padded)
+/// payload.extend_from_slice(&[8, 0, 3, 0, b'v', b'd', b'e', 0]); // IFLA_IFNAME "vde"
+/// let stripped = nlconf::rtnl::strip_libioth_new_ifindex(&payload).expect("libioth's marker");
+/// assert_eq!(stripped.len(), 16 + 8);
+/// assert_eq!(nlconf::rtnl::strip_libioth_new_ifindex(&stripped), None);
+/// ```
+pub fn strip_libioth_new_ifindex(payload: &[u8]) -> Option<Vec<u8>> {
+    let attrs = payload.get(IFINFOMSG_LEN..)?;
+    let mut rest = attrs;
+    let mut pos = IFINFOMSG_LEN;
+    while rest.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([rest[0], rest[1]]));
+        let ty = u16::from_ne_bytes([rest[2], rest[3]]) & 0x3fff;
+        if len < 4 || len > rest.len() {
+            return None;
+        }
+        let aligned = ((len + 3) & !3).min(rest.len());
+        if ty == IFLA_NEW_IFINDEX && len != 8 {
+            let mut out = payload[..pos].to_vec();
+            out.extend_from_slice(&payload[pos + aligned..]);
+            return Some(out);
+        }
+        rest = &rest[aligned..];
+        pos += aligned;
+    }
+    None
+}
+
 /// `IFLA_VDE_VNL`: libioth's attribute for the VNL of a "vde" link.
 const IFLA_VDE_VNL: u16 = 1;
 
@@ -605,6 +646,20 @@ pub fn neighbour_from_message(msg: &NeighbourMessage) -> Option<Neighbour> {
 mod tests {
     use super::*;
     use crate::model::{ARPHRD_ETHER, RT_SCOPE_UNIVERSE, RTPROT_BOOT};
+
+    proptest::proptest! {
+        /// Any bytes: no panic; what is stripped is one attribute (at least its header),
+        /// and the ifinfomsg before the attributes stays.
+        #[test]
+        fn stripping_libioth_new_ifindex_takes_one_attribute(
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..96),
+        ) {
+            if let Some(out) = strip_libioth_new_ifindex(&payload) {
+                proptest::prop_assert!(out.len() + 4 <= payload.len());
+                proptest::prop_assert_eq!(&out[..IFINFOMSG_LEN], &payload[..IFINFOMSG_LEN]);
+            }
+        }
+    }
 
     #[test]
     fn message_iteration_stops_at_truncation() {

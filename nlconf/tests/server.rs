@@ -455,6 +455,54 @@ fn newlink(
     RouteNetlinkMessage::NewLink(m)
 }
 
+/// `struct nlattr` with `payload`, padded to 4 bytes.
+fn raw_attr(ty: u16, payload: &[u8]) -> Vec<u8> {
+    let mut a = Vec::new();
+    a.extend_from_slice(&(4 + payload.len() as u16).to_ne_bytes());
+    a.extend_from_slice(&ty.to_ne_bytes());
+    a.extend_from_slice(payload);
+    while a.len() % 4 != 0 {
+        a.push(0);
+    }
+    a
+}
+
+/// A binary built against libioth's own header adds a vde link with ifindex -1 as nlinline
+/// writes it: `IFLA_NEW_IFINDEX` holding "" (which Linux's attribute policy would refuse) and
+/// the VNL nested in `IFLA_VDE_VNL`; it reads the new index from the first reply, which must
+/// be the link's RTM_NEWLINK.
+#[test]
+fn libioth_new_ifindex_request_gets_the_new_link_first() {
+    let mut t = tables();
+    let mut body = vec![0u8; 16]; // struct ifinfomsg, ifi_index 0
+    body.extend(raw_attr(3, b"vde7\0")); // IFLA_IFNAME
+    body.extend(raw_attr(49, b"\0")); // IFLA_NEW_IFINDEX ""
+    let mut info = raw_attr(1, b"vde\0"); // IFLA_INFO_KIND
+    info.extend(raw_attr(2, &raw_attr(1, b"vde:///tmp/x\0"))); // IFLA_INFO_DATA{IFLA_VDE_VNL}
+    body.extend(raw_attr(18, &info)); // IFLA_LINKINFO
+    let mut req = Vec::new();
+    req.extend_from_slice(&(16 + body.len() as u32).to_ne_bytes());
+    req.extend_from_slice(&rtnl::rtm::NEWLINK.to_ne_bytes());
+    let flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+    req.extend_from_slice(&flags.to_ne_bytes());
+    req.extend_from_slice(&1u32.to_ne_bytes()); // seq
+    req.extend_from_slice(&0u32.to_ne_bytes()); // pid
+    req.extend(body);
+
+    let out = replies(&process(&mut t, &req, PID));
+    let first = out.first().expect("a reply");
+    let Some(RouteNetlinkMessage::NewLink(link)) = first.inner() else {
+        panic!("first reply is not RTM_NEWLINK: {:?}", first.hdr);
+    };
+    let made = t
+        .links()
+        .into_iter()
+        .find(|l| l.name == "vde7")
+        .expect("vde7 made");
+    assert_eq!(link.header.index, made.index);
+    assert_eq!(out.last().and_then(Reply::error), Some(0), "then the ack");
+}
+
 #[test]
 fn newlink_flag_semantics() {
     let mut t = tables();

@@ -65,6 +65,7 @@ pub fn process_datagrams<T: Tables + ?Sized>(
             hdr,
             pid,
             out: &mut out,
+            echo_new_link: false,
         };
         let result = if hdr.flags & NLM_F_REQUEST == 0
             || hdr.ty < NLMSG_MIN_TYPE
@@ -103,6 +104,9 @@ struct Ctx<'a> {
     hdr: RawHeader,
     pid: u32,
     out: &'a mut Vec<Vec<u8>>,
+    /// A new link is answered with its RTM_NEWLINK (NLM_F_ECHO, or libioth's request for
+    /// the new index).
+    echo_new_link: bool,
 }
 
 impl Ctx<'_> {
@@ -155,6 +159,15 @@ fn handle<T: Tables + ?Sized>(tables: &mut T, ctx: &mut Ctx, payload: &[u8]) -> 
     if !known {
         return Err(errno(libc::EOPNOTSUPP));
     }
+    // libioth's helpers ask for a new link's index in a form Linux would refuse (see
+    // `rtnl::strip_libioth_new_ifindex`): answered with the new link, as an echo.
+    let stripped = (ty == rtm::NEWLINK)
+        .then(|| rtnl::strip_libioth_new_ifindex(payload))
+        .flatten();
+    if stripped.is_some() {
+        ctx.echo_new_link = true;
+    }
+    let payload = stripped.as_deref().unwrap_or(payload);
     let msg = RouteNetlinkMessage::parse_with_param(payload, ty).map_err(|e| {
         log::debug!("undecodable rtnetlink message type {ty}: {e}");
         errno(libc::EINVAL)
@@ -388,7 +401,7 @@ fn new_link<T: Tables + ?Sized>(
         }
     }
     let index = tables.add_link(&new)?;
-    if ctx.has(NLM_F_ECHO)
+    if (ctx.has(NLM_F_ECHO) || ctx.echo_new_link)
         && let Some(link) = tables.links().into_iter().find(|l| l.index == index)
     {
         ctx.reply(RouteNetlinkMessage::NewLink(link_reply(&*tables, &link)));

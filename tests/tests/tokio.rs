@@ -482,3 +482,51 @@ fn from_std_and_into_std_keep_the_socket() {
         assert_eq!(&buf[..n], b"two");
     });
 }
+
+/// A name is looked up on tokio's blocking pool: on a runtime with one thread, other tasks go
+/// on while the stack's resolver waits for a DNS server that never answers.
+#[test]
+fn a_name_is_resolved_off_the_runtime_thread() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    init_logging();
+    let net = net(Backend::Smoltcp);
+    // A DNS server that takes the queries and never answers.
+    let _silent = ioth::net::UdpSocket::bind_on(&net.server, SocketAddr::new(net.server_ip, 53))
+        .expect("bind port 53");
+    net.client
+        .configure(&format!("dns={}", net.server_ip))
+        .expect("dns=");
+    let resolver = net.client.resolver();
+    let mut options = resolver.options();
+    options.timeout = Duration::from_millis(300);
+    options.attempts = 1;
+    resolver.set_options(options);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&ticks);
+        let ticker = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let err = TcpStream::connect_on(&net.client, "slow.example.test:80")
+            .await
+            .expect_err("no answer, no address");
+        ticker.abort();
+        assert!(
+            ticks.load(Ordering::SeqCst) > 0,
+            "the runtime's only thread ran nothing while the name was looked up ({err})"
+        );
+        // Literals need no lookup and no runtime thread either: refused at once here.
+        let refused = TcpStream::connect_on(&net.client, SocketAddr::new(net.server_ip, 1))
+            .await
+            .expect_err("nothing listens on port 1");
+        assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
+    });
+}

@@ -29,6 +29,15 @@ use crate::stack::Stack;
 pub trait ToSocketAddrs {
     /// The addresses, resolved over `stack` when a name is involved.
     fn to_socket_addrs_on(&self, stack: &Stack) -> io::Result<Vec<SocketAddr>>;
+
+    /// The host name and port this value names when resolving it needs the stack's
+    /// resolver (which may block); None for addresses and literals, and for text that is not
+    /// `host:port` (whose error `to_socket_addrs_on` gives). Lets async callers resolve
+    /// off their runtime's threads.
+    #[doc(hidden)]
+    fn host_to_resolve(&self) -> Option<(String, u16)> {
+        None
+    }
 }
 
 macro_rules! literal {
@@ -58,23 +67,47 @@ impl ToSocketAddrs for (&str, u16) {
         }
         stack.resolve_host(host, port)
     }
+    fn host_to_resolve(&self) -> Option<(String, u16)> {
+        let (host, port) = *self;
+        host.parse::<IpAddr>()
+            .is_err()
+            .then(|| (host.to_owned(), port))
+    }
 }
 
 impl ToSocketAddrs for (String, u16) {
     fn to_socket_addrs_on(&self, stack: &Stack) -> io::Result<Vec<SocketAddr>> {
         (self.0.as_str(), self.1).to_socket_addrs_on(stack)
     }
+    fn host_to_resolve(&self) -> Option<(String, u16)> {
+        (self.0.as_str(), self.1).host_to_resolve()
+    }
+}
+
+/// The name and port of `"host:port"` text that is not an address literal.
+fn host_of_text(text: &str) -> Option<(String, u16)> {
+    if text.parse::<SocketAddr>().is_ok() {
+        return None;
+    }
+    let (host, port) = crate::dns::split_host_port(text).ok()?;
+    (host, port).host_to_resolve()
 }
 
 impl ToSocketAddrs for str {
     fn to_socket_addrs_on(&self, stack: &Stack) -> io::Result<Vec<SocketAddr>> {
         stack.resolve(self)
     }
+    fn host_to_resolve(&self) -> Option<(String, u16)> {
+        host_of_text(self)
+    }
 }
 
 impl ToSocketAddrs for String {
     fn to_socket_addrs_on(&self, stack: &Stack) -> io::Result<Vec<SocketAddr>> {
         stack.resolve(self)
+    }
+    fn host_to_resolve(&self) -> Option<(String, u16)> {
+        host_of_text(self)
     }
 }
 
@@ -93,5 +126,8 @@ impl ToSocketAddrs for Vec<SocketAddr> {
 impl<T: ToSocketAddrs + ?Sized> ToSocketAddrs for &T {
     fn to_socket_addrs_on(&self, stack: &Stack) -> io::Result<Vec<SocketAddr>> {
         (**self).to_socket_addrs_on(stack)
+    }
+    fn host_to_resolve(&self) -> Option<(String, u16)> {
+        (**self).host_to_resolve()
     }
 }

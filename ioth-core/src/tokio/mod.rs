@@ -18,10 +18,9 @@
 //! left data behind is followed by a read that returns it without waiting.
 //!
 //! Names given to `bind_on`, `connect_on`, `send_to` and `connect` are resolved over the
-//! socket's stack ([`crate::net::ToSocketAddrs`]) on the calling thread before anything is
-//! awaited: a literal address costs nothing, but a name that needs a DNS query blocks the
-//! runtime's thread until the stack's resolver answers. Resolve names with
-//! `tokio::task::spawn_blocking` (or `Stack::resolve`) first where that matters.
+//! socket's stack ([`crate::net::ToSocketAddrs`]) on tokio's blocking pool
+//! (`spawn_blocking`), so a lookup that waits for a DNS server never holds a runtime thread;
+//! address literals are taken at once.
 //!
 //! ```
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -57,7 +56,11 @@ pub use tcp::{OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 
 use std::io;
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+
+use crate::Stack;
+use crate::net::ToSocketAddrs;
 
 use ::tokio::io::unix::AsyncFd;
 
@@ -105,4 +108,26 @@ fn in_progress(e: io::Error) -> io::Result<()> {
     } else {
         Err(e)
     }
+}
+
+/// The addresses `addr` gives over `stack`: literals at once, a name on tokio's blocking
+/// pool (the stack's resolver blocks while it asks a server). Outside a runtime, an error.
+pub(crate) async fn resolve<A: ToSocketAddrs>(
+    stack: &Stack,
+    addr: A,
+) -> io::Result<Vec<SocketAddr>> {
+    let Some((host, port)) = addr.host_to_resolve() else {
+        return addr.to_socket_addrs_on(stack);
+    };
+    let runtime = ::tokio::runtime::Handle::try_current().map_err(|e| {
+        io::Error::other(format!(
+            "ioth::tokio needs a tokio runtime to resolve {host}: {e}"
+        ))
+    })?;
+    let what = format!("{host}:{port}");
+    let stack = stack.clone();
+    runtime
+        .spawn_blocking(move || stack.resolve_host(&host, port))
+        .await
+        .map_err(|e| io::Error::other(format!("resolving {what}: {e}")))?
 }

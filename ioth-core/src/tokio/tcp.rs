@@ -44,7 +44,8 @@ impl TcpListener {
     /// and registers it with the current runtime. Fails with the bind's error
     /// (`EADDRINUSE`, `EADDRNOTAVAIL`...) or when there is no runtime.
     pub async fn bind_on<A: ToSocketAddrs>(stack: &Stack, addr: A) -> io::Result<TcpListener> {
-        TcpListener::from_std(net::TcpListener::bind_on(stack, addr)?)
+        let addrs = super::resolve(stack, addr).await?;
+        TcpListener::from_std(net::TcpListener::bind_on(stack, addrs)?)
     }
 
     /// Takes a listening [`net::TcpListener`], sets it nonblocking and registers it with the
@@ -128,7 +129,7 @@ impl TcpStream {
     /// Dropping the future before it completes closes the socket of the attempt in
     /// progress (the connection is abandoned, as with `tokio::net::TcpStream::connect`).
     pub async fn connect_on<A: ToSocketAddrs>(stack: &Stack, addr: A) -> io::Result<TcpStream> {
-        let addrs = addr.to_socket_addrs_on(stack)?;
+        let addrs = super::resolve(stack, addr).await?;
         let mut last = None;
         for addr in addrs {
             match TcpStream::connect_addr(stack, addr).await {

@@ -49,7 +49,8 @@ impl UdpSocket {
     /// tried in turn) and registers the socket with the current runtime. Fails with the
     /// bind's error (`EADDRINUSE`, `EADDRNOTAVAIL`...) or when there is no runtime.
     pub async fn bind_on<A: ToSocketAddrs>(stack: &Stack, addr: A) -> io::Result<UdpSocket> {
-        UdpSocket::from_std(net::UdpSocket::bind_on(stack, addr)?)
+        let addrs = super::resolve(stack, addr).await?;
+        UdpSocket::from_std(net::UdpSocket::bind_on(stack, addrs)?)
     }
 
     /// Takes a [`net::UdpSocket`], sets it nonblocking and registers it with the current
@@ -92,7 +93,8 @@ impl UdpSocket {
     /// datagrams for [`UdpSocket::recv`] (UDP's connect sends nothing; it returns at once).
     /// A name is resolved over the socket's stack (see [the module](super)).
     pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
-        self.io.get_ref().connect(addr)
+        let addrs = super::resolve(self.stack(), addr).await?;
+        self.io.get_ref().connect(addrs)
     }
 
     /// Sends one datagram to `target`, waiting while the socket cannot take it; returns the
@@ -104,7 +106,7 @@ impl UdpSocket {
     /// This method is cancel safe: if it is dropped before it completes, the datagram was
     /// not sent.
     pub async fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], target: A) -> io::Result<usize> {
-        let addrs = target.to_socket_addrs_on(self.stack())?;
+        let addrs = super::resolve(self.stack(), target).await?;
         self.io
             .async_io(Interest::WRITABLE, |s| s.send_to(buf, &addrs))
             .await

@@ -166,18 +166,6 @@ fn tcp_echo_server_polls_ioth_fds_with_stdin() {
     assert!(status.success(), "server exited with {status}");
 }
 
-/// The flags a program linked statically against libioth.a needs besides the archive (the
-/// Rust standard library's system libraries); ioth.pc lists the same in `Libs.private`.
-pub const STATIC_LIBS: &[&str] = &[
-    "-lgcc_s",
-    "-lutil",
-    "-lrt",
-    "-lpthread",
-    "-lm",
-    "-ldl",
-    "-lc",
-];
-
 /// A C program linked against libioth.a alone (no libioth.so at run time) passes the errno
 /// contract checks.
 #[test]
@@ -189,7 +177,7 @@ fn static_library_links_and_runs() {
         .arg(common::include_dir())
         .arg(common::c_source("errno_checks.c"))
         .arg(lib.join("libioth.a"))
-        .args(STATIC_LIBS)
+        .args(ioth_clink::NATIVE_LIBS)
         .arg("-o")
         .arg(&exe);
     common::run_compiler(cmd);

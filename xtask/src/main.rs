@@ -42,11 +42,6 @@ const SERVICES: &[(&str, &str, &[&str])] = &[
 /// The package that builds the C library `libioth`, and its directory.
 const C_LIBRARY: (&str, &str) = ("ioth-capi", "capi");
 
-/// What a program linked statically against libioth.a needs besides it: the system libraries
-/// of Rust's standard library (`rustc --print native-static-libs`), for `ioth.pc`'s
-/// `Libs.private` (`pkg-config --static --libs ioth`).
-const STATIC_LIBS: &str = "-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc";
-
 const USAGE: &str = "usage: cargo xtask install --prefix DIR [--debug]";
 
 fn main() -> ExitCode {
@@ -182,7 +177,7 @@ fn install(o: &InstallOptions) -> Result<(), String> {
          Version: {version}\nLibs: -L${{libdir}}{rpath} -lioth\nLibs.private: {private}\nCflags: -I${{includedir}}\n",
         head = pc_head(o),
         version = env!("CARGO_PKG_VERSION"),
-        private = STATIC_LIBS,
+        private = ioth_clink::NATIVE_LIBS.join(" "),
         rpath = rpath(o),
     );
     write(&pkgconfig.join("ioth.pc"), &pc)?;

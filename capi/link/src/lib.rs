@@ -101,7 +101,9 @@ pub const FILE_VERSION: &str = "0.1.0";
 /// The soname major version.
 pub const SONAME_MAJOR: &str = "0";
 
-/// The system libraries Rust's standard library needs (`rustc --print native-static-libs`).
+/// The system libraries Rust's standard library needs (`rustc --print native-static-libs`):
+/// linked into `libioth.so.0`, and what a program linked statically against `libioth.a`
+/// needs besides it (`ioth.pc`'s `Libs.private`).
 pub const NATIVE_LIBS: &[&str] = &[
     "-lgcc_s",
     "-lutil",

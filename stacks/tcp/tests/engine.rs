@@ -592,6 +592,10 @@ fn segments_carrying_sack_blocks_still_fit_the_mtu() {
         data[0].len()
     );
     assert_eq!(oversized, [0, 0], "segments longer than the MTU");
+    assert!(
+        got[0] == data[0] && got[1] == data[1],
+        "the bytes came through intact"
+    );
     assert!(got[0] == data[0] && got[1] == data[1], "corrupted");
 }
 
